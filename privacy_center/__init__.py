@@ -1,0 +1,49 @@
+"""Privacy Center: the application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, redirect, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import demo, errors, i18n, models, security, templating
+from .config import PROJECT_ROOT, load_config
+from .content import EXTENSION_KEY, load_content
+from .extensions import babel, csrf, db, migrate
+from .policy import setup as policy
+
+# The models module is imported for its side effect: it registers the tables that migrations
+# compare against.
+__all__ = ["create_app", "models"]
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config_name`` is ``production`` (the default, from ``PC_ENV``), ``development`` or ``test``.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(load_config(config_name, app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+
+    app.extensions[EXTENSION_KEY] = load_content(app.config["CONTENT_DIR"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    babel.init_app(app, locale_selector=i18n.current_language)
+    csrf.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    security.init_app(app)
+    i18n.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    policy.init_app(app)
+    demo.init_app(app)
+
+    app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
+    return app

@@ -1,0 +1,106 @@
+"""Settings, read from the environment when the application is created."""
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class Config:
+    """Production settings: every secret must come from the environment."""
+
+    ENVIRONMENT = "production"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "pc_session"
+    PREFERRED_URL_SCHEME = "https"
+    # Number of reverse proxies whose X-Forwarded-* headers are trusted (0: none).
+    TRUSTED_PROXIES = 0
+    # Seconds that browsers and CDNs may reuse a policy page before revalidating it.
+    POLICY_MAX_AGE = 300
+    LANGUAGE_COOKIE = "pc_lang"
+    LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
+    CONTENT_DIR = str(PROJECT_ROOT / "content")
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+    TESTING = False
+
+    def __init__(self, instance_path: str) -> None:
+        self.SQLALCHEMY_DATABASE_URI = database_url(instance_path)
+        self.CONTENT_DIR = os.environ.get("CONTENT_DIR", self.CONTENT_DIR)
+        self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", self.TRUSTED_PROXIES))
+        self.SECRET_KEY = self.secret_key(instance_path)
+
+    def secret_key(self, instance_path: str) -> str:
+        key = os.environ.get("SECRET_KEY", "")
+        if len(key) < 32:
+            raise ConfigurationError(
+                "SECRET_KEY is missing or shorter than 32 characters. In production set it in the "
+                "environment, for example: export SECRET_KEY=$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))'). For local development set PC_ENV=development."
+            )
+        return key
+
+
+class DevelopmentConfig(Config):
+    """Local development: plain http, and a secret key kept under ``instance/``."""
+
+    ENVIRONMENT = "development"
+    SESSION_COOKIE_SECURE = False
+    PREFERRED_URL_SCHEME = "http"
+
+    def secret_key(self, instance_path: str) -> str:
+        if os.environ.get("SECRET_KEY"):
+            return super().secret_key(instance_path)
+        key_file = Path(instance_path) / "dev-secret-key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+class TestConfig(DevelopmentConfig):
+    """The test suite: the database comes from ``TEST_DATABASE_URL``."""
+
+    ENVIRONMENT = "test"
+    TESTING = True
+    WTF_CSRF_ENABLED = True
+
+    def __init__(self, instance_path: str) -> None:
+        super().__init__(instance_path)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "TEST_DATABASE_URL", self.SQLALCHEMY_DATABASE_URI
+        )
+
+    def secret_key(self, instance_path: str) -> str:
+        return "test-" + "x" * 40
+
+
+CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
+
+
+def database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / "privacy_center.sqlite3")
+    # Accept the common "postgres://" and "postgresql://" spellings; always use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(name: str | None, instance_path: str) -> Config:
+    name = name or os.environ.get("PC_ENV", "production")
+    if name not in CONFIGS:
+        raise ConfigurationError(
+            f"PC_ENV={name!r} is not a known environment; use one of {', '.join(CONFIGS)}."
+        )
+    return CONFIGS[name](instance_path)

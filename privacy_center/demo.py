@@ -1,0 +1,55 @@
+"""``flask demo seed``: load the demo operator into the database (idempotent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .content import OperatorContent, get_content
+from .extensions import db
+from .models import Site
+
+demo_cli = AppGroup("demo", help="The demo operator.")
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
+    """Create or update the operator's sites; running it again changes nothing."""
+    created = updated = unchanged = 0
+    for declared in content.operator.sites:
+        site = session.scalar(select(Site).where(Site.key == declared.key))
+        origins = list(declared.origins)
+        if site is None:
+            session.add(Site(key=declared.key, name=declared.name, origins=origins))
+            created += 1
+        elif site.name != declared.name or site.origins != origins:
+            site.name, site.origins = declared.name, origins
+            updated += 1
+        else:
+            unchanged += 1
+    session.commit()
+    return SeedReport(created, updated, unchanged)
+
+
+@demo_cli.command("seed")
+def seed_command() -> None:
+    """Load the demo operator's sites (running it twice changes nothing)."""
+    report = seed_demo(db.session, get_content())
+    click.echo(
+        f"Sites: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_cli)

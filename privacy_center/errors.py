@@ -1,0 +1,32 @@
+"""Error pages, in the visitor's language."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+
+def render_error(error: HTTPException) -> tuple[str, int]:
+    titles = {
+        400: _("The request could not be understood"),
+        403: _("You are not allowed to see this page"),
+        404: _("This page does not exist"),
+        405: _("This action is not allowed here"),
+        413: _("The file is too large"),
+        429: _("Too many attempts; please wait a moment"),
+    }
+    code = error.code or 500
+    title = titles.get(code, _("Something went wrong on our side"))
+    return render_template("errors/error.html", code=code, title=title), code
+
+
+def render_server_error(error: Exception) -> tuple[str, int]:
+    return render_template(
+        "errors/error.html", code=500, title=_("Something went wrong on our side")
+    ), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(500, render_server_error)

@@ -1,0 +1,135 @@
+"""Language negotiation and the translation catalogue commands.
+
+Order: ``?lang=`` > language cookie > ``Accept-Language`` > operator default. A valid ``?lang=``
+is remembered in the language cookie.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from babel.messages.pofile import read_po, write_po
+from flask import Flask, current_app, g, request
+from flask.cli import AppGroup
+from werkzeug.wrappers import Response
+
+from .content import get_content
+from .config import PROJECT_ROOT
+
+LANGUAGE_NAMES = {"fr": "Français", "en": "English", "es": "Español", "de": "Deutsch"}
+
+
+def negotiate_language(
+    languages: tuple[str, ...],
+    default: str,
+    query: str | None,
+    cookie: str | None,
+    accept_language_match: str | None,
+) -> str:
+    for candidate in (query, cookie, accept_language_match):
+        if candidate in languages:
+            return candidate
+    return default
+
+
+def current_language() -> str:
+    """The language of the current request, negotiated once and kept on ``g``."""
+    if "language" not in g:
+        operator = get_content().operator
+        g.language = negotiate_language(
+            operator.languages,
+            operator.default_language,
+            request.args.get("lang"),
+            request.cookies.get(current_app.config["LANGUAGE_COOKIE"]),
+            request.accept_languages.best_match(operator.languages),
+        )
+    return g.language
+
+
+def remember_language(response: Response) -> Response:
+    """Store an explicit ``?lang=`` choice in the language cookie."""
+    chosen = request.args.get("lang")
+    config = current_app.config
+    if (
+        chosen in get_content().operator.languages
+        and request.cookies.get(config["LANGUAGE_COOKIE"]) != chosen
+    ):
+        response.set_cookie(
+            config["LANGUAGE_COOKIE"],
+            chosen,
+            max_age=config["LANGUAGE_COOKIE_MAX_AGE"],
+            samesite="Lax",
+            secure=request.is_secure,
+            httponly=True,
+        )
+    return response
+
+
+translations_cli = AppGroup("translations", help="Extract, update and compile the catalogues.")
+
+TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
+TEMPLATE_FILE = TRANSLATIONS_DIR / "messages.pot"
+
+
+def _pybabel(*arguments: str) -> None:
+    command = [sys.executable, "-m", "babel.messages.frontend", *arguments]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise click.ClickException(f"pybabel {arguments[0]} failed:\n{result.stderr.strip()}")
+
+
+def fill_source_catalogue(po_path: Path) -> None:
+    """English is the source language: its catalogue repeats each message as its translation."""
+    with po_path.open("rb") as handle:
+        catalogue = read_po(handle, locale="en")
+    for message in catalogue:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            message.string = tuple(message.id)
+        else:
+            message.string = message.id
+        message.flags.discard("fuzzy")
+    temporary = po_path.with_suffix(".po.tmp")
+    with temporary.open("wb") as handle:
+        write_po(handle, catalogue, width=100)
+    temporary.replace(po_path)
+
+
+@translations_cli.command("extract")
+def extract_command() -> None:
+    """Collect every translatable string into translations/messages.pot."""
+    _pybabel(
+        "extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
+        "-o", str(TEMPLATE_FILE), "privacy_center",
+    )  # fmt: skip
+    click.echo(f"Wrote {TEMPLATE_FILE.relative_to(PROJECT_ROOT)}")
+
+
+@translations_cli.command("update")
+def update_command() -> None:
+    """Extract, then merge new strings into every language's catalogue."""
+    extract_command.callback()  # type: ignore[misc]
+    for language in get_content().operator.languages:
+        po_path = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
+        action = "update" if po_path.exists() else "init"
+        _pybabel(action, "-i", str(TEMPLATE_FILE), "-d", str(TRANSLATIONS_DIR), "-l", language,
+                 "-w", "100", *(["--no-fuzzy-matching"] if action == "update" else []))  # fmt: skip
+        if language == "en":
+            fill_source_catalogue(po_path)
+        click.echo(f"Updated {po_path.relative_to(PROJECT_ROOT)}")
+
+
+@translations_cli.command("compile")
+def compile_command() -> None:
+    """Compile the catalogues (.po) into the binary files (.mo) that the app reads."""
+    _pybabel("compile", "-d", str(TRANSLATIONS_DIR), "--statistics")
+    click.echo("Compiled the catalogues")
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(remember_language)
+    app.cli.add_command(translations_cli)

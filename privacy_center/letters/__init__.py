@@ -1,0 +1,1 @@
+"""Letters and every other PDF: one rendering function, remote fetches refused."""

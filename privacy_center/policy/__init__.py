@@ -1,0 +1,1 @@
+"""Policy pages, versions, the cookie registry and the static export."""

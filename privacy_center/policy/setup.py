@@ -1,0 +1,13 @@
+"""Plugs the policy feature into the application."""
+
+from flask import Flask
+
+from .cli import policy_cli
+from .services import PageCache
+from .views import CACHE_KEY, bp
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[CACHE_KEY] = PageCache()
+    app.register_blueprint(bp)
+    app.cli.add_command(policy_cli)

@@ -1,0 +1,163 @@
+"""Policy pages: the current policy, every earlier version, what changed, and the PDF."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask_babel import get_locale
+
+from ..content import OperatorContent, get_content
+from ..i18n import current_language
+from .changes import compare_documents
+from .services import PageCache, policy_pdf
+from .versions import PolicyVersion
+
+bp = Blueprint("policy", __name__, url_prefix="/policy", template_folder="templates")
+
+CACHE_KEY = "privacy_center.policy_pages"
+PAGE_KINDS = ("current", "version", "versions", "changes", "pdf")
+
+
+def page_url(kind: str, version: PolicyVersion | None = None, language: str | None = None) -> str:
+    """Address of a policy page; path-based in the static export, which has no query strings."""
+    language = language or current_language()
+    if g.get("static_export"):
+        return {
+            "current": f"/policy/{language}/",
+            "versions": f"/policy/versions/{language}/",
+            "version": f"/policy/versions/{version.number if version else 0}/{language}/",
+            "pdf": f"/policy/versions/{version.number if version else 0}/{language}/policy.pdf",
+            "changes": (
+                f"/policy/changes/{version.number - 1 if version else 0}-"
+                f"{version.number if version else 0}/{language}/"
+            ),
+        }[kind]
+    arguments: dict[str, object] = {"lang": language}
+    if kind == "version" and version:
+        arguments["number"] = version.number
+    if kind == "pdf" and version:
+        arguments["number"] = version.number
+    if kind == "changes" and version:
+        arguments.update({"from": version.number - 1, "to": version.number})
+    endpoint = {
+        "current": "policy.current",
+        "versions": "policy.versions",
+        "version": "policy.version",
+        "pdf": "policy.version_pdf",
+        "changes": "policy.changes",
+    }[kind]
+    return url_for(endpoint, **arguments)
+
+
+def _sorted_authorities(content: OperatorContent, language: str) -> list[tuple[str, object]]:
+    territories = get_locale().territories
+    return sorted(
+        ((territories.get(authority.country, authority.country), authority)
+         for authority in content.authorities),
+        key=lambda pair: pair[0],
+    )  # fmt: skip
+
+
+def render_policy(
+    kind: str, version: PolicyVersion, language: str, older: PolicyVersion | None = None
+) -> bytes:
+    """Render one policy page (or its PDF) for the current request's language."""
+    content = get_content()
+    current = content.current_version(content.operator.today())
+    context = {
+        "content": content,
+        "operator": content.operator,
+        "version": version,
+        "document": version.document(language),
+        "language": language,
+        "current_version": current,
+        "is_current": version.number == current.number,
+        "authorities": _sorted_authorities(content, language),
+        "page_kind": kind,
+        "page_version": version,
+    }
+    if kind == "versions":
+        return render_template("policy/versions.html", **context).encode()
+    if kind == "changes":
+        older = older or content.version(version.number - 1)
+        changes = compare_documents(older.document(language), version.document(language))
+        return render_template(
+            "policy/changes.html", older=older, changes=changes, **context
+        ).encode()
+    if kind == "pdf":
+        return policy_pdf(render_template("policy/print.html", **context))
+    return render_template("policy/page.html", **context).encode()
+
+
+def _serve(kind: str, version: PolicyVersion, older: PolicyVersion | None = None) -> Response:
+    language = current_language()
+    content = get_content()
+    cache: PageCache = current_app.extensions[CACHE_KEY]
+    page = cache.get_or_render(
+        (f"{kind}-{older.number}" if older else kind, version.number, language),
+        lambda: render_policy(kind, version, language, older),
+        content.loaded_at,
+        "application/pdf" if kind == "pdf" else "text/html",
+    )
+    response = Response(page.body, mimetype=page.mimetype)
+    response.set_etag(page.etag)
+    response.last_modified = page.last_modified
+    response.vary.update(("Accept-Language", "Cookie"))
+    response.cache_control.max_age = current_app.config["POLICY_MAX_AGE"]
+    if "lang" in request.args:
+        # The answer also sets the language cookie: shared caches must not keep it.
+        response.cache_control.private = True
+    else:
+        response.cache_control.public = True
+    if kind == "pdf":
+        response.headers["Content-Disposition"] = (
+            f'inline; filename="{content.operator.name.lower()}-policy-v{version.number}-'
+            f'{language}.pdf"'
+        )
+    return response.make_conditional(request)
+
+
+def _version_or_404(number: int) -> PolicyVersion:
+    content = get_content()
+    version = content.version(number)
+    if version is None or version.effective > content.operator.today():
+        abort(404)
+    return version
+
+
+@bp.get("")
+def current() -> Response:
+    content = get_content()
+    return _serve("current", content.current_version(content.operator.today()))
+
+
+@bp.get("/versions")
+def versions() -> Response:
+    content = get_content()
+    return _serve("versions", content.current_version(content.operator.today()))
+
+
+@bp.get("/versions/<int:number>")
+def version(number: int) -> Response:
+    return _serve("version", _version_or_404(number))
+
+
+@bp.get("/versions/<int:number>/pdf")
+def version_pdf(number: int) -> Response:
+    return _serve("pdf", _version_or_404(number))
+
+
+@bp.get("/pdf")
+def current_pdf() -> Response:
+    content = get_content()
+    return _serve("pdf", content.current_version(content.operator.today()))
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    content = get_content()
+    current = content.current_version(content.operator.today())
+    newer = _version_or_404(request.args.get("to", default=current.number, type=int))
+    older = _version_or_404(request.args.get("from", default=newer.number - 1, type=int))
+    if older.number >= newer.number:
+        abort(404)
+    return _serve("changes", newer, older)

@@ -1,0 +1,87 @@
+"""Helpers available in every template."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request, url_for
+from flask_babel import format_date, ngettext
+from jinja2 import pass_context
+
+from .content import get_content
+from .i18n import LANGUAGE_NAMES, current_language
+from .policy.registry import Lifetime
+from .policy.views import page_url
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+@cache
+def _static_fingerprint(filename: str) -> str:
+    return hashlib.sha256((STATIC_DIR / filename).read_bytes()).hexdigest()[:12]
+
+
+def static_url(filename: str) -> str:
+    """A static file's address with a content fingerprint, so it can be cached for a year."""
+    return url_for("static", filename=filename, v=_static_fingerprint(filename))
+
+
+@pass_context
+def language_url(context: Any, language: str) -> str:
+    """The same page in another language."""
+    kind = context.get("page_kind")
+    if kind:
+        return page_url(kind, context.get("page_version"), language)
+    if request.endpoint and not g.get("static_export"):
+        return url_for(request.endpoint, **(request.view_args or {}), lang=language)
+    return page_url("current", None, language)
+
+
+def format_lifetime(lifetime: Lifetime) -> str:
+    if lifetime.is_session:
+        return ngettext("End of the browsing session", "End of the browsing session", 1)
+    amount = lifetime.amount
+    return {
+        "minutes": ngettext("%(num)d minute", "%(num)d minutes", amount),
+        "hours": ngettext("%(num)d hour", "%(num)d hours", amount),
+        "days": ngettext("%(num)d day", "%(num)d days", amount),
+        "months": ngettext("%(num)d month", "%(num)d months", amount),
+    }[lifetime.unit]
+
+
+def format_period(period: Any) -> str:
+    parts = []
+    if period.years:
+        parts.append(ngettext("%(num)d year", "%(num)d years", period.years))
+    if period.months:
+        parts.append(ngettext("%(num)d month", "%(num)d months", period.months))
+    if period.days:
+        parts.append(ngettext("%(num)d day", "%(num)d days", period.days))
+    return " ".join(parts)
+
+
+def template_context() -> dict[str, Any]:
+    content = get_content()
+    return {
+        "operator": content.operator,
+        "lang": current_language(),
+        "language_names": LANGUAGE_NAMES,
+    }
+
+
+def init_app(app: Flask) -> None:
+    app.context_processor(template_context)
+    app.jinja_env.globals.update(
+        static_url=static_url,
+        language_url=language_url,
+        page_url=page_url,
+    )
+    app.jinja_env.filters.update(
+        lifetime=format_lifetime, period=format_period, format_date=format_date
+    )
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    # Static files carry a fingerprint in their address, so browsers may keep them for a year.
+    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 365 * 24 * 3600)
