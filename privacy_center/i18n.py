@@ -104,6 +104,7 @@ def extract_command() -> None:
     """Collect every translatable string into translations/messages.pot."""
     _pybabel(
         "extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
+        "--project", "Privacy Center", "--copyright-holder", "Privacy Center",
         "-o", str(TEMPLATE_FILE), "privacy_center",
     )  # fmt: skip
     click.echo(f"Wrote {TEMPLATE_FILE.relative_to(PROJECT_ROOT)}")

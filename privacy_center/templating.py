@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, url_for
-from flask_babel import format_date, ngettext
+from flask_babel import format_date, gettext, ngettext
 from jinja2 import pass_context
 
 from .content import get_content
@@ -42,7 +42,7 @@ def language_url(context: Any, language: str) -> str:
 
 def format_lifetime(lifetime: Lifetime) -> str:
     if lifetime.is_session:
-        return ngettext("End of the browsing session", "End of the browsing session", 1)
+        return gettext("End of the browsing session")
     amount = lifetime.amount
     return {
         "minutes": ngettext("%(num)d minute", "%(num)d minutes", amount),
