@@ -67,17 +67,11 @@ class DevelopmentConfig(Config):
 
 
 class TestConfig(DevelopmentConfig):
-    """The test suite: the database comes from ``TEST_DATABASE_URL``."""
+    """The test suite; it passes the throw-away database's URL as an override."""
 
     ENVIRONMENT = "test"
     TESTING = True
     WTF_CSRF_ENABLED = True
-
-    def __init__(self, instance_path: str) -> None:
-        super().__init__(instance_path)
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
-            "TEST_DATABASE_URL", self.SQLALCHEMY_DATABASE_URI
-        )
 
     def secret_key(self, instance_path: str) -> str:
         return "test-" + "x" * 40

@@ -1,0 +1,151 @@
+"""Shared fixtures.
+
+The suite runs against SQLite by default and against a throw-away PostgreSQL database when
+``PC_TEST_DATABASE=postgresql`` (``make test`` runs both). PostgreSQL is never skipped silently: when
+the server cannot be reached the run stops with a message saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy.orm import scoped_session, sessionmaker
+from werkzeug.serving import make_server
+
+from privacy_center import create_app
+from privacy_center.extensions import db as database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PC_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"pc_test_{secrets.token_hex(6)}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        pytest.exit(
+            f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL} ({error.orig}). The PostgreSQL run "
+            "cannot be skipped: start the server (see README) or set PC_TEST_POSTGRES_ADMIN_URL.",
+            returncode=3,
+        )
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("PC_TEST_DATABASE", "sqlite") == "postgresql":
+        yield from _postgres_database()
+    else:
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def make_app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Flask]:
+    """Factory: an application on the test database, with optional setting overrides."""
+
+    def factory(**overrides: object) -> Flask:
+        settings = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+        return create_app("test", settings)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    application = make_app()
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        database.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[scoped_session]:
+    """The database session, inside a transaction rolled back after the test."""
+    with app.app_context():
+        connection = database.engine.connect()
+        transaction = connection.begin()
+        original = database.session
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        database.session = session
+        try:
+            yield session
+        finally:
+            session.remove()
+            database.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[str]:
+    """The application served over real HTTP on a free loopback port, for the browser tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+CHROMIUM = Path(os.environ.get("PC_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright  # imported here: only browser tests need it
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    tab = context.new_page()
+    yield tab
+    context.close()

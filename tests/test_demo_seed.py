@@ -1,0 +1,30 @@
+"""``flask demo seed`` loads the demo operator and is idempotent."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from privacy_center.models import Site
+
+
+def test_seed_twice_changes_nothing(app, db):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    assert "1 created" in first.output
+    site = db.scalar(select(Site).where(Site.key == "demo"))
+    assert site.name and "https://www.allopass.com" in site.origins
+    stamp = site.updated_at
+    second = runner.invoke(args=["demo", "seed"])
+    assert second.exit_code == 0 and "0 created, 0 updated, 1 unchanged" in second.output
+    assert db.scalar(select(func.count()).select_from(Site)) == 1
+    db.refresh(site)
+    assert site.updated_at == stamp and site.updated_at.tzinfo is not None
+
+
+def test_seed_updates_a_changed_site(app, db):
+    db.add(Site(key="demo", name="Old name", origins=[]))
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert "1 updated" in result.output
+    assert db.scalar(select(Site.name).where(Site.key == "demo")) != "Old name"
