@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import demo, errors, i18n, models, security, templating
 from .config import PROJECT_ROOT, load_config
 from .content import EXTENSION_KEY, load_content
-from .extensions import babel, csrf, db, migrate
+from .extensions import babel, configure_sqlite, csrf, db, migrate
 from .policy import setup as policy
 
 # The models module is imported for its side effect: it registers the tables that migrations
@@ -31,6 +31,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.extensions[EXTENSION_KEY] = load_content(app.config["CONTENT_DIR"])
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=i18n.current_language)
     csrf.init_app(app)

@@ -25,6 +25,9 @@ class Config:
     TRUSTED_PROXIES = 0
     # Seconds that browsers and CDNs may reuse a policy page before revalidating it.
     POLICY_MAX_AGE = 300
+    # Static files carry a content fingerprint in their address (static_url), so browsers may
+    # keep them for a year.
+    SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600
     LANGUAGE_COOKIE = "pc_lang"
     LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
     CONTENT_DIR = str(PROJECT_ROOT / "content")

@@ -4,7 +4,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names make migrations reviewable and portable between SQLite and PostgreSQL.
@@ -25,3 +25,23 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite behave like a real transactional database.
+
+    pysqlite starts transactions lazily and ignores SAVEPOINTs inside them; SQLAlchemy's documented
+    fix is to let it do nothing and emit BEGIN ourselves. Foreign keys are off by default in SQLite.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, connection_record):  # noqa: ANN001 - DBAPI objects
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):  # noqa: ANN001 - SQLAlchemy connection
+        connection.exec_driver_sql("BEGIN")

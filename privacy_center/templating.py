@@ -83,5 +83,3 @@ def init_app(app: Flask) -> None:
         lifetime=format_lifetime, period=format_period, format_date=format_date
     )
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    # Static files carry a fingerprint in their address, so browsers may keep them for a year.
-    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 365 * 24 * 3600)

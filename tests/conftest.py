@@ -29,19 +29,33 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
-def _postgres_database() -> Iterator[str]:
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"pc_test_{secrets.token_hex(6)}"
+def _uses_postgres() -> bool:
+    return os.environ.get("PC_TEST_DATABASE", "sqlite") == "postgresql"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fail the PostgreSQL run at once, with the reason, when the server cannot be reached."""
+    if not _uses_postgres():
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN_URL)
     try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        with admin.connect():
+            pass
     except sa.exc.OperationalError as error:
-        admin.dispose()
         pytest.exit(
             f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL} ({error.orig}). The PostgreSQL run "
             "cannot be skipped: start the server (see README) or set PC_TEST_POSTGRES_ADMIN_URL.",
             returncode=3,
         )
+    finally:
+        admin.dispose()
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"pc_test_{secrets.token_hex(6)}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
     try:
         yield url.render_as_string(hide_password=False)
@@ -53,7 +67,7 @@ def _postgres_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if os.environ.get("PC_TEST_DATABASE", "sqlite") == "postgresql":
+    if _uses_postgres():
         yield from _postgres_database()
     else:
         yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")

@@ -74,5 +74,6 @@ def test_static_files_are_fingerprinted_and_cached(client):
     body = client.get("/policy?lang=en").data.decode()
     assert "/static/css/site.css?v=" in body
     response = client.get("/static/css/site.css")
+    response.close()
     assert response.status_code == 200
     assert "max-age=31536000" in response.headers["Cache-Control"]

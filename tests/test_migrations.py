@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import sqlalchemy as sa
 
-from conftest import _postgres_database
+from conftest import _postgres_database, _uses_postgres
 
 
 @pytest.fixture
 def empty_database_url(tmp_path):
-    if os.environ.get("PC_TEST_DATABASE", "sqlite") == "postgresql":
+    if _uses_postgres():
         yield from _postgres_database()
     else:
         yield "sqlite:///" + str(tmp_path / "empty.sqlite3")
@@ -31,7 +29,6 @@ def test_upgrade_on_empty_database_then_check(make_app, empty_database_url):
     assert {"alembic_version", "site"} <= tables
     check = runner.invoke(args=["db", "check"])
     assert check.exit_code == 0, check.output
-    assert "No new upgrade operations detected" in check.output
     downgrade = runner.invoke(args=["db", "downgrade", "base"])
     assert downgrade.exit_code == 0, downgrade.output
     with app.app_context():

@@ -199,6 +199,7 @@ def test_policy_pdf(client, app, tmp_path, language):
     for heading in document.headings[:5]:
         assert " ".join(heading.title.split()) in flat
     assert "ALLOPASS SAS" in flat
+    assert re.search(r"\b1 / \d+\b", flat), "the print stylesheet (page numbers) was not applied"
     older = client.get(f"/policy/versions/1/pdf?lang={language}")
     assert older.status_code == 200 and older.data != response.data
 

@@ -7,6 +7,7 @@ to a third party and never depends on the network.
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -26,7 +27,10 @@ class LocalOnlyURLFetcher(URLFetcher):
         if parts.scheme == "file":
             path = Path(unquote(parts.path)).resolve()
             if path.is_relative_to(STATIC_DIR) and path.is_file():
-                return URLFetcherResponse(path.as_uri(), path.read_bytes())
+                media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(
+                    path.as_uri(), path.read_bytes(), headers={"Content-Type": media_type}
+                )
         # WeasyPrint logs the refusal and renders the document without the resource.
         raise ValueError(f"refused to fetch {url!r}: only the application's own files are used")
 

@@ -17,7 +17,9 @@ policy_cli = AppGroup("policy", help="The published policy.")
 
 
 def _render_for_export(kind: str, version: PolicyVersion, language: str) -> bytes:
-    with current_app.test_request_context(f"/policy?lang={language}"):
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # A fresh application context per page: ``g`` keeps the negotiated language.
+    with app.app_context(), app.test_request_context(f"/policy?lang={language}"):
         g.static_export = True
         return render_policy(kind, version, language)
 

@@ -1,0 +1,59 @@
+"""Every user-facing string is translated in every language, and the catalogues are current."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from babel.messages.pofile import read_po
+
+from privacy_center.config import PROJECT_ROOT
+
+LANGUAGES = ("fr", "en", "es", "de")
+
+
+def load(language: str):
+    with (PROJECT_ROOT / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale=language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogue_has_no_untranslated_or_fuzzy_entry(language):
+    catalogue = load(language)
+    problems = []
+    for message in catalogue:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.fuzzy:
+            problems.append(f"fuzzy: {message.id!r}")
+        elif not all(strings):
+            problems.append(f"untranslated: {message.id!r}")
+    assert not problems, f"{language}: " + "; ".join(problems)
+
+
+def test_catalogues_contain_every_string_of_the_code(tmp_path):
+    """A string added to a template or to the code without `translations update` fails here."""
+    template = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
+         "-k", "_l", "--no-location", "-o", str(template), "privacy_center"],
+        cwd=PROJECT_ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    with template.open("rb") as handle:
+        extracted = {message.id for message in read_po(handle) if message.id}
+    assert extracted, "nothing was extracted: check babel.cfg"
+    for language in LANGUAGES:
+        known = {message.id for message in load(language) if message.id}
+        missing = extracted - known
+        assert not missing, f"{language} misses {sorted(map(str, missing))}: run `flask translations update`"
+
+
+@pytest.mark.parametrize("language", ["fr", "es", "de"])
+def test_interface_is_really_translated(client, language):
+    english = client.get("/policy?lang=en").data.decode()
+    translated = client.get(f"/policy?lang={language}").data.decode()
+    for phrase in ("At a glance", "Download as PDF", "Contents", "How long we keep your data"):
+        assert phrase in english
+        assert phrase not in translated, (language, phrase)
