@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import demo, errors, i18n, models, security, templating
@@ -12,6 +12,9 @@ from .config import PROJECT_ROOT, load_config
 from .content import EXTENSION_KEY, load_content
 from .extensions import babel, configure_sqlite, csrf, db, migrate
 from .policy import setup as policy
+from .sessions import LazySessionInterface
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # The models module is imported for its side effect: it registers the tables that migrations
 # compare against.
@@ -36,10 +39,15 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=i18n.current_language)
+    app.session_interface = LazySessionInterface()
+    # CSRF checks run from our own hook, which looks at the method first: reads cost nothing.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    @app.before_request
+    def protect_unsafe_methods() -> None:
+        if request.method in UNSAFE_METHODS:
+            csrf.protect(apply_exemptions=True)
 
     security.init_app(app)
     i18n.init_app(app)
@@ -49,4 +57,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     demo.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
+
+    # Outermost, so that every layer below sees the client's scheme and address.
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app

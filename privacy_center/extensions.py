@@ -35,7 +35,7 @@ def configure_sqlite(engine: Engine) -> None:
     """
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, connection_record):  # noqa: ANN001 - DBAPI objects
+    def on_connect(dbapi_connection, connection_record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -43,5 +43,5 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(connection):  # noqa: ANN001 - SQLAlchemy connection
+    def on_begin(connection):
         connection.exec_driver_sql("BEGIN")

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import click
 from babel.messages.pofile import read_po, write_po
 from flask import Flask, current_app, g, request
 from flask.cli import AppGroup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
-from .content import get_content
 from .config import PROJECT_ROOT
+from .content import get_content
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "es": "Español", "de": "Deutsch"}
 
@@ -35,22 +38,34 @@ def negotiate_language(
     return default
 
 
+@lru_cache(maxsize=512)
+def best_accepted(accept_language: str, languages: tuple[str, ...]) -> str | None:
+    """The best of ``languages`` for an Accept-Language header (few distinct values: cached)."""
+    return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
+
+
 def current_language() -> str:
     """The language of the current request, negotiated once and kept on ``g``."""
     if "language" not in g:
         operator = get_content().operator
+        environ = request.environ
+        # Most requests carry no query string and no cookie: don't parse what is absent.
         g.language = negotiate_language(
             operator.languages,
             operator.default_language,
-            request.args.get("lang"),
-            request.cookies.get(current_app.config["LANGUAGE_COOKIE"]),
-            request.accept_languages.best_match(operator.languages),
+            request.args.get("lang") if environ.get("QUERY_STRING") else None,
+            request.cookies.get(current_app.config["LANGUAGE_COOKIE"])
+            if environ.get("HTTP_COOKIE")
+            else None,
+            best_accepted(environ.get("HTTP_ACCEPT_LANGUAGE", ""), operator.languages),
         )
     return g.language
 
 
 def remember_language(response: Response) -> Response:
     """Store an explicit ``?lang=`` choice in the language cookie."""
+    if not request.environ.get("QUERY_STRING"):
+        return response
     chosen = request.args.get("lang")
     config = current_app.config
     if (

@@ -1,8 +1,8 @@
 """Shared fixtures.
 
 The suite runs against SQLite by default and against a throw-away PostgreSQL database when
-``PC_TEST_DATABASE=postgresql`` (``make test`` runs both). PostgreSQL is never skipped silently: when
-the server cannot be reached the run stops with a message saying so.
+``PC_TEST_DATABASE=postgresql`` (``make test`` runs both). PostgreSQL is never skipped silently:
+when the server cannot be reached the run stops with a message saying so.
 """
 
 from __future__ import annotations
@@ -74,9 +74,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def make_app(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., Flask]:
+def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Flask]:
     """Factory: an application on the test database, with optional setting overrides."""
 
     def factory(**overrides: object) -> Flask:

@@ -54,7 +54,9 @@ def test_other_policy_pages_have_no_accessibility_violation(live_server, audited
 def test_no_csp_violation_on_the_policy_page(live_server, page):
     """The page runs under its strict CSP: nothing of it is blocked."""
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     page.goto(f"{live_server}/policy?lang=en")
     page.wait_for_load_state("load")
     assert errors == []
@@ -135,7 +137,9 @@ def test_read_aloud_is_hidden_without_a_voice_for_the_language(live_server, brow
     assert tab.locator("[data-read-aloud]").is_hidden()
     context.close()
     context = browser.new_context()
-    context.add_init_script("delete window.speechSynthesis; delete window.SpeechSynthesisUtterance;")
+    context.add_init_script(
+        "delete window.speechSynthesis; delete window.SpeechSynthesisUtterance;"
+    )
     tab = context.new_page()
     tab.goto(f"{live_server}/policy?lang=en")
     assert tab.locator("[data-read-aloud]").is_hidden()

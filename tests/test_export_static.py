@@ -15,11 +15,16 @@ def test_export_writes_every_version_and_language(app, tmp_path):
         current = (target / "policy" / language / "index.html").read_text(encoding="utf-8")
         assert f'<html lang="{language}">' in current
         # Links inside the export are paths that exist in the export.
-        assert 'href="/policy/versions/1/' in (target / "policy/versions" / language / "index.html").read_text()
-        assert f'href="/policy/de/"' in current
+        assert (
+            'href="/policy/versions/1/'
+            in (target / "policy/versions" / language / "index.html").read_text()
+        )
+        assert 'href="/policy/de/"' in current
         for number in (1, 2):
             assert (target / f"policy/versions/{number}/{language}/index.html").is_file()
-            assert (target / f"policy/versions/{number}/{language}/policy.pdf").read_bytes()[:4] == b"%PDF"
+            assert (target / f"policy/versions/{number}/{language}/policy.pdf").read_bytes()[
+                :4
+            ] == b"%PDF"
         assert (target / f"policy/changes/1-2/{language}/index.html").is_file()
     assert (target / "policy/index.html").read_text(encoding="utf-8").startswith("<!doctype html>")
     assert (target / "static/css/site.css").is_file()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import _postgres_database, _uses_postgres
 
 

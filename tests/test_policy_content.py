@@ -91,21 +91,35 @@ def test_every_seed_section_is_in_every_version_and_language(content, language):
         document = version.document(language)
         titles = {heading.id: heading.title for heading in document.headings}
         for seed_heading, anchor in SEED_HEADINGS.items():
-            assert anchor in titles, f"v{version.number}/{language}: no section for {seed_heading!r}"
+            assert anchor in titles, (
+                f"v{version.number}/{language}: no section for {seed_heading!r}"
+            )
             assert titles[anchor].strip(), f"v{version.number}/{language}: #{anchor} is empty"
             if language == "en":
-                assert normalise(seed_heading) in normalise(titles[anchor]), (seed_heading, titles[anchor])
+                assert normalise(seed_heading) in normalise(titles[anchor]), (
+                    seed_heading,
+                    titles[anchor],
+                )
 
 
 @pytest.mark.parametrize("language", ["fr", "es", "de"])
 def test_translations_are_translated(content, language):
     """A translated heading differs from the English one, proper names apart."""
-    proper_names = {"Chrome", "Firefox", "Safari", "Marketing", "Internet Explorer and Microsoft Edge"}
+    proper_names = {
+        "Chrome",
+        "Firefox",
+        "Safari",
+        "Marketing",
+        "Internet Explorer and Microsoft Edge",
+    }
     for version in content.versions:
         english = {h.id: h.title for h in version.document("en").headings}
         translated = {h.id: h.title for h in version.document(language).headings}
-        same = [anchor for anchor, title in translated.items()
-                if title == english[anchor] and title not in proper_names]
+        same = [
+            anchor
+            for anchor, title in translated.items()
+            if title == english[anchor] and title not in proper_names
+        ]
         assert not same, f"v{version.number}/{language} headings left in English: {same}"
 
 
@@ -119,7 +133,11 @@ def test_versions_have_the_same_headings_in_every_language(content):
 def test_cookie_list_and_retention_come_from_the_registry(content):
     names = [cookie.name for service in content.registry.services for cookie in service.cookies]
     assert {"pc_consent", "pc_lang", "_ga", "_ga_*", "IDE", "ABTasty", "YSC"} <= set(names)
-    assert [rule.key for rule in content.retention][:3] == ["account", "audience-statistics", "raw-visits"]
+    assert [rule.key for rule in content.retention][:3] == [
+        "account",
+        "audience-statistics",
+        "raw-visits",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -153,7 +171,9 @@ def content_copy(tmp_path: Path) -> Path:
 def test_a_cookie_living_over_13_months_stops_loading_and_is_named(content_copy):
     registry = content_copy / "cookies.yaml"
     text = registry.read_text(encoding="utf-8")
-    changed = text.replace('"_ga"\n        lifetime: "13 months"', '"_ga"\n        lifetime: "25 months"')
+    changed = text.replace(
+        '"_ga"\n        lifetime: "13 months"', '"_ga"\n        lifetime: "25 months"'
+    )
     assert changed != text
     registry.write_text(changed, encoding="utf-8")
     with pytest.raises(ContentError) as raised:
@@ -164,7 +184,9 @@ def test_a_cookie_living_over_13_months_stops_loading_and_is_named(content_copy)
 
 def test_a_heading_without_anchor_is_refused(content_copy):
     policy = content_copy / "policy" / "v1" / "de.md"
-    policy.write_text(policy.read_text(encoding="utf-8") + "\n## Anhang\n\nText.\n", encoding="utf-8")
+    policy.write_text(
+        policy.read_text(encoding="utf-8") + "\n## Anhang\n\nText.\n", encoding="utf-8"
+    )
     with pytest.raises(ContentError, match="heading without an anchor"):
         load_content(content_copy)
 

@@ -82,7 +82,13 @@ def test_lang_parameter_is_remembered_in_a_cookie(client):
 
 
 def test_language_switcher_on_every_page(client):
-    for path in ("/policy", "/policy/versions", "/policy/versions/1", "/policy/changes", "/nowhere"):
+    for path in (
+        "/policy",
+        "/policy/versions",
+        "/policy/versions/1",
+        "/policy/changes",
+        "/nowhere",
+    ):
         html = client.get(path + "?lang=en").data.decode()
         switcher = re.search(r'<nav class="language-switcher".*?</nav>', html, re.DOTALL).group(0)
         for code in ("fr", "en", "es", "de"):
@@ -190,7 +196,9 @@ def test_policy_pdf(client, app, tmp_path, language):
     assert response.data.startswith(b"%PDF")
     pdf = tmp_path / "policy.pdf"
     pdf.write_bytes(response.data)
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     flat = " ".join(text.split())
     with app.app_context():
         content = get_content()

@@ -47,7 +47,9 @@ def test_catalogues_contain_every_string_of_the_code(tmp_path):
     for language in LANGUAGES:
         known = {message.id for message in load(language) if message.id}
         missing = extracted - known
-        assert not missing, f"{language} misses {sorted(map(str, missing))}: run `flask translations update`"
+        assert not missing, (
+            f"{language} misses {sorted(map(str, missing))}: run `flask translations update`"
+        )
 
 
 @pytest.mark.parametrize("language", ["fr", "es", "de"])

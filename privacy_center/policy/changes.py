@@ -151,7 +151,9 @@ def compare_documents(old: PolicyDocument, new: PolicyDocument) -> list[SectionC
             blocks = _block_changes((), section.blocks)
             changes.append(SectionChange(section.id, section.title, "added", blocks))
         elif before.blocks != section.blocks or before.title != section.title:
-            blocks = _block_changes((before.title, *before.blocks), (section.title, *section.blocks))
+            blocks = _block_changes(
+                (before.title, *before.blocks), (section.title, *section.blocks)
+            )
             changes.append(SectionChange(section.id, section.title, "changed", blocks))
     for section in old_sections.values():
         if section.id not in new_ids:

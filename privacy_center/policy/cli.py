@@ -38,5 +38,7 @@ def export_static_command(directory: Path) -> None:
     try:
         count = write_static_export(directory, files)
     except OSError as error:
-        raise click.ClickException(f"could not write the export into {directory}: {error}") from None
+        raise click.ClickException(
+            f"could not write the export into {directory}: {error}"
+        ) from None
     click.echo(f"Wrote {count} pages and PDFs, and the static assets, into {directory}")

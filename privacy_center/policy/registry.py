@@ -155,7 +155,9 @@ def load_registry(path: Path, languages: tuple[str, ...]) -> Registry:
             cookies.append(
                 Cookie(
                     name=name,
-                    lifetime=parse_lifetime(require(cookie, "lifetime", cookie_where), cookie_where),
+                    lifetime=parse_lifetime(
+                        require(cookie, "lifetime", cookie_where), cookie_where
+                    ),
                     purpose=Translated.parse(
                         cookie.get("purpose"), languages, f"{cookie_where}: purpose"
                     ),

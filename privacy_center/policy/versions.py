@@ -180,8 +180,9 @@ def load_versions(policy_dir: Path, languages: tuple[str, ...]) -> tuple[PolicyV
         for language, document in documents.items():
             if [h.id for h in document.headings] != [h.id for h in reference.headings]:
                 raise ContentError(
-                    f"{policy_dir / f'v{number}' / f'{language}.md'}: its headings' anchors differ "
-                    f"from {languages[0]}.md; every language must have the same anchors in the same order"
+                    f"{policy_dir / f'v{number}' / f'{language}.md'}: its headings' anchors "
+                    f"differ from {languages[0]}.md; every language must have the same anchors "
+                    "in the same order"
                 )
             placeholders = [text for kind, text in document.parts if kind == "placeholder"]
             if sorted(placeholders) != sorted(PLACEHOLDERS):

@@ -8,7 +8,15 @@ from flask_babel import get_locale
 from ..content import OperatorContent, get_content
 from ..i18n import current_language
 from .changes import compare_documents
-from .services import PageCache, policy_pdf
+from .services import (
+    PageCache,
+    PrerenderedResponse,
+    RenderedPage,
+    TrustedHeaders,
+    build_page,
+    page_answer,
+    policy_pdf,
+)
 from .versions import PolicyVersion
 
 bp = Blueprint("policy", __name__, url_prefix="/policy", template_folder="templates")
@@ -92,28 +100,29 @@ def _serve(kind: str, version: PolicyVersion, older: PolicyVersion | None = None
     language = current_language()
     content = get_content()
     cache: PageCache = current_app.extensions[CACHE_KEY]
-    page = cache.get_or_render(
-        (f"{kind}-{older.number}" if older else kind, version.number, language),
-        lambda: render_policy(kind, version, language, older),
-        content.loaded_at,
-        "application/pdf" if kind == "pdf" else "text/html",
-    )
-    response = Response(page.body, mimetype=page.mimetype)
-    response.set_etag(page.etag)
-    response.last_modified = page.last_modified
-    response.vary.update(("Accept-Language", "Cookie"))
-    response.cache_control.max_age = current_app.config["POLICY_MAX_AGE"]
-    if "lang" in request.args:
-        # The answer also sets the language cookie: shared caches must not keep it.
-        response.cache_control.private = True
-    else:
-        response.cache_control.public = True
-    if kind == "pdf":
-        response.headers["Content-Disposition"] = (
-            f'inline; filename="{content.operator.name.lower()}-policy-v{version.number}-'
-            f'{language}.pdf"'
+
+    def render() -> RenderedPage:
+        extra: tuple[tuple[str, str], ...] = ()
+        if kind == "pdf":
+            filename = f"{content.operator.name.lower()}-policy-v{version.number}-{language}.pdf"
+            extra = (("Content-Disposition", f'inline; filename="{filename}"'),)
+        return build_page(
+            render_policy(kind, version, language, older),
+            "application/pdf" if kind == "pdf" else "text/html; charset=utf-8",
+            content.loaded_at,
+            current_app.config["POLICY_MAX_AGE"],
+            extra,
         )
-    return response.make_conditional(request)
+
+    page = cache.get_or_render(
+        (f"{kind}-{older.number}" if older else kind, version.number, language), render
+    )
+    status, headers, body = page_answer(page, request.environ)
+    answer = PrerenderedResponse(body, status, headers=TrustedHeaders.from_validated(headers))
+    if "lang" in request.args:
+        # This answer also sets the language cookie: shared caches must not keep it.
+        answer.headers["Cache-Control"] = "private, max-age=0"
+    return answer
 
 
 def _version_or_404(number: int) -> PolicyVersion:

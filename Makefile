@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+FLASK := PC_ENV=development $(VENV)/bin/flask --app wsgi
+
+.PHONY: run test install install-test system-runtime system-test translations lint format bench clean
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install-test
+	scripts/run-tests.sh
+
+install: system-runtime $(VENV)/.installed translations
+
+install-test: system-test $(VENV)/.installed node_modules/.installed translations
+
+system-runtime:
+	scripts/system-deps.sh runtime
+
+system-test:
+	scripts/system-deps.sh test
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The .mo files are built, never committed.
+translations: $(VENV)/.installed
+	$(FLASK) translations compile
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install-test
+	$(VENV)/bin/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,71 @@
+"""Shared by the benchmarks: start gunicorn, wait for it, drive it with wrk (loopback only)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+GUNICORN_SETTINGS = ["--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(app: str, env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
+    """Serve ``app`` (module:variable) with gunicorn on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), *GUNICORN_SETTINGS, "--bind", f"127.0.0.1:{port}", app],
+        cwd=cwd,
+        env={**os.environ, **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start for {app}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wrk(
+    url: str, seconds: int, connections: int = 16, headers: dict[str, str] | None = None
+) -> dict:
+    """Requests per second and non-2xx/3xx answers of one bounded wrk run against loopback."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("benchmarks only target the loopback interface")
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {"rps": rate, "bad_status": int(errors.group(1)) if errors else 0, "raw": output}
+
+
+def warm(url: str, times: int = 50, headers: dict[str, str] | None = None) -> None:
+    for _ in range(times):
+        request = urllib.request.Request(url, headers=headers or {})
+        urllib.request.urlopen(request, timeout=10).close()
