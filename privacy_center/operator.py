@@ -81,10 +81,23 @@ class Operator:
 
 
 @dataclass(frozen=True)
+class Period:
+    """A period as the operator wrote it (13 months stays 13 months, not 1 year 1 month)."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @property
+    def delta(self) -> relativedelta:
+        return relativedelta(years=self.years, months=self.months, days=self.days)
+
+
+@dataclass(frozen=True)
 class RetentionRule:
     key: str
     data: Translated
-    period: relativedelta
+    period: Period
     starts: Translated
     then: Translated
     section: str
@@ -139,13 +152,13 @@ def load_operator(path: Path) -> Operator:
     )
 
 
-def parse_period(value: Any, where: str) -> relativedelta:
+def parse_period(value: Any, where: str) -> Period:
     units = ("years", "months", "days")
     if not isinstance(value, dict) or not value or set(value) - set(units):
         raise ContentError(f"{where}: a period is written like {{years: 5}} or {{months: 13}}")
     if not all(isinstance(amount, int) and amount > 0 for amount in value.values()):
         raise ContentError(f"{where}: a period's amounts are positive whole numbers")
-    return relativedelta(**value)
+    return Period(**value)
 
 
 def load_retention(path: Path, languages: tuple[str, ...]) -> tuple[RetentionRule, ...]:

@@ -13,6 +13,7 @@ from jinja2 import pass_context
 
 from .content import get_content
 from .i18n import LANGUAGE_NAMES, current_language
+from .operator import Period
 from .policy.registry import Lifetime
 from .policy.views import page_url
 
@@ -52,7 +53,7 @@ def format_lifetime(lifetime: Lifetime) -> str:
     }[lifetime.unit]
 
 
-def format_period(period: Any) -> str:
+def format_period(period: Period) -> str:
     parts = []
     if period.years:
         parts.append(ngettext("%(num)d year", "%(num)d years", period.years))
