@@ -227,3 +227,12 @@ def test_future_version_is_not_published_before_its_date(app, client, monkeypatc
 def test_root_redirects_to_policy(client):
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/policy")
+
+
+def test_authorities_listed_by_country_in_the_reader_language(client):
+    body = client.get("/policy?lang=de").data.decode()
+    table = re.search(r'<table class="authorities">.*?</table>', body, re.S).group(0)
+    countries = re.findall(r'<th scope="row">(.*?)</th>', table)
+    assert len(countries) == 30
+    assert "Österreich" in countries and "Frankreich" in countries
+    assert countries.index("Niederlande") < countries.index("Österreich") < countries.index("Polen")

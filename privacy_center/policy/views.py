@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 
 from ..content import OperatorContent, get_content
 from ..i18n import current_language
+from ..operator import Authority
 from .changes import compare_documents
 from .services import (
     PageCache,
@@ -22,47 +25,50 @@ from .versions import PolicyVersion
 bp = Blueprint("policy", __name__, url_prefix="/policy", template_folder="templates")
 
 CACHE_KEY = "privacy_center.policy_pages"
-PAGE_KINDS = ("current", "version", "versions", "changes", "pdf")
+ENDPOINTS = {
+    "current": "policy.current",
+    "versions": "policy.versions",
+    "version": "policy.version",
+    "pdf": "policy.version_pdf",
+    "changes": "policy.changes",
+}
 
 
 def page_url(kind: str, version: PolicyVersion | None = None, language: str | None = None) -> str:
-    """Address of a policy page; path-based in the static export, which has no query strings."""
+    """Address of a policy page; path-based in the static export, which has no query strings.
+
+    ``version`` is required for the kinds ``version``, ``pdf`` and ``changes`` (with the version
+    before it).
+    """
     language = language or current_language()
+    number = version.number if version else 0
     if g.get("static_export"):
         return {
             "current": f"/policy/{language}/",
             "versions": f"/policy/versions/{language}/",
-            "version": f"/policy/versions/{version.number if version else 0}/{language}/",
-            "pdf": f"/policy/versions/{version.number if version else 0}/{language}/policy.pdf",
-            "changes": (
-                f"/policy/changes/{version.number - 1 if version else 0}-"
-                f"{version.number if version else 0}/{language}/"
-            ),
+            "version": f"/policy/versions/{number}/{language}/",
+            "pdf": f"/policy/versions/{number}/{language}/policy.pdf",
+            "changes": f"/policy/changes/{number - 1}-{number}/{language}/",
         }[kind]
     arguments: dict[str, object] = {"lang": language}
-    if kind == "version" and version:
-        arguments["number"] = version.number
-    if kind == "pdf" and version:
-        arguments["number"] = version.number
-    if kind == "changes" and version:
-        arguments.update({"from": version.number - 1, "to": version.number})
-    endpoint = {
-        "current": "policy.current",
-        "versions": "policy.versions",
-        "version": "policy.version",
-        "pdf": "policy.version_pdf",
-        "changes": "policy.changes",
-    }[kind]
-    return url_for(endpoint, **arguments)
+    if kind in ("version", "pdf"):
+        arguments["number"] = number
+    elif kind == "changes":
+        arguments.update({"from": number - 1, "to": number})
+    return url_for(ENDPOINTS[kind], **arguments)
 
 
-def _sorted_authorities(content: OperatorContent, language: str) -> list[tuple[str, object]]:
+def collation_key(text: str) -> str:
+    """Alphabetical order that puts "Österreich" among the O and "Éire" among the E."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _sorted_authorities(content: OperatorContent) -> list[tuple[str, Authority]]:
+    """The authorities with their country's name in the page's language, in that order."""
     territories = get_locale().territories
-    return sorted(
-        ((territories.get(authority.country, authority.country), authority)
-         for authority in content.authorities),
-        key=lambda pair: pair[0],
-    )  # fmt: skip
+    named = [(territories.get(a.country, a.country), a) for a in content.authorities]
+    return sorted(named, key=lambda pair: collation_key(pair[0]))
 
 
 def render_policy(
@@ -79,7 +85,7 @@ def render_policy(
         "language": language,
         "current_version": current,
         "is_current": version.number == current.number,
-        "authorities": _sorted_authorities(content, language),
+        "authorities": _sorted_authorities(content),
         "page_kind": kind,
         "page_version": version,
     }
