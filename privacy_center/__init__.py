@@ -9,8 +9,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import demo, errors, i18n, models, security, templating
 from .config import PROJECT_ROOT, load_config
+from .consent import setup as consent
 from .content import EXTENSION_KEY, load_content
-from .extensions import babel, configure_sqlite, csrf, db, migrate
+from .extensions import babel, configure_sqlite, csrf, db, limiter, migrate
 from .policy import setup as policy
 from .sessions import LazySessionInterface
 
@@ -39,6 +40,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=i18n.current_language)
+    limiter.init_app(app)
     app.session_interface = LazySessionInterface()
     # CSRF checks run from our own hook, which looks at the method first: reads cost nothing.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -54,6 +56,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     templating.init_app(app)
     errors.init_app(app)
     policy.init_app(app)
+    consent.init_app(app)
     demo.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))

@@ -34,9 +34,15 @@ class Config:
     CONTENT_DIR = str(PROJECT_ROOT / "content")
     BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
     TESTING = False
+    # Consent receipts a single address may post (see Flask-Limiter's notation).
+    CONSENT_RATE_LIMIT = "60 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
 
     def __init__(self, instance_path: str) -> None:
         self.SQLALCHEMY_DATABASE_URI = database_url(instance_path)
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.CONSENT_RATE_LIMIT = os.environ.get("CONSENT_RATE_LIMIT", self.CONSENT_RATE_LIMIT)
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", self.CONTENT_DIR)
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", self.TRUSTED_PROXIES))
         self.SECRET_KEY = self.secret_key(instance_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -17,11 +17,15 @@ def render_error(error: HTTPException) -> tuple[str, int]:
         429: _("Too many attempts; please wait a moment"),
     }
     code = error.code or 500
+    if request.path.startswith("/api/"):
+        return jsonify(error=error.description), code
     title = titles.get(code, _("Something went wrong on our side"))
     return render_template("errors/error.html", code=code, title=title), code
 
 
 def render_server_error(error: Exception) -> tuple[str, int]:
+    if request.path.startswith("/api/"):
+        return jsonify(error="internal error; nothing was recorded"), 500
     return render_template(
         "errors/error.html", code=500, title=_("Something went wrong on our side")
     ), 500

@@ -1,6 +1,8 @@
 """Extensions, created unbound; ``create_app`` binds them to the application."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -25,6 +27,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
+# Counts live in memory unless RATELIMIT_STORAGE_URI points at Redis (see config.py).
+limiter = Limiter(get_remote_address)
 
 
 def configure_sqlite(engine: Engine) -> None:

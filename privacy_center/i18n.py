@@ -64,7 +64,7 @@ def current_language() -> str:
 
 def remember_language(response: Response) -> Response:
     """Store an explicit ``?lang=`` choice in the language cookie."""
-    if not request.environ.get("QUERY_STRING"):
+    if not request.environ.get("QUERY_STRING") or response.mimetype != "text/html":
         return response
     chosen = request.args.get("lang")
     config = current_app.config

@@ -54,11 +54,16 @@ class Translated(dict[str, str]):
         return self[language]
 
 
+MAX_CONSENT_LIFETIME_MONTHS = 13
+
+
 @dataclass(frozen=True)
 class Site:
     key: str
     name: str
     origins: tuple[str, ...]
+    consent_lifetime_months: int = 6
+    cookie_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class Operator:
     languages: tuple[str, ...]
     default_language: str
     sites: tuple[Site, ...]
+    consent_site: str
+
+    def site(self, key: str) -> Site | None:
+        return next((site for site in self.sites if site.key == key), None)
 
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
@@ -129,13 +138,14 @@ def load_operator(path: Path) -> Operator:
     except (ZoneInfoNotFoundError, ValueError):
         raise ContentError(f"{where}: unknown timezone {timezone!r}") from None
     sites = tuple(
-        Site(
-            key=require(site, "key", f"{where}: sites[{index}]"),
-            name=require(site, "name", f"{where}: sites[{index}]"),
-            origins=tuple(site.get("origins") or ()),
-        )
+        _load_site(site, f"{where}: sites[{index}]")
         for index, site in enumerate(raw.get("sites") or ())
     )
+    if not sites:
+        raise ContentError(f"{where}: at least one site is needed (sites)")
+    consent_site = raw.get("consent_site") or sites[0].key
+    if consent_site not in {site.key for site in sites}:
+        raise ContentError(f"{where}: consent_site {consent_site!r} is not one of the sites")
     return Operator(
         name=require(raw, "name", where),
         legal_name=require(raw, "legal_name", where),
@@ -149,6 +159,34 @@ def load_operator(path: Path) -> Operator:
         languages=languages,
         default_language=default_language,
         sites=sites,
+        consent_site=consent_site,
+    )
+
+
+def _load_site(raw: Any, where: str) -> Site:
+    key = require(raw, "key", where)
+    where = f"{where} ({key})"
+    lifetime = raw.get("consent_lifetime_months", 6)
+    if not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_CONSENT_LIFETIME_MONTHS:
+        raise ContentError(
+            f"{where}: consent_lifetime_months must be a whole number of months from 1 to "
+            f"{MAX_CONSENT_LIFETIME_MONTHS} (CNIL: a choice never lasts more than 13 months); "
+            f"got {lifetime!r}"
+        )
+    origins = raw.get("origins") or []
+    for origin in origins:
+        if (
+            not isinstance(origin, str)
+            or not origin.startswith(("http://", "https://"))
+            or (origin.count("/") != 2)
+        ):
+            raise ContentError(f"{where}: origin {origin!r} must look like https://www.example.com")
+    return Site(
+        key=key,
+        name=require(raw, "name", where),
+        origins=tuple(origins),
+        consent_lifetime_months=lifetime,
+        cookie_domain=raw.get("cookie_domain"),
     )
 
 

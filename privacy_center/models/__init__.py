@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models, one module per area."""
 
+from .consent import ConsentReceipt
 from .site import Site
 
-__all__ = ["Site"]
+__all__ = ["ConsentReceipt", "Site"]

@@ -1,0 +1,1 @@
+"""The consent widget: its files, its configuration, and proof of every choice."""

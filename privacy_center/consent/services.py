@@ -1,0 +1,312 @@
+"""Widget configuration and proof of consent: plain functions, explicit arguments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..content import OperatorContent
+from ..models import ConsentReceipt
+from ..models import Site as SiteRecord
+from ..models.types import utcnow
+from ..operator import Site
+from ..policy.registry import CATEGORY_KEYS, Registry
+
+ACTIONS = ("accept-all", "reject-all", "save", "close", "embed")
+RECEIPT_FIELDS = {
+    "receiptId", "visitorId", "site", "policyVersion", "build", "textsHash",
+    "language", "action", "gpc", "choices",
+}  # fmt: skip
+MAX_RECEIPT_BYTES = 2048
+_HEX = re.compile(r"^[0-9a-f]+$")
+# Categories a Global Privacy Control signal refuses unless the visitor opts in explicitly.
+GPC_REFUSED = ("advertising", "social")
+
+
+class InvalidReceipt(ValueError):
+    """A receipt payload that cannot be recorded; the message says what is wrong."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ReceiptConflict(ValueError):
+    """The receipt id was already used for a different choice."""
+
+
+@dataclass(frozen=True)
+class ReceiptInput:
+    receipt_id: str
+    visitor_id: str
+    site: str
+    policy_version: int
+    build: str
+    texts_hash: str
+    language: str
+    action: str
+    gpc: bool
+    choices: dict[str, bool]
+
+    @property
+    def method(self) -> str:
+        """How the choice was given: the GPC signal decided the refusals it covers, or a click."""
+        gpc_decided = self.gpc and not any(self.choices[key] for key in GPC_REFUSED)
+        return "gpc" if gpc_decided else "click"
+
+
+def max_age_seconds(months: int, today: date) -> int:
+    """Seconds from ``today`` to the same date ``months`` later (calendar months)."""
+    return ((today + relativedelta(months=months)) - today).days * 86400
+
+
+def _uuid4(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidReceipt(f"{field} must be a UUID string", field)
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise InvalidReceipt(f"{field} is not a valid UUID", field) from None
+    if parsed.version != 4 or str(parsed) != value.lower():
+        raise InvalidReceipt(f"{field} must be a random (version 4) UUID in canonical form", field)
+    return str(parsed)
+
+
+def _hex(value: object, field: str, lengths: range) -> str:
+    if not isinstance(value, str) or len(value) not in lengths or not _HEX.match(value):
+        raise InvalidReceipt(
+            f"{field} must be {lengths.start}-{lengths.stop - 1} lowercase hexadecimal characters",
+            field,
+        )
+    return value
+
+
+def validate_receipt(data: object, content: OperatorContent, today: date) -> ReceiptInput:
+    """Check a posted receipt strictly: exact fields, types and values, or InvalidReceipt."""
+    if not isinstance(data, dict):
+        raise InvalidReceipt("the body must be a JSON object")
+    unknown = sorted(set(data) - RECEIPT_FIELDS)
+    if unknown:
+        raise InvalidReceipt(f"unknown field(s): {', '.join(unknown)}", unknown[0])
+    missing = sorted(RECEIPT_FIELDS - set(data))
+    if missing:
+        raise InvalidReceipt(f"missing field(s): {', '.join(missing)}", missing[0])
+
+    operator = content.operator
+    site = data["site"]
+    if not isinstance(site, str) or operator.site(site) is None:
+        raise InvalidReceipt(f"unknown site {site!r}", "site")
+    version = data["policyVersion"]
+    current = content.current_version(today).number
+    if type(version) is not int or not 1 <= version <= current:
+        raise InvalidReceipt(
+            f"policyVersion must be a published version (1 to {current})", "policyVersion"
+        )
+    language = data["language"]
+    if language not in operator.languages:
+        raise InvalidReceipt(f"language must be one of {', '.join(operator.languages)}", "language")
+    action = data["action"]
+    if action not in ACTIONS:
+        raise InvalidReceipt(f"action must be one of {', '.join(ACTIONS)}", "action")
+    if type(data["gpc"]) is not bool:
+        raise InvalidReceipt("gpc must be true or false", "gpc")
+
+    choices = data["choices"]
+    if not isinstance(choices, dict):
+        raise InvalidReceipt("choices must be an object of category: true|false", "choices")
+    if set(choices) != set(CATEGORY_KEYS):
+        unknown_keys = sorted(set(choices) - set(CATEGORY_KEYS))
+        problem = (
+            f"unknown category {unknown_keys[0]!r}" if unknown_keys else "a category is missing"
+        )
+        raise InvalidReceipt(f"choices: {problem}; expected {', '.join(CATEGORY_KEYS)}", "choices")
+    if not all(type(value) is bool for value in choices.values()):
+        raise InvalidReceipt("choices: every value must be true or false", "choices")
+    if choices["functional"] is not True:
+        raise InvalidReceipt("choices: functional cookies are always on", "choices")
+
+    return ReceiptInput(
+        receipt_id=_uuid4(data["receiptId"], "receiptId"),
+        visitor_id=_uuid4(data["visitorId"], "visitorId"),
+        site=site,
+        policy_version=version,
+        build=_hex(data["build"], "build", range(8, 65)),
+        texts_hash=_hex(data["textsHash"], "textsHash", range(64, 65)),
+        language=language,
+        action=action,
+        gpc=data["gpc"],
+        choices={key: choices[key] for key in CATEGORY_KEYS},
+    )
+
+
+def browser_family(user_agent: str) -> str:
+    """The browser's family only (no version, no platform): enough to explain a receipt."""
+    agent = user_agent or ""
+    for marker, family in (
+        ("Edg/", "Edge"), ("OPR/", "Opera"), ("SamsungBrowser", "Samsung"),
+        ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Chromium/", "Chrome"),
+        ("Safari/", "Safari"),
+    ):  # fmt: skip
+        if marker in agent:
+            return family
+    return "Other"
+
+
+def _insert_into(session: Session, model: type):
+    """INSERT with ON CONFLICT support on both databases the product runs on."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def record_receipt(
+    session: Session, receipt: ReceiptInput, site_id: int, browser: str
+) -> tuple[ConsentReceipt, bool]:
+    """Store a receipt once. Returns it and whether it is new; a retried post returns the first.
+
+    Raises ReceiptConflict when the id was already used for a different choice.
+    """
+    values = {
+        "receipt_id": receipt.receipt_id,
+        "visitor_id": receipt.visitor_id,
+        "site_id": site_id,
+        "recorded_at": utcnow(),
+        "policy_version": receipt.policy_version,
+        "widget_build": receipt.build,
+        "texts_hash": receipt.texts_hash,
+        "language": receipt.language,
+        "action": receipt.action,
+        "method": receipt.method,
+        "gpc": receipt.gpc,
+        "choices": receipt.choices,
+        "browser_family": browser,
+    }
+    statement = (
+        _insert_into(session, ConsentReceipt)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["receipt_id"])
+    )
+    created = session.execute(statement).rowcount == 1
+    session.commit()
+    stored = session.scalar(
+        select(ConsentReceipt).where(ConsentReceipt.receipt_id == receipt.receipt_id)
+    )
+    if not created:
+        same = all(
+            getattr(stored, column) == value
+            for column, value in values.items()
+            if column not in ("recorded_at", "browser_family")
+        )
+        if not same:
+            raise ReceiptConflict("this receipt id was already used for a different choice")
+    return stored, created
+
+
+def find_receipt(session: Session, receipt_id: str) -> ConsentReceipt | None:
+    try:
+        canonical = str(uuid.UUID(receipt_id))
+    except ValueError:
+        return None
+    return session.scalar(select(ConsentReceipt).where(ConsentReceipt.receipt_id == canonical))
+
+
+def receipt_document(receipt: ConsentReceipt, site_key: str) -> dict[str, object]:
+    """The receipt as returned to the visitor (and shown to staff)."""
+    return {
+        "receiptId": receipt.receipt_id,
+        "recordedAt": receipt.recorded_at.isoformat().replace("+00:00", "Z"),
+        "site": site_key,
+        "policyVersion": receipt.policy_version,
+        "build": receipt.widget_build,
+        "textsHash": receipt.texts_hash,
+        "language": receipt.language,
+        "action": receipt.action,
+        "method": receipt.method,
+        "gpc": receipt.gpc,
+        "choices": receipt.choices,
+        "browser": receipt.browser_family,
+    }
+
+
+def site_config(
+    content: OperatorContent,
+    site: Site,
+    language: str,
+    texts: dict[str, str],
+    lifetimes: dict[str, str],
+    today: date,
+) -> dict[str, object]:
+    """The part of the widget configuration that depends on the site and the language.
+
+    ``texts`` are the widget's words in ``language``; ``lifetimes`` the cookie lifetimes as
+    the registry's page shows them. The texts hash covers everything the visitor is shown.
+    """
+    categories = _categories(content.registry, language, lifetimes)
+    shown = json.dumps(
+        {"texts": texts, "categories": categories}, sort_keys=True, ensure_ascii=False
+    )
+    return {
+        "site": site.key,
+        "language": language,
+        "policyVersion": content.current_version(today).number,
+        "maxAgeSeconds": max_age_seconds(site.consent_lifetime_months, today),
+        "cookieDomain": site.cookie_domain,
+        "textsHash": hashlib.sha256(shown.encode()).hexdigest(),
+        "categories": categories,
+        "texts": texts,
+    }
+
+
+def _categories(
+    registry: Registry, language: str, lifetimes: dict[str, str]
+) -> list[dict[str, object]]:
+    return [
+        {
+            "key": category.key,
+            "required": category.required,
+            "name": category.name(language),
+            "description": category.description(language),
+            "cookies": [
+                {
+                    "name": cookie.name,
+                    "provider": service.provider,
+                    "purpose": cookie.purpose(language),
+                    "lifetime": lifetimes[f"{service.key}/{cookie.name}"],
+                    "domain": cookie.domain,
+                }
+                for service in registry.services_in(category.key)
+                for cookie in service.cookies
+            ],
+            "storage": sorted(
+                {
+                    pattern
+                    for service in registry.services_in(category.key)
+                    for pattern in service.storage
+                }
+            ),
+        }
+        for category in registry.categories
+    ]
+
+
+def ensure_site(session: Session, site: Site) -> int:
+    """The database id of a site declared in the content, created on first use."""
+    site_id = session.scalar(select(SiteRecord.id).where(SiteRecord.key == site.key))
+    if site_id is None:
+        statement = (
+            _insert_into(session, SiteRecord)
+            .values(key=site.key, name=site.name, origins=list(site.origins))
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        session.execute(statement)
+        session.commit()
+        site_id = session.scalar(select(SiteRecord.id).where(SiteRecord.key == site.key))
+    return site_id

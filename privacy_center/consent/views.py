@@ -1,0 +1,253 @@
+"""The widget, its configuration, and the consent receipts API (``/api/v1``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask_babel import force_locale
+
+from ..content import get_content
+from ..extensions import db, limiter
+from ..i18n import current_language
+from ..operator import Site
+from ..templating import format_lifetime
+from .services import (
+    MAX_RECEIPT_BYTES,
+    InvalidReceipt,
+    ReceiptConflict,
+    browser_family,
+    ensure_site,
+    find_receipt,
+    receipt_document,
+    record_receipt,
+    site_config,
+    validate_receipt,
+)
+from .texts import WIDGET_TEXTS
+from .widget import Builds, load_builds
+
+bp = Blueprint("consent", __name__)
+
+CONFIG_CACHE = "privacy_center.widget_config"
+BUILDS = "privacy_center.widget_builds"
+CONFIG_MAX_AGE = 300
+# The stable address of the widget is revalidated hourly; hashed addresses never change.
+WIDGET_MAX_AGE = 3600
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _json(document: object, status: int = 200) -> Response:
+    return Response(
+        json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+    )
+
+
+def _error(message: str, status: int = 400, field: str | None = None) -> Response:
+    document: dict[str, Any] = {"error": message}
+    if field:
+        document["field"] = field
+    return _json(document, status)
+
+
+def _builds() -> Builds:
+    builds = current_app.extensions.get(BUILDS)
+    if builds is None:
+        builds = current_app.extensions[BUILDS] = load_builds()
+    return builds
+
+
+def _own_origin() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _allowed(origin: str | None, sites: tuple[Site, ...]) -> bool:
+    return origin is not None and (
+        origin == _own_origin() or any(origin in site.origins for site in sites)
+    )
+
+
+def _with_cors(response: Response, origin: str | None) -> Response:
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    return response
+
+
+# --- the widget files -----------------------------------------------------------------------
+
+
+@bp.get("/widget/consent.js")
+def widget_script() -> Response:
+    build = _builds().current
+    if build is None:
+        abort(404, "the widget is not built: run `make` (npm run build:widget)")
+    return _widget_file(build.js, f"public, max-age={WIDGET_MAX_AGE}")
+
+
+@bp.get("/widget/<name>")
+def widget_asset(name: str) -> Response:
+    if _builds().file(name) is None:
+        abort(404)
+    return _widget_file(name, IMMUTABLE)
+
+
+def _widget_file(name: str, cache_control: str) -> Response:
+    path = _builds().file(name)
+    body = path.read_bytes()
+    mimetype = "text/javascript" if name.endswith(".js") else "text/css"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = cache_control
+    # Cross-origin pages may load it with Subresource Integrity (crossorigin="anonymous").
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+@bp.get("/widget/builds")
+def widget_builds() -> Response:
+    """Every published build with its Subresource Integrity hashes, newest first."""
+    builds = _builds()
+    document = {
+        "current": builds.current.build if builds.current else None,
+        "builds": [
+            {
+                "build": build.build,
+                "builtAt": build.built_at,
+                "js": url_for("consent.widget_asset", name=build.js, _external=True),
+                "css": url_for("consent.widget_asset", name=build.css, _external=True),
+                "integrity": build.integrity,
+                "gzipBytes": build.gzip,
+            }
+            for build in builds.all
+        ],
+    }
+    response = _json(document)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.cache_control.public = True
+    response.cache_control.max_age = CONFIG_MAX_AGE
+    return response
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/sites/<site_key>/config")
+def widget_config(site_key: str) -> Response:
+    content = get_content()
+    site = content.operator.site(site_key)
+    if site is None:
+        return _error(f"unknown site {site_key!r}", 404)
+    language = current_language()
+    today = content.operator.today()
+    builds = _builds()
+    cache: dict = current_app.extensions.setdefault(CONFIG_CACHE, {})
+    key = (site.key, language, content.current_version(today).number, today)
+    base = cache.get(key)
+    if base is None:
+        with force_locale(language):
+            texts = {name: str(text) for name, text in WIDGET_TEXTS.items()}
+            lifetimes = {
+                f"{service.key}/{cookie.name}": format_lifetime(cookie.lifetime)
+                for service in content.registry.services
+                for cookie in service.cookies
+            }
+        base = site_config(content, site, language, texts, lifetimes, today)
+        cache[key] = base
+    gpc = request.headers.get("Sec-GPC", "").strip() == "1"
+    document = {
+        **base,
+        "gpc": gpc,
+        "policyUrl": url_for("policy.current", lang=language, _external=True),
+        "apiUrl": url_for("consent.record", _external=True),
+        "build": builds.current.build if builds.current else None,
+        "stylesheet": (
+            url_for("consent.widget_asset", name=builds.current.css, _external=True)
+            if builds.current
+            else None
+        ),
+    }
+    response = _json(document)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.cache_control.public = True
+    response.cache_control.max_age = CONFIG_MAX_AGE
+    response.vary.update(("Sec-GPC", "Accept-Language"))
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+# --- receipts -------------------------------------------------------------------------------
+
+
+@bp.route("/api/v1/consents", methods=["OPTIONS"])
+@bp.route("/api/v1/consents/<receipt_id>", methods=["OPTIONS"])
+def preflight(receipt_id: str | None = None) -> Response:
+    origin = request.headers.get("Origin")
+    if not _allowed(origin, get_content().operator.sites):
+        return _error("this origin may not use the consent API", 403)
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return _with_cors(response, origin)
+
+
+def consent_rate_limit() -> str:
+    return current_app.config["CONSENT_RATE_LIMIT"]
+
+
+@bp.post("/api/v1/consents")
+@limiter.limit(consent_rate_limit)
+def record() -> Response:
+    content = get_content()
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return _error("the Origin header is required", 403)
+    if request.content_length is None or request.content_length > MAX_RECEIPT_BYTES:
+        return _with_cors(
+            _error(f"the body must be JSON of at most {MAX_RECEIPT_BYTES} bytes, with its length"),
+            origin if _allowed(origin, content.operator.sites) else None,
+        )
+    try:
+        data = json.loads(request.get_data())
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    try:
+        receipt = validate_receipt(data, content, content.operator.today())
+    except InvalidReceipt as error:
+        allowed = origin if _allowed(origin, content.operator.sites) else None
+        return _with_cors(_error(str(error), 400, error.field), allowed)
+    site = content.operator.site(receipt.site)
+    if not _allowed(origin, (site,)):
+        return _error(f"origin {origin} may not post receipts for site {site.key!r}", 403)
+    try:
+        stored, created = record_receipt(
+            db.session,
+            receipt,
+            ensure_site(db.session, site),
+            browser_family(request.headers.get("User-Agent", "")),
+        )
+    except ReceiptConflict as error:
+        return _with_cors(_error(str(error), 409, "receiptId"), origin)
+    document = {
+        "receiptId": stored.receipt_id,
+        "recordedAt": receipt_document(stored, site.key)["recordedAt"],
+        "url": url_for("consent.receipt", receipt_id=stored.receipt_id, _external=True),
+    }
+    return _with_cors(_json(document, 201 if created else 200), origin)
+
+
+@bp.get("/api/v1/consents/<receipt_id>")
+def receipt(receipt_id: str) -> Response:
+    stored = find_receipt(db.session, receipt_id)
+    origin = request.headers.get("Origin")
+    allowed = origin if _allowed(origin, get_content().operator.sites) else None
+    if stored is None:
+        return _with_cors(_error("no receipt has this id", 404), allowed)
+    response = _json(receipt_document(stored, stored.site.key))
+    response.headers["Cache-Control"] = "private, no-store"
+    return _with_cors(response, allowed)
