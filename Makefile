@@ -4,19 +4,19 @@ PYTHON ?= python3
 VENV := .venv
 FLASK := PC_ENV=development $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test install install-test system-runtime system-test translations lint format bench clean
+.PHONY: run test install install-test system-runtime system-test widget translations lint format bench clean
 
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	scripts/run-dev.sh
 
 test: install-test
 	scripts/run-tests.sh
 
-install: system-runtime $(VENV)/.installed translations
+install: system-runtime $(VENV)/.installed node_modules/.installed widget translations
 
-install-test: system-test $(VENV)/.installed node_modules/.installed translations
+install-test: system-test $(VENV)/.installed node_modules/.installed widget translations
 
 system-runtime:
 	scripts/system-deps.sh runtime
@@ -33,6 +33,13 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# The widget is bundled with esbuild into privacy_center/static/widget/ (built, never committed);
+# the build fails when it exceeds its size budget.
+widget: privacy_center/static/widget/manifest.json
+
+privacy_center/static/widget/manifest.json: node_modules/.installed widget/build.mjs $(wildcard widget/src/*)
+	npm run --silent build:widget
 
 # The .mo files are built, never committed.
 translations: $(VENV)/.installed

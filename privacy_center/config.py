@@ -43,6 +43,8 @@ class Config:
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.CONSENT_RATE_LIMIT = os.environ.get("CONSENT_RATE_LIMIT", self.CONSENT_RATE_LIMIT)
+        # Origins allowed for every site besides those of content/operator.yaml (e.g. staging).
+        self.CONSENT_EXTRA_ORIGINS = tuple(os.environ.get("CONSENT_EXTRA_ORIGINS", "").split())
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", self.CONTENT_DIR)
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", self.TRUSTED_PROXIES))
         self.SECRET_KEY = self.secret_key(instance_path)

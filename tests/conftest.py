@@ -115,7 +115,8 @@ def db(app: Flask) -> Iterator[scoped_session]:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def client(app: Flask, db: scoped_session) -> FlaskClient:
+    """A test client whose writes are rolled back with the test's transaction."""
     return app.test_client()
 
 

@@ -67,7 +67,9 @@ def _own_origin() -> str:
 
 def _allowed(origin: str | None, sites: tuple[Site, ...]) -> bool:
     return origin is not None and (
-        origin == _own_origin() or any(origin in site.origins for site in sites)
+        origin == _own_origin()
+        or origin in current_app.config["CONSENT_EXTRA_ORIGINS"]
+        or any(origin in site.origins for site in sites)
     )
 
 

@@ -1,0 +1,54 @@
+"""A demo page of the operator's own site, on another origin than the privacy center.
+
+It embeds the consent widget with one script tag, under a strict Content-Security-Policy, with
+local fake trackers in every category, so that the widget can be seen (and tested) at work:
+nothing of them runs or is even requested before consent.
+
+    flask --app "demo_site:create_demo_site('http://127.0.0.1:5000')" run --port 5001
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, g, render_template
+
+
+def create_demo_site(privacy_center_url: str = "http://127.0.0.1:5000") -> Flask:
+    app = Flask(__name__)
+    app.config["PRIVACY_CENTER_URL"] = privacy_center_url.rstrip("/")
+
+    @app.before_request
+    def make_nonce() -> None:
+        g.nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def strict_csp(response):  # noqa: ANN001, ANN202 - Flask response
+        center = app.config["PRIVACY_CENTER_URL"]
+        response.headers["Content-Security-Policy"] = "; ".join(
+            (
+                "default-src 'self'",
+                f"script-src 'self' {center} 'nonce-{g.nonce}'",
+                f"style-src 'self' {center}",
+                f"connect-src 'self' {center}",
+                "frame-src 'self'",
+                "img-src 'self' data:",
+                "object-src 'none'",
+                "base-uri 'none'",
+            )
+        )
+        return response
+
+    @app.get("/")
+    def home() -> str:
+        return render_template("demo/index.html", center=app.config["PRIVACY_CENTER_URL"])
+
+    @app.get("/embed/video")
+    def video() -> str:
+        return render_template("demo/video.html")
+
+    @app.get("/collect")
+    def collect() -> tuple[str, int]:
+        return "", 204
+
+    return app

@@ -1,0 +1,2 @@
+// Fake video player: what a YouTube embed would set.
+document.cookie = "YSC=" + Date.now() + "; path=/; SameSite=Lax";

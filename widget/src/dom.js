@@ -1,0 +1,28 @@
+/**
+ * Creates an element. Attributes set to `true` become empty attributes, `false`/`null`/`undefined`
+ * ones are left out; children are nodes or strings (text, never parsed as HTML), arrays flattened.
+ * @param {string} tag
+ * @param {Object<string, string|boolean|null|undefined>} [attrs]
+ * @param {...(Node|string|Array|null|undefined|false)} children
+ * @returns {HTMLElement}
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const name in attrs) {
+    const value = attrs[name];
+    if (value === true) el.setAttribute(name, "");
+    else if (value != null && value !== false) el.setAttribute(name, value);
+  }
+  el.append(...children.flat().filter((child) => child != null && child !== false));
+  return el;
+}
+
+/**
+ * Replaces `{name}` placeholders of a text with the given values (no `$` pattern surprises).
+ * @param {string} text
+ * @param {Object<string, string>} values
+ * @returns {string}
+ */
+export function format(text, values) {
+  return String(text).replace(/\{(\w+)\}/g, (match, name) => (name in values ? values[name] : match));
+}
