@@ -23,7 +23,7 @@ def create_demo_site(privacy_center_url: str = "http://127.0.0.1:5000") -> Flask
         g.nonce = secrets.token_urlsafe(16)
 
     @app.after_request
-    def strict_csp(response):  # noqa: ANN001, ANN202 - Flask response
+    def strict_csp(response):
         center = app.config["PRIVACY_CENTER_URL"]
         response.headers["Content-Security-Policy"] = "; ".join(
             (

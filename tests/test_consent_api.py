@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from test_policy_content import CONTENT_DIR
 
 from privacy_center.consent.services import browser_family, max_age_seconds
 from privacy_center.content import load_content
 from privacy_center.models import ConsentReceipt
 from privacy_center.operator import ContentError
-from test_policy_content import CONTENT_DIR
 
 ORIGIN = "http://127.0.0.1:5001"  # the demo operator page, declared in content/operator.yaml
 
@@ -140,14 +141,22 @@ def test_gpc_refusal_is_recorded_as_given_by_the_signal(client, receipt_payload)
     assert stored["gpc"] is True and stored["method"] == "gpc"
 
 
+def _choices(**changes: object) -> dict[str, object]:
+    choices = {
+        "functional": True,
+        "analytics": True,
+        "advertising": False,
+        "personalization": False,
+        "social": False,
+    }
+    return {"choices": {**choices, **changes}}
+
+
 BAD_PAYLOADS = {
-    "unknown category": {"choices": {"functional": True, "analytics": True, "advertising": False,
-                                     "personalization": False, "social": False, "tracking": True}},
+    "unknown category": _choices(tracking=True),
     "missing category": {"choices": {"functional": True, "analytics": True}},
-    "string instead of bool": {"choices": {"functional": True, "analytics": "yes", "advertising": False,
-                                           "personalization": False, "social": False}},
-    "functional refused": {"choices": {"functional": False, "analytics": False, "advertising": False,
-                                       "personalization": False, "social": False}},
+    "string instead of bool": _choices(analytics="yes"),
+    "functional refused": _choices(functional=False),
     "bad receipt id": {"receiptId": "1234"},
     "uuid not v4": {"receiptId": "00000000-0000-1000-8000-000000000000"},
     "unknown site": {"site": "elsewhere"},
@@ -160,7 +169,7 @@ BAD_PAYLOADS = {
     "texts hash too short": {"textsHash": "abc"},
     "build not hex": {"build": "not-hex!"},
     "extra field": {"ip": "1.2.3.4"},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PAYLOADS))
@@ -214,7 +223,7 @@ def test_unknown_receipt(client):
     assert client.get("/api/v1/consents/not-a-uuid").status_code == 404
 
 
-def test_receipts_are_rate_limited(make_app, receipt_payload):
+def test_receipts_are_rate_limited(make_app, db, receipt_payload):
     app = make_app(CONSENT_RATE_LIMIT="3 per minute")
     client = app.test_client()
     statuses = [post(client, receipt_payload()).status_code for _ in range(4)]
@@ -260,5 +269,11 @@ def test_consent_lifetime_over_13_months_is_refused(tmp_path):
 def test_max_age_follows_calendar_months():
     from datetime import date
 
-    assert max_age_seconds(6, date(2026, 1, 31)) == (date(2026, 7, 31) - date(2026, 1, 31)).days * 86400
-    assert max_age_seconds(13, date(2026, 1, 31)) == (date(2027, 2, 28) - date(2026, 1, 31)).days * 86400
+    assert (
+        max_age_seconds(6, date(2026, 1, 31))
+        == (date(2026, 7, 31) - date(2026, 1, 31)).days * 86400
+    )
+    assert (
+        max_age_seconds(13, date(2026, 1, 31))
+        == (date(2027, 2, 28) - date(2026, 1, 31)).days * 86400
+    )

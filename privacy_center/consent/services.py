@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
@@ -169,10 +169,11 @@ def _insert_into(session: Session, model: type):
 
 def record_receipt(
     session: Session, receipt: ReceiptInput, site_id: int, browser: str
-) -> tuple[ConsentReceipt, bool]:
-    """Store a receipt once. Returns it and whether it is new; a retried post returns the first.
+) -> tuple[datetime, bool]:
+    """Store a receipt once; returns when it was recorded and whether this call recorded it.
 
-    Raises ReceiptConflict when the id was already used for a different choice.
+    A retried post of the same choice returns the first record. Raises ReceiptConflict when the
+    id was already used for a different choice.
     """
     values = {
         "receipt_id": receipt.receipt_id,
@@ -193,21 +194,17 @@ def record_receipt(
         _insert_into(session, ConsentReceipt)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["receipt_id"])
+        .returning(ConsentReceipt.id)
     )
-    created = session.execute(statement).rowcount == 1
+    inserted = session.execute(statement).scalar()
     session.commit()
-    stored = session.scalar(
-        select(ConsentReceipt).where(ConsentReceipt.receipt_id == receipt.receipt_id)
-    )
-    if not created:
-        same = all(
-            getattr(stored, column) == value
-            for column, value in values.items()
-            if column not in ("recorded_at", "browser_family")
-        )
-        if not same:
-            raise ReceiptConflict("this receipt id was already used for a different choice")
-    return stored, created
+    if inserted is not None:
+        return values["recorded_at"], True
+    stored = find_receipt(session, receipt.receipt_id)
+    compared = set(values) - {"recorded_at", "browser_family"}
+    if any(getattr(stored, column) != values[column] for column in compared):
+        raise ReceiptConflict("this receipt id was already used for a different choice")
+    return stored.recorded_at, False
 
 
 def find_receipt(session: Session, receipt_id: str) -> ConsentReceipt | None:
@@ -218,11 +215,15 @@ def find_receipt(session: Session, receipt_id: str) -> ConsentReceipt | None:
     return session.scalar(select(ConsentReceipt).where(ConsentReceipt.receipt_id == canonical))
 
 
+def iso_utc(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def receipt_document(receipt: ConsentReceipt, site_key: str) -> dict[str, object]:
     """The receipt as returned to the visitor (and shown to staff)."""
     return {
         "receiptId": receipt.receipt_id,
-        "recordedAt": receipt.recorded_at.isoformat().replace("+00:00", "Z"),
+        "recordedAt": iso_utc(receipt.recorded_at),
         "site": site_key,
         "policyVersion": receipt.policy_version,
         "build": receipt.widget_build,

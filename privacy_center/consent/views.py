@@ -21,6 +21,7 @@ from .services import (
     browser_family,
     ensure_site,
     find_receipt,
+    iso_utc,
     receipt_document,
     record_receipt,
     site_config,
@@ -227,7 +228,7 @@ def record() -> Response:
     if not _allowed(origin, (site,)):
         return _error(f"origin {origin} may not post receipts for site {site.key!r}", 403)
     try:
-        stored, created = record_receipt(
+        recorded_at, created = record_receipt(
             db.session,
             receipt,
             ensure_site(db.session, site),
@@ -236,9 +237,9 @@ def record() -> Response:
     except ReceiptConflict as error:
         return _with_cors(_error(str(error), 409, "receiptId"), origin)
     document = {
-        "receiptId": stored.receipt_id,
-        "recordedAt": receipt_document(stored, site.key)["recordedAt"],
-        "url": url_for("consent.receipt", receipt_id=stored.receipt_id, _external=True),
+        "receiptId": receipt.receipt_id,
+        "recordedAt": iso_utc(recorded_at),
+        "url": url_for("consent.receipt", receipt_id=receipt.receipt_id, _external=True),
     }
     return _with_cors(_json(document, 201 if created else 200), origin)
 

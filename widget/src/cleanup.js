@@ -1,0 +1,36 @@
+// Withdrawal: forget what a refused category stored on this site.
+import { cookieNames, expireCookie } from "./cookies.js";
+
+/**
+ * A matcher for a registry name pattern, where `*` stands for any characters.
+ * @param {string} pattern
+ * @returns {RegExp}
+ */
+export function patternToRegExp(pattern) {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+  return new RegExp(`^${escaped}$`);
+}
+
+/**
+ * Deletes the cookies the registry lists for a category (on every path and domain they may
+ * live on) and the localStorage/sessionStorage keys matching its storage or cookie patterns.
+ * Scripts that already run cannot be unloaded; what they stored is removed.
+ * @param {{cookies?: Array<{name: string, domain?: string|null}>, storage?: string[]}} category
+ */
+export function forget(category) {
+  const cookies = (category.cookies || []).map((cookie) => [patternToRegExp(cookie.name), cookie.domain]);
+  for (const name of cookieNames()) {
+    for (const [regexp, domain] of cookies) if (regexp.test(name)) expireCookie(name, domain);
+  }
+  const keys = (category.storage || []).map(patternToRegExp).concat(cookies.map(([regexp]) => regexp));
+  for (const area of ["localStorage", "sessionStorage"]) {
+    try {
+      const storage = window[area];
+      for (const key of Object.keys(storage)) {
+        if (keys.some((regexp) => regexp.test(key))) storage.removeItem(key);
+      }
+    } catch (error) {
+      // Storage disabled by the browser: nothing to forget.
+    }
+  }
+}

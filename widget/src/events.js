@@ -1,0 +1,35 @@
+// The public change notifications: `PrivacyCenter.on("change", fn)` and the `pc:change` event.
+
+const listeners = [];
+
+/**
+ * Subscribes to an event of the widget (only "change" exists).
+ * @param {string} type
+ * @param {(consent: Object<string, boolean>) => void} fn
+ * @returns {() => void} a function that unsubscribes
+ */
+export function on(type, fn) {
+  if (type === "change" && typeof fn === "function") listeners.push(fn);
+  return () => {
+    const at = listeners.indexOf(fn);
+    if (at >= 0) listeners.splice(at, 1);
+  };
+}
+
+/**
+ * Tells the listeners and the document about an applied consent; a failing listener neither
+ * stops the others nor the widget (its error is reported asynchronously).
+ * @param {Object<string, boolean>} consent
+ */
+export function emit(consent) {
+  for (const fn of listeners.slice()) {
+    try {
+      fn({ ...consent });
+    } catch (error) {
+      setTimeout(() => {
+        throw error;
+      });
+    }
+  }
+  document.dispatchEvent(new CustomEvent("pc:change", { detail: { ...consent } }));
+}

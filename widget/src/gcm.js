@@ -1,0 +1,46 @@
+// Google Consent Mode v2: the default before any tag, an update on every applied choice.
+
+/** Pushes its Arguments object to the dataLayer, exactly like Google's gtag snippet. */
+function gtag() {
+  window.dataLayer.push(arguments);
+}
+
+const grant = (on) => (on ? "granted" : "denied");
+
+/**
+ * Declares everything denied but functionality and security storage (runs synchronously,
+ * before any tag can read the dataLayer).
+ */
+export function consentDefault() {
+  window.dataLayer = window.dataLayer || [];
+  gtag("consent", "default", {
+    ...signals({}),
+    wait_for_update: 500,
+  });
+}
+
+/**
+ * Sends a consent update for an applied choice.
+ * @param {Object<string, boolean>} consent
+ */
+export function consentUpdate(consent) {
+  window.dataLayer = window.dataLayer || [];
+  gtag("consent", "update", signals(consent));
+}
+
+/**
+ * The Consent Mode signals of a consent.
+ * @param {Object<string, boolean>} consent
+ * @returns {Object<string, string>}
+ */
+function signals(consent) {
+  return {
+    ad_storage: grant(consent.advertising),
+    ad_user_data: grant(consent.advertising),
+    ad_personalization: grant(consent.advertising),
+    analytics_storage: grant(consent.analytics),
+    personalization_storage: grant(consent.personalization),
+    functionality_storage: "granted",
+    security_storage: "granted",
+  };
+}
