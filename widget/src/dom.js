@@ -13,7 +13,7 @@ export function h(tag, attrs, ...children) {
     if (value === true) el.setAttribute(name, "");
     else if (value != null && value !== false) el.setAttribute(name, value);
   }
-  el.append(...children.flat().filter((child) => child != null && child !== false));
+  el.append(...children.flat(Infinity).filter((child) => child != null && child !== false));
   return el;
 }
 

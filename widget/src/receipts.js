@@ -1,8 +1,7 @@
 // Proof of consent: the receipt posted for every choice, and the receipt panels of the page.
 /* global __PC_BUILD__ */
 import { h } from "./dom.js";
-import { getConsent, state } from "./store.js";
-import { gpcApplies } from "./ui.js";
+import { getConsent, gpcApplies, state } from "./store.js";
 
 /** The widget's own build id, baked in by widget/build.mjs. */
 const BUILD = __PC_BUILD__;

@@ -28,6 +28,14 @@ export function getConsent() {
 }
 
 /**
+ * Whether Global Privacy Control applies (the browser's signal, or the config request's).
+ * @returns {boolean}
+ */
+export function gpcApplies() {
+  return navigator.globalPrivacyControl === true || state.config.gpc === true;
+}
+
+/**
  * Whether a category may run now.
  * @param {string} key
  * @returns {boolean}

@@ -1,20 +1,12 @@
 // The two layers: the banner (non-modal) and the preferences dialog (modal).
 import { h } from "./dom.js";
 import { trapFocus } from "./focus.js";
-import { getConsent, state } from "./store.js";
+import { getConsent, gpcApplies, state } from "./store.js";
 
 let banner = null;
 let overlay = null;
 let release = null;
 let opener = null;
-
-/**
- * Whether Global Privacy Control applies (the browser's signal, or the config request's).
- * @returns {boolean}
- */
-export function gpcApplies() {
-  return navigator.globalPrivacyControl === true || state.config.gpc === true;
-}
 
 const button = (action, label) =>
   h("button", { type: "button", class: "pc-btn", "data-pc-action": action }, label);
