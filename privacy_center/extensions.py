@@ -35,7 +35,10 @@ def configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave like a real transactional database.
 
     pysqlite starts transactions lazily and ignores SAVEPOINTs inside them; SQLAlchemy's documented
-    fix is to let it do nothing and emit BEGIN ourselves. Foreign keys are off by default in SQLite.
+    fix is to let it do nothing and emit BEGIN ourselves. BEGIN IMMEDIATE takes the write lock at
+    once: with several workers, a transaction that read first and writes later would otherwise
+    fail at once with "database is locked" instead of waiting its turn. Foreign keys are off by
+    default in SQLite.
     """
 
     @event.listens_for(engine, "connect")
@@ -44,8 +47,9 @@ def configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 from babel.messages.pofile import read_po, write_po
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask.cli import AppGroup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -44,13 +44,17 @@ def best_accepted(accept_language: str, languages: tuple[str, ...]) -> str | Non
     return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
 
 
+LANGUAGE_KEY = "privacy_center.language"
+
+
 def current_language() -> str:
-    """The language of the current request, negotiated once and kept on ``g``."""
-    if "language" not in g:
+    """The language of the current request, negotiated once per request."""
+    environ = request.environ
+    language = environ.get(LANGUAGE_KEY)
+    if language is None:
         operator = get_content().operator
-        environ = request.environ
         # Most requests carry no query string and no cookie: don't parse what is absent.
-        g.language = negotiate_language(
+        language = environ[LANGUAGE_KEY] = negotiate_language(
             operator.languages,
             operator.default_language,
             request.args.get("lang") if environ.get("QUERY_STRING") else None,
@@ -59,7 +63,7 @@ def current_language() -> str:
             else None,
             best_accepted(environ.get("HTTP_ACCEPT_LANGUAGE", ""), operator.languages),
         )
-    return g.language
+    return language
 
 
 def remember_language(response: Response) -> Response:

@@ -30,7 +30,7 @@ class Anchors(HTMLParser):
             self.html_lang = attributes.get("lang")
         if tag == "a" and (attributes.get("href") or "").startswith("#"):
             self.fragment_links.append(attributes["href"][1:])
-        if "data-pc-open" in attributes:
+        if "data-pc-open" in attributes and tag == "a":
             self.pc_open.append(attributes.get("href") or "")
 
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..content import OperatorContent
@@ -168,17 +169,18 @@ def _insert_into(session: Session, model: type):
 
 
 def record_receipt(
-    session: Session, receipt: ReceiptInput, site_id: int, browser: str
+    session: Session, receipt: ReceiptInput, site: Site, browser: str
 ) -> tuple[datetime, bool]:
     """Store a receipt once; returns when it was recorded and whether this call recorded it.
 
     A retried post of the same choice returns the first record. Raises ReceiptConflict when the
-    id was already used for a different choice.
+    id was already used for a different choice. One statement in the common case: the site's id
+    is looked up inside the INSERT, and the site's row is created only for its first receipt.
     """
-    values = {
+    values: dict[str, object] = {
         "receipt_id": receipt.receipt_id,
         "visitor_id": receipt.visitor_id,
-        "site_id": site_id,
+        "site_id": select(SiteRecord.id).where(SiteRecord.key == site.key).scalar_subquery(),
         "recorded_at": utcnow(),
         "policy_version": receipt.policy_version,
         "widget_build": receipt.build,
@@ -196,12 +198,18 @@ def record_receipt(
         .on_conflict_do_nothing(index_elements=["receipt_id"])
         .returning(ConsentReceipt.id)
     )
-    inserted = session.execute(statement).scalar()
+    try:
+        inserted = session.execute(statement).scalar()
+    except IntegrityError:
+        # The site has no row yet (site_id came out NULL): create it, then record.
+        session.rollback()
+        ensure_site(session, site)
+        inserted = session.execute(statement).scalar()
     session.commit()
     if inserted is not None:
         return values["recorded_at"], True
     stored = find_receipt(session, receipt.receipt_id)
-    compared = set(values) - {"recorded_at", "browser_family"}
+    compared = set(values) - {"recorded_at", "browser_family", "site_id"}
     if any(getattr(stored, column) != values[column] for column in compared):
         raise ReceiptConflict("this receipt id was already used for a different choice")
     return stored.recorded_at, False

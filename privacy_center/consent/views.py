@@ -19,7 +19,6 @@ from .services import (
     InvalidReceipt,
     ReceiptConflict,
     browser_family,
-    ensure_site,
     find_receipt,
     iso_utc,
     receipt_document,
@@ -229,10 +228,7 @@ def record() -> Response:
         return _error(f"origin {origin} may not post receipts for site {site.key!r}", 403)
     try:
         recorded_at, created = record_receipt(
-            db.session,
-            receipt,
-            ensure_site(db.session, site),
-            browser_family(request.headers.get("User-Agent", "")),
+            db.session, receipt, site, browser_family(request.headers.get("User-Agent", ""))
         )
     except ReceiptConflict as error:
         return _with_cors(_error(str(error), 409, "receiptId"), origin)
