@@ -15,7 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-GUNICORN_SETTINGS = ["--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+GUNICORN_SETTINGS = [
+    "--workers", "2", "--threads", "8", "--worker-class", "gthread", "--log-level", "warning",
+]  # fmt: skip
 
 
 def free_port() -> int:
@@ -51,7 +53,11 @@ def gunicorn(app: str, env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
 
 
 def wrk(
-    url: str, seconds: int, connections: int = 16, headers: dict[str, str] | None = None
+    url: str,
+    seconds: int,
+    connections: int = 16,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
 ) -> dict:
     """Requests per second and non-2xx/3xx answers of one bounded wrk run against loopback."""
     if not url.startswith("http://127.0.0.1:"):
@@ -59,6 +65,8 @@ def wrk(
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script)]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)

@@ -48,6 +48,9 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # In WAL mode, NORMAL keeps every commit across an application crash; only a power
+        # loss can take back the last ones. PostgreSQL is the production database.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -8,9 +8,10 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -168,19 +169,46 @@ def _insert_into(session: Session, model: type):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+RECEIPT_COLUMNS = (
+    "receipt_id", "visitor_id", "recorded_at", "policy_version", "widget_build", "texts_hash",
+    "language", "action", "method", "gpc", "choices", "browser_family",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def _receipt_insert(dialect: str):
+    """The receipt INSERT, built once per dialect so SQLAlchemy compiles it once.
+
+    The site's id is looked up inside the statement; ON CONFLICT makes a retried post a no-op.
+    """
+    table = ConsentReceipt.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    site_id = select(SiteRecord.id).where(SiteRecord.key == bindparam("site_key"))
+    return (
+        insert(table)
+        .values(
+            {
+                **{name: bindparam(name) for name in RECEIPT_COLUMNS},
+                "site_id": site_id.scalar_subquery(),
+            }
+        )
+        .on_conflict_do_nothing(index_elements=["receipt_id"])
+        .returning(table.c.id)
+    )
+
+
 def record_receipt(
     session: Session, receipt: ReceiptInput, site: Site, browser: str
 ) -> tuple[datetime, bool]:
     """Store a receipt once; returns when it was recorded and whether this call recorded it.
 
     A retried post of the same choice returns the first record. Raises ReceiptConflict when the
-    id was already used for a different choice. One statement in the common case: the site's id
-    is looked up inside the INSERT, and the site's row is created only for its first receipt.
+    id was already used for a different choice. One statement in the common case; the site's
+    row is created with its first receipt.
     """
     values: dict[str, object] = {
         "receipt_id": receipt.receipt_id,
         "visitor_id": receipt.visitor_id,
-        "site_id": select(SiteRecord.id).where(SiteRecord.key == site.key).scalar_subquery(),
         "recorded_at": utcnow(),
         "policy_version": receipt.policy_version,
         "widget_build": receipt.build,
@@ -192,24 +220,20 @@ def record_receipt(
         "choices": receipt.choices,
         "browser_family": browser,
     }
-    statement = (
-        _insert_into(session, ConsentReceipt)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["receipt_id"])
-        .returning(ConsentReceipt.id)
-    )
+    statement = _receipt_insert(session.get_bind().dialect.name)
+    parameters = {**values, "site_key": site.key}
     try:
-        inserted = session.execute(statement).scalar()
+        inserted = session.connection().execute(statement, parameters).scalar()
     except IntegrityError:
         # The site has no row yet (site_id came out NULL): create it, then record.
         session.rollback()
         ensure_site(session, site)
-        inserted = session.execute(statement).scalar()
+        inserted = session.connection().execute(statement, parameters).scalar()
     session.commit()
     if inserted is not None:
         return values["recorded_at"], True
     stored = find_receipt(session, receipt.receipt_id)
-    compared = set(values) - {"recorded_at", "browser_family", "site_id"}
+    compared = set(values) - {"recorded_at", "browser_family"}
     if any(getattr(stored, column) != values[column] for column in compared):
         raise ReceiptConflict("this receipt id was already used for a different choice")
     return stored.recorded_at, False

@@ -1,0 +1,197 @@
+"""Consent receipts per second against a bare Flask "hello" route, on SQLite and PostgreSQL.
+
+Budget (DESIGN.md): at least 0.4x the hello rate under the same gunicorn settings, on both
+databases, and no receipt lost: the rows stored equal the 2xx answers. Side by side in one run.
+
+    python bench/consent_throughput.py [--seconds 5] [--rounds 3] [--databases sqlite postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import ROOT, VENV_BIN, gunicorn, wrk
+
+BUDGET = 0.4
+LUA = Path(__file__).resolve().parent / "receipts.lua"
+POSTGRES_ADMIN = os.environ.get(
+    "PC_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def database(kind: str, folder: str) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder}/bench.sqlite3"
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"pc_bench_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(POSTGRES_ADMIN).set(database=name).render_as_string(False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def stored_receipts(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(sa.text("SELECT count(*) FROM consent_receipt")).scalar_one()
+    engine.dispose()
+    return count
+
+
+def receipt_body() -> bytes:
+    return json.dumps(
+        {
+            "receiptId": str(uuid.uuid4()),
+            "visitorId": str(uuid.uuid4()),
+            "site": "demo",
+            "policyVersion": 2,
+            "build": "0123456789ab",
+            "textsHash": "a" * 64,
+            "language": "fr",
+            "action": "save",
+            "gpc": False,
+            "choices": {
+                "functional": True,
+                "analytics": False,
+                "advertising": False,
+                "personalization": True,
+                "social": False,
+            },
+        }
+    ).encode()
+
+
+def post_receipt(url: str) -> int:
+    request = urllib.request.Request(
+        url,
+        data=receipt_body(),
+        headers={"Content-Type": "application/json", "Origin": "http://127.0.0.1:5001"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def verify_none_lost(center: str, url: str, count: int = 2000) -> tuple[int, int]:
+    """Post ``count`` receipts concurrently; return (2xx answers, rows added). They must match.
+
+    wrk stops at its deadline with requests in flight, which the server may still record; this
+    phase waits for every answer, so the two numbers can be compared exactly.
+    """
+    before = stored_receipts(url)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(post_receipt, [center + "/api/v1/consents"] * count))
+    accepted = sum(200 <= status < 300 for status in statuses)
+    return accepted, stored_receipts(url) - before
+
+
+def measure(kind: str, hello: str, seconds: int, rounds: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder, database(kind, folder) as url:
+        env = {
+            **os.environ,
+            "PC_ENV": "production",
+            "SECRET_KEY": "bench-" + "k" * 40,
+            "DATABASE_URL": url,
+            # The limit guards against one abusive address; this load comes from one address.
+            "CONSENT_RATE_LIMIT": "100000000 per minute",
+        }
+        for command in (["db", "upgrade"], ["demo", "seed"]):
+            subprocess.run(
+                [str(VENV_BIN / "flask"), "--app", "wsgi", *command],
+                cwd=ROOT, env=env, check=True, capture_output=True,
+            )  # fmt: skip
+        ratios, ok, bad, rates, hello_rates = [], 0, 0, [], []
+        with gunicorn("wsgi:app", env) as center:
+            for _ in range(rounds):
+                base = wrk(hello + "/", seconds)
+                run = wrk(center + "/api/v1/consents", seconds, script=LUA)
+                counted = re.search(r"RECEIPTS ok=(\d+) bad=(\d+)", run["raw"])
+                ok += int(counted.group(1))
+                bad += int(counted.group(2))
+                rates.append(run["rps"])
+                hello_rates.append(base["rps"])
+                ratios.append(run["rps"] / base["rps"])
+            accepted, added = verify_none_lost(center, url)
+        stored = stored_receipts(url)
+    return {
+        "ratio": statistics.median(ratios),
+        "rates": rates,
+        "hello": hello_rates,
+        "ok": ok,
+        "bad": bad,
+        "stored": stored,
+        "accepted": accepted,
+        "added": added,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    arguments = parser.parse_args()
+
+    results = {}
+    with gunicorn("hello_app:app", {}, cwd=ROOT / "bench") as hello:
+        for kind in arguments.databases:
+            results[kind] = measure(kind, hello, arguments.seconds, arguments.rounds)
+
+    passed = True
+    for kind, result in results.items():
+        lost = result["accepted"] - result["added"]
+        good = result["ratio"] >= BUDGET and lost == 0 and result["bad"] == 0
+        passed &= good
+        print(
+            f"{kind}: hello req/s {', '.join(f'{r:.0f}' for r in result['hello'])}; "
+            f"receipts/s {', '.join(f'{r:.0f}' for r in result['rates'])}; "
+            f"ratio to hello {result['ratio']:.2f}; under wrk: 2xx {result['ok']}, "
+            f"other {result['bad']}, stored {result['stored']}; "
+            f"counted phase: 2xx {result['accepted']}, rows added {result['added']}, lost {lost}: "
+            f"{'PASS' if good else 'FAIL'}"
+        )
+    figure = ", ".join(
+        f"{kind} {r['ratio']:.2f}x (lost {r['accepted'] - r['added']})"
+        for kind, r in results.items()
+    )
+    print(
+        json.dumps(
+            {
+                "budget": f"receipts/s >= {BUDGET}x hello on each database, none lost",
+                "figure": figure,
+                "pass": passed,
+            }
+        )
+    )
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+-- wrk script: POST a new, valid consent receipt on every request, and count the 2xx answers.
+local counters = {}
+ok, bad = 0, 0  -- globals: done() reads them from each thread
+
+local function uuid4()
+  local function hex(n) local s = "" for _ = 1, n do s = s .. string.format("%x", math.random(0, 15)) end return s end
+  return hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-" .. string.format("%x", math.random(8, 11)) .. hex(3) .. "-" .. hex(12)
+end
+
+function setup(thread)
+  table.insert(counters, thread)
+  thread:set("id", #counters)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Origin"] = "http://127.0.0.1:5001"
+end
+
+function request()
+  local body = string.format(
+    '{"receiptId":"%s","visitorId":"%s","site":"demo","policyVersion":%s,"build":"0123456789ab",' ..
+    '"textsHash":"%s","language":"fr","action":"accept-all","gpc":false,' ..
+    '"choices":{"functional":true,"analytics":true,"advertising":false,"personalization":true,"social":false}}',
+    uuid4(), uuid4(), os.getenv("PC_POLICY_VERSION") or "2", string.rep("a", 64))
+  return wrk.format(nil, nil, nil, body)
+end
+
+function response(status, headers, body)
+  if status >= 200 and status < 300 then ok = ok + 1 else bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  local total_ok, total_bad = 0, 0
+  for _, thread in ipairs(counters) do
+    total_ok = total_ok + thread:get("ok")
+    total_bad = total_bad + thread:get("bad")
+  end
+  io.write(string.format("RECEIPTS ok=%d bad=%d\n", total_ok, total_bad))
+end
