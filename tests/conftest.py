@@ -21,6 +21,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.serving import make_server
 
+from demo_site import create_demo_site
 from privacy_center import create_app
 from privacy_center.extensions import db as database
 
@@ -74,11 +75,28 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def make_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Flask]:
+def operator_server() -> Iterator[tuple[Flask, str]]:
+    """The operator's demo page, served on its own origin (another loopback address, so that
+    its cookies are not the privacy center's)."""
+    site = create_demo_site("http://privacy-center.invalid")
+    server = make_server("127.0.0.2", 0, site, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site, f"http://127.0.0.2:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def make_app(database_url: str, operator_server: tuple[Flask, str]) -> Callable[..., Flask]:
     """Factory: an application on the test database, with optional setting overrides."""
 
     def factory(**overrides: object) -> Flask:
-        settings = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CONSENT_EXTRA_ORIGINS": (operator_server[1],),
+            **overrides,
+        }
         return create_app("test", settings)
 
     return factory
@@ -129,6 +147,14 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def operator_page(operator_server: tuple[Flask, str], live_server: str) -> str:
+    """The address of the operator's demo page, embedding the live privacy center's widget."""
+    site, url = operator_server
+    site.config["PRIVACY_CENTER_URL"] = live_server
+    return url + "/"
 
 
 CHROMIUM = Path(os.environ.get("PC_CHROMIUM", "/usr/bin/chromium"))

@@ -59,8 +59,9 @@ def _error(message: str, status: int = 400, field: str | None = None) -> Respons
 
 
 def _builds() -> Builds:
+    """The widget's builds, read once; read again while there is none (built after start)."""
     builds = current_app.extensions.get(BUILDS)
-    if builds is None:
+    if builds is None or builds.current is None:
         builds = current_app.extensions[BUILDS] = load_builds()
     return builds
 

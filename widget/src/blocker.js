@@ -19,7 +19,8 @@ export function scan(root) {
   for (const el of found.concat(Array.from(root.querySelectorAll(BLOCKED)))) {
     if (granted(el.dataset.consent)) {
       el.setAttribute("data-pc-done", "");
-      queue = queue.then(() => activate(el));
+      // A failure is reported but never stops the elements after it.
+      queue = queue.then(() => activate(el)).catch((error) => console.error(error));
     } else if (el.tagName === "IFRAME") {
       addPlaceholder(/** @type {HTMLIFrameElement} */ (el));
     }
@@ -58,7 +59,8 @@ function activate(el) {
       el.removeAttribute("data-pc-ph");
       /** @type {HTMLIFrameElement} */ (el).hidden = false;
     }
-    /** @type {HTMLIFrameElement} */ (el).src = /** @type {HTMLElement} */ (el).dataset.src;
+    const src = /** @type {HTMLElement} */ (el).dataset.src;
+    if (src) /** @type {HTMLIFrameElement} */ (el).src = src;
     return;
   }
   const original = /** @type {HTMLScriptElement} */ (el);
@@ -99,7 +101,7 @@ function addPlaceholder(iframe) {
   iframe.before(
     h(
       "div",
-      { class: "pc-placeholder" },
+      { class: "pc-placeholder", lang: state.config.language },
       h("p", {}, text),
       h("button", { type: "button", class: "pc-btn", "data-pc-allow": key }, texts.placeholderButton),
     ),

@@ -18,7 +18,10 @@ export function patternToRegExp(pattern) {
  * @param {{cookies?: Array<{name: string, domain?: string|null}>, storage?: string[]}} category
  */
 export function forget(category) {
-  const cookies = (category.cookies || []).map((cookie) => [patternToRegExp(cookie.name), cookie.domain]);
+  const cookies = (category.cookies || []).map((cookie) => [
+    patternToRegExp(cookie.name),
+    cookie.domain,
+  ]);
   for (const name of cookieNames()) {
     for (const [regexp, domain] of cookies) if (regexp.test(name)) expireCookie(name, domain);
   }

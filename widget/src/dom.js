@@ -13,8 +13,17 @@ export function h(tag, attrs, ...children) {
     if (value === true) el.setAttribute(name, "");
     else if (value != null && value !== false) el.setAttribute(name, value);
   }
-  el.append(...children.flat(Infinity).filter((child) => child != null && child !== false));
+  el.append(...nodes(children));
   return el;
+}
+
+/**
+ * Flattens children and drops the empty ones (`null`, `undefined`, `false`).
+ * @param {Array} children
+ * @returns {Array<Node|string>}
+ */
+export function nodes(children) {
+  return children.flat(Infinity).filter((child) => child != null && child !== false);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Proof of consent: the receipt posted for every choice, and the receipt panels of the page.
 /* global __PC_BUILD__ */
-import { h } from "./dom.js";
+import { h, nodes } from "./dom.js";
 import { getConsent, gpcApplies, state } from "./store.js";
 
 /** The widget's own build id, baked in by widget/build.mjs. */
@@ -38,32 +38,30 @@ export function postReceipt(action) {
 
 /** Fills every [data-pc-receipt] element of the page with the current choice and its receipt. */
 export function renderReceipts() {
-  const { config, stored, valid, base } = state;
-  const { texts } = config;
-  const consent = getConsent();
   for (const panel of Array.from(document.querySelectorAll("[data-pc-receipt]"))) {
-    panel.replaceChildren(
-      h("p", { class: "pc-rt" }, texts.receiptTitle),
-      valid
-        ? [
-            h(
-              "dl",
-              { class: "pc-rl" },
-              config.categories.map((category) => [
-                h("dt", {}, category.name),
-                h("dd", {}, consent[category.key] ? texts.granted : texts.refused),
-              ]),
-            ),
-            stored.r &&
-              h(
-                "p",
-                {},
-                texts.receiptLabel,
-                " ",
-                h("a", { href: `${base}/api/v1/consents/${encodeURIComponent(stored.r)}` }, stored.r),
-              ),
-          ]
-        : h("p", {}, texts.noChoice),
-    );
+    panel.replaceChildren(...nodes(receiptPanel()));
   }
+}
+
+/**
+ * The content of a receipt panel: title, then each category granted or refused and the link to
+ * the receipt, or the "no choice yet" text.
+ * @returns {Array}
+ */
+function receiptPanel() {
+  const { config, stored, valid, base } = state;
+  const { texts, language: lang } = config;
+  const title = h("p", { class: "pc-rt", lang }, texts.receiptTitle);
+  if (!valid) return [title, h("p", { lang }, texts.noChoice)];
+  const consent = getConsent();
+  const states = config.categories.map((category) => [
+    h("dt", {}, category.name),
+    h("dd", {}, consent[category.key] ? texts.granted : texts.refused),
+  ]);
+  const url = `${base}/api/v1/consents/${encodeURIComponent(stored.r)}`;
+  return [
+    title,
+    h("dl", { class: "pc-rl", lang }, states),
+    stored.r && h("p", { lang }, texts.receiptLabel, " ", h("a", { href: url }, stored.r)),
+  ];
 }

@@ -5,6 +5,7 @@ import { readCookie, writeCookie } from "./cookies.js";
 export const KEYS = ["analytics", "advertising", "personalization", "social"];
 
 const COOKIE = "pc_consent";
+const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Shared state: the server's config, the base URL, and the stored choice. */
 export const state = {
@@ -17,8 +18,13 @@ export const state = {
 };
 
 /**
+ * @typedef {{functional: boolean, analytics: boolean, advertising: boolean,
+ *   personalization: boolean, social: boolean}} Consent
+ */
+
+/**
  * The consent per category: functional always true, the others true only when chosen.
- * @returns {{functional: boolean, analytics: boolean, advertising: boolean, personalization: boolean, social: boolean}}
+ * @returns {Consent}
  */
 export function getConsent() {
   const chosen = (state.valid && state.stored.c) || {};
@@ -72,7 +78,7 @@ export function saveChoice(consent) {
   const previous = state.stored;
   state.stored = {
     v: config.policyVersion,
-    id: previous && typeof previous.id === "string" ? previous.id : uuid(),
+    id: previous && UUID4.test(previous.id) ? previous.id : uuid(),
     r: uuid(),
     t: Math.floor(Date.now() / 1000),
     c,

@@ -21,7 +21,7 @@ export function showBanner() {
   const { texts } = state.config;
   banner = h(
     "section",
-    { class: "pc-banner", role: "region", "aria-labelledby": "pc-bt" },
+    { class: "pc-banner", role: "region", "aria-labelledby": "pc-bt", lang: state.config.language },
     h(
       "div",
       { class: "pc-head" },
@@ -61,7 +61,13 @@ export function openDialog(from) {
   opener = from || document.activeElement;
   const dialog = h(
     "div",
-    { class: "pc-dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": "pc-dt" },
+    {
+      class: "pc-dialog",
+      role: "dialog",
+      "aria-modal": "true",
+      "aria-labelledby": "pc-dt",
+      lang: state.config.language,
+    },
     h("button", { type: "button", class: "pc-x", "aria-label": texts.closeDialog, "data-pc-x": true }, "×"),
     h("h2", { id: "pc-dt" }, texts.dialogTitle),
     h("p", {}, texts.dialogText, " ", policyLink(texts)),
@@ -121,7 +127,13 @@ function categoryRow(category, consent, texts) {
           "ul",
           { class: "pc-ck" },
           cookies.map((cookie) =>
-            h("li", {}, h("strong", {}, cookie.name), ` (${cookie.provider}, ${cookie.lifetime}): ${cookie.purpose}`),
+            h(
+              "li",
+              {},
+              h("strong", {}, cookie.name),
+              `, ${cookie.provider}, ${cookie.lifetime}`,
+              h("span", { class: "pc-cp" }, cookie.purpose),
+            ),
           ),
         ),
       ),
@@ -134,9 +146,10 @@ function categoryRow(category, consent, texts) {
  */
 export function readSwitches() {
   const consent = getConsent();
-  for (const input of Array.from(document.querySelectorAll(".pc-dialog [data-pc-category]"))) {
-    consent[/** @type {HTMLElement} */ (input).dataset.pcCategory] = /** @type {HTMLInputElement} */ (input).checked;
-  }
+  const inputs = /** @type {NodeListOf<HTMLInputElement>} */ (
+    document.querySelectorAll(".pc-dialog [data-pc-category]")
+  );
+  for (const input of Array.from(inputs)) consent[input.dataset.pcCategory] = input.checked;
   return consent;
 }
 
