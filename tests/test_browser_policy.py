@@ -40,6 +40,7 @@ def axe_violations(tab) -> list[dict]:
 def test_policy_has_no_accessibility_violation(live_server, audited_page, language):
     audited_page.goto(f"{live_server}/policy?lang={language}")
     assert audited_page.get_attribute("html", "lang") == language
+    audited_page.locator(".pc-banner").wait_for()  # audited with the consent banner shown
     assert axe_violations(audited_page) == []
 
 
@@ -48,6 +49,7 @@ def test_policy_has_no_accessibility_violation(live_server, audited_page, langua
 )
 def test_other_policy_pages_have_no_accessibility_violation(live_server, audited_page, path):
     audited_page.goto(live_server + path)
+    audited_page.locator(".pc-banner").wait_for()
     assert axe_violations(audited_page) == []
 
 
@@ -89,10 +91,25 @@ def test_language_switcher_changes_the_language_and_remembers_it(live_server, pa
     assert page.get_attribute("html", "lang") == "de"
 
 
-def test_cookie_settings_control_reaches_the_preferences_section(live_server, page):
+def test_cookie_settings_controls_open_the_preferences(live_server, page):
     page.goto(f"{live_server}/policy?lang=fr")
-    page.locator("main [data-pc-open]").first.click()
-    page.wait_for_function("() => location.hash === '#cookie-preferences'")
+    page.locator(".pc-banner").wait_for()
+    for control in ("header [data-pc-open]", ".policy-body a[data-pc-open]"):
+        page.locator(control).first.click()
+        dialog = page.locator('[role="dialog"]')
+        dialog.wait_for()
+        assert dialog.get_attribute("lang") == "fr"
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="detached")
+
+
+def test_cookie_settings_link_works_without_javascript(live_server, browser):
+    context = browser.new_context(java_script_enabled=False)
+    tab = context.new_page()
+    tab.goto(f"{live_server}/policy?lang=fr")
+    tab.locator(".policy-body a[data-pc-open]").first.click()
+    assert tab.url.endswith("#cookie-preferences")
+    context.close()
 
 
 FAKE_SPEECH = """

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import delete, func, select
 
-from privacy_center.models import Site
+from privacy_center.models import ConsentReceipt, Site
 
 
-def test_seed_twice_changes_nothing(app, db):
+@pytest.fixture
+def empty_sites(db):
+    """No site yet (browser tests may have created one for real); rolled back after the test."""
+    db.execute(delete(ConsentReceipt))
+    db.execute(delete(Site))
+    db.commit()
+
+
+def test_seed_twice_changes_nothing(app, db, empty_sites):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
@@ -22,7 +31,7 @@ def test_seed_twice_changes_nothing(app, db):
     assert site.updated_at == stamp and site.updated_at.tzinfo is not None
 
 
-def test_seed_updates_a_changed_site(app, db):
+def test_seed_updates_a_changed_site(app, db, empty_sites):
     db.add(Site(key="demo", name="Old name", origins=[]))
     db.commit()
     result = app.test_cli_runner().invoke(args=["demo", "seed"])

@@ -1,0 +1,387 @@
+"""The consent widget in real Chromium, on the operator's page of another origin, under a strict CSP.
+
+Blocking is checked on the network (every request the page makes), not only in the DOM.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+
+import pytest
+from sqlalchemy import select
+from test_browser_policy import axe_violations
+
+from privacy_center.extensions import db as database
+from privacy_center.models import ConsentReceipt
+
+pytestmark = pytest.mark.browser
+
+TRACKERS = ("/static/trackers/analytics.js", "/static/trackers/ads.js",
+            "/static/trackers/abtasty.js", "/embed/video", "/collect")  # fmt: skip
+NON_ESSENTIAL_COOKIES = ("_ga", "_ga_DEMO", "_fbp", "_gcl_au", "ABTasty", "YSC")
+
+
+class Visit:
+    """A browser context on the operator's page that records every request and CSP violation."""
+
+    def __init__(self, browser, url: str, **context_options) -> None:
+        self.url = url
+        self.context = browser.new_context(**context_options)
+        self.requests: list[str] = []
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.page = self.context.new_page()
+        self.page.add_init_script(
+            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+            " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+
+    def open(self) -> Visit:
+        self.page.goto(self.url)
+        return self
+
+    def wait_for_widget(self) -> None:
+        self.page.wait_for_function("() => window.PrivacyCenter && window.PrivacyCenter.__loaded")
+
+    def trackers_requested(self) -> list[str]:
+        return [url for url in self.requests if any(path in url for path in TRACKERS)]
+
+    def cookies(self) -> dict[str, str]:
+        return {cookie["name"]: cookie["value"] for cookie in self.context.cookies(self.url)}
+
+    def choice(self) -> dict:
+        return json.loads(urllib.parse.unquote(self.cookies()["pc_consent"]))
+
+    def log(self) -> list[str]:
+        return self.page.locator("#tracker-log li").all_inner_texts()
+
+    def click_and_wait_for_receipt(self, selector: str) -> dict:
+        with self.page.expect_response(
+            lambda response: (
+                "/api/v1/consents" in response.url and response.request.method == "POST"
+            )
+        ) as answer:
+            self.page.locator(selector).click()
+        assert answer.value.status == 201, answer.value.text()
+        return answer.value.json()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, operator_page):
+    visits: list[Visit] = []
+
+    def make(**context_options) -> Visit:
+        visits.append(Visit(browser, operator_page, **context_options))
+        return visits[-1]
+
+    yield make
+    for opened in visits:
+        opened.close()
+
+
+def stored_receipt(app, receipt_id: str) -> ConsentReceipt | None:
+    with app.app_context(), database.engine.connect() as connection:
+        row = connection.execute(
+            select(ConsentReceipt.__table__).where(ConsentReceipt.receipt_id == receipt_id)
+        ).first()
+    return row
+
+
+def test_nothing_non_essential_before_a_choice_and_after_refusal(visit):
+    page = visit().open()
+    banner = page.page.locator(".pc-banner")
+    banner.wait_for()
+    for action in ("accept-all", "reject-all", "customize"):
+        assert banner.locator(f'[data-pc-action="{action}"]').is_visible()
+    # The three choices have equal weight: same class, same size.
+    boxes = [banner.locator(f'[data-pc-action="{a}"]').bounding_box()
+             for a in ("accept-all", "reject-all", "customize")]  # fmt: skip
+    assert len({round(box["height"]) for box in boxes}) == 1
+    classes = {banner.locator(f'[data-pc-action="{a}"]').get_attribute("class")
+               for a in ("accept-all", "reject-all", "customize")}  # fmt: skip
+    assert len(classes) == 1
+    page.page.wait_for_load_state("networkidle")
+    assert page.trackers_requested() == []
+    assert not set(page.cookies()) & set(NON_ESSENTIAL_COOKIES)
+    assert page.page.locator(".pc-placeholder").is_visible()
+    assert page.page.locator("iframe[data-consent]").get_attribute("src") is None
+    # The page stays usable: no cookie wall.
+    assert page.page.locator("h1").is_visible()
+
+    receipt = page.click_and_wait_for_receipt('.pc-banner [data-pc-action="reject-all"]')
+    page.page.wait_for_load_state("networkidle")
+    assert page.trackers_requested() == []
+    assert page.choice()["c"] == {
+        "analytics": 0,
+        "advertising": 0,
+        "personalization": 0,
+        "social": 0,
+    }
+    assert page.choice()["r"] == receipt["receiptId"]
+    assert page.page.locator(".pc-banner").count() == 0
+    assert page.page.evaluate("window.__csp") == []
+
+
+def test_closing_the_banner_is_a_refusal(visit, app):
+    page = visit().open()
+    receipt = page.click_and_wait_for_receipt('.pc-banner [data-pc-action="close"]')
+    row = stored_receipt(app, receipt["receiptId"])
+    assert row.action == "close"
+    assert row.choices == {"functional": True, "analytics": False, "advertising": False,
+                           "personalization": False, "social": False}  # fmt: skip
+    assert page.trackers_requested() == []
+
+
+def test_granting_analytics_runs_it_without_reload_then_reload_remembers(visit, app):
+    page = visit().open()
+    page.page.evaluate("window.__sameDocument = true")
+    page.page.locator('.pc-banner [data-pc-action="customize"]').click()
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.wait_for()
+    dialog.locator('[data-pc-category="analytics"]').check()
+    receipt = page.click_and_wait_for_receipt('[role="dialog"] [data-pc-action="save"]')
+    page.page.wait_for_function("() => document.cookie.includes('_ga=')")
+    assert page.page.evaluate("window.__sameDocument") is True  # no reload
+    assert any("analytics.js" in url for url in page.requests)
+    assert not any(path in url for url in page.requests for path in ("ads.js", "abtasty.js"))
+    assert "analytics tag ran (_ga set)" in page.log()
+    assert page.page.evaluate("PrivacyCenter.getConsent()") == {
+        "functional": True, "analytics": True, "advertising": False,
+        "personalization": False, "social": False,
+    }  # fmt: skip
+
+    # The receipt is in the database and the visitor can look it up.
+    row = stored_receipt(app, receipt["receiptId"])
+    assert row is not None and row.choices["analytics"] is True and row.action == "save"
+    with urllib.request.urlopen(receipt["url"]) as answer:
+        looked_up = json.load(answer)
+    assert looked_up["choices"]["analytics"] is True
+    assert looked_up["textsHash"] == row.texts_hash and looked_up["build"] == row.widget_build
+
+    page.requests.clear()
+    page.page.reload()
+    page.wait_for_widget()
+    page.page.wait_for_function("() => document.querySelector('#tracker-log li')")
+    assert page.page.locator(".pc-banner").count() == 0
+    assert "analytics tag ran (_ga set)" in page.log()
+    assert not any("ads.js" in url for url in page.requests)
+
+
+def test_withdrawal_deletes_the_listed_cookies(visit):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    page.page.wait_for_function(
+        "() => ['_ga=', '_fbp=', 'ABTasty='].every((name) => document.cookie.includes(name))"
+    )
+    assert page.page.evaluate("localStorage.getItem('ABTastyData')") is not None
+    # An unrelated cookie of the operator stays.
+    page.page.evaluate("document.cookie = 'cart=3; path=/'")
+    page.page.locator("button[data-pc-open]").click()
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.locator('[data-pc-category="analytics"]').uncheck()
+    dialog.locator('[data-pc-category="personalization"]').uncheck()
+    receipt = page.click_and_wait_for_receipt('[role="dialog"] [data-pc-action="save"]')
+    cookies = page.cookies()
+    assert "_ga" not in cookies and "_ga_DEMO" not in cookies and "ABTasty" not in cookies
+    assert "_fbp" in cookies and "cart" in cookies
+    assert page.page.evaluate("localStorage.getItem('ABTastyData')") is None
+    assert page.choice()["r"] == receipt["receiptId"]
+
+
+def test_a_new_policy_version_asks_again(visit):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    page.page.wait_for_function("() => document.querySelectorAll('#tracker-log li').length >= 4")
+    page.page.wait_for_load_state("networkidle")
+    visitor = page.choice()["id"]
+    older = dict(page.choice(), v=1)
+    page.context.add_cookies(
+        [{"name": "pc_consent", "value": urllib.parse.quote(json.dumps(older)), "url": page.url}]
+    )
+    page.requests.clear()
+    page.page.reload()
+    page.page.locator(".pc-banner").wait_for()
+    page.page.wait_for_load_state("networkidle")
+    assert page.trackers_requested() == []
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="reject-all"]')
+    assert page.choice()["v"] == 2 and page.choice()["id"] == visitor
+
+
+def test_global_privacy_control_pre_refuses_advertising_and_social(visit, app):
+    page = visit(extra_http_headers={"Sec-GPC": "1"})
+    page.page.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
+    )
+    page.open()
+    banner = page.page.locator(".pc-banner")
+    banner.wait_for()
+    assert "Global Privacy Control" in banner.inner_text()
+    receipt = page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    page.page.wait_for_function("() => document.cookie.includes('_ga=')")
+    consent = page.page.evaluate("PrivacyCenter.getConsent()")
+    assert consent["analytics"] and consent["personalization"]
+    assert not consent["advertising"] and not consent["social"]
+    assert not any("ads.js" in url or "/embed/video" in url for url in page.requests)
+    row = stored_receipt(app, receipt["receiptId"])
+    assert row.gpc is True and row.method == "gpc"
+    # The visitor can still opt in explicitly.
+    page.page.locator("button[data-pc-open]").click()
+    page.page.locator('[role="dialog"] [data-pc-category="advertising"]').check()
+    page.click_and_wait_for_receipt('[role="dialog"] [data-pc-action="save"]')
+    page.page.wait_for_function("() => document.cookie.includes('_fbp=')")
+
+
+def test_consent_mode_default_comes_before_update(visit):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    entries = page.page.evaluate(
+        "window.dataLayer.filter((e) => e[0] === 'consent').map((e) => Array.from(e))"
+    )
+    assert entries[0][1] == "default"
+    default = entries[0][2]
+    assert default["ad_storage"] == default["analytics_storage"] == "denied"
+    assert default["functionality_storage"] == default["security_storage"] == "granted"
+    assert default["wait_for_update"] > 0
+    update = entries[-1]
+    assert update[1] == "update"
+    assert update[2]["analytics_storage"] == "granted"
+    assert update[2]["ad_storage"] == update[2]["ad_user_data"] == "granted"
+    assert update[2]["ad_personalization"] == update[2]["personalization_storage"] == "granted"
+
+
+def test_strict_csp_page_runs_inline_and_external_blocked_scripts_in_order(visit):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    page.page.wait_for_function("() => document.querySelectorAll('#tracker-log li').length >= 4")
+    assert page.log() == [
+        "analytics tag ran (_ga set)",
+        "advertising tag ran (_fbp, _gcl_au set)",
+        "inline advertising code ran",
+        "personalization tag ran (ABTasty set)",
+    ]
+    page.page.locator("iframe[data-consent]").wait_for()
+    assert page.page.locator("iframe[data-consent]").get_attribute("src") == "/embed/video"
+    assert page.page.evaluate("window.__csp") == []
+    assert page.page.evaluate("document.querySelectorAll('[style]').length") == 0
+
+
+def test_iframe_placeholder_allows_its_category(visit, app):
+    page = visit().open()
+    page.page.locator(".pc-banner").wait_for()
+    placeholder = page.page.locator(".pc-placeholder")
+    assert "YouTube" in placeholder.inner_text()
+    receipt = page.click_and_wait_for_receipt(".pc-placeholder [data-pc-allow]")
+    page.page.wait_for_function(
+        "() => document.querySelector('iframe[data-consent]').getAttribute('src')"
+    )
+    assert stored_receipt(app, receipt["receiptId"]).action == "embed"
+    assert page.page.evaluate("PrivacyCenter.getConsent()")["social"] is True
+    assert page.page.evaluate("PrivacyCenter.getConsent()")["analytics"] is False
+
+
+def test_elements_added_later_obey_the_choice(visit):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="reject-all"]')
+    page.page.evaluate(
+        """() => {
+            for (const [key, name] of [["analytics", "late-analytics"], ["functional", "late-functional"]]) {
+                const script = document.createElement("script");
+                script.type = "text/plain";
+                script.dataset.consent = key;
+                script.src = "/static/trackers/log.js?" + name;
+                document.body.append(script);
+            }
+        }"""
+    )
+    page.page.wait_for_function("() => performance.getEntriesByType('resource').some("
+                                "(e) => e.name.includes('late-functional'))")  # fmt: skip
+    page.page.wait_for_timeout(200)
+    assert not any("late-analytics" in url for url in page.requests)
+    page.page.evaluate("PrivacyCenter.show()")
+    page.page.locator('[role="dialog"] [data-pc-category="analytics"]').check()
+    page.click_and_wait_for_receipt('[role="dialog"] [data-pc-action="save"]')
+    page.page.wait_for_function("() => performance.getEntriesByType('resource').some("
+                                "(e) => e.name.includes('late-analytics'))")  # fmt: skip
+
+
+def test_api_events_and_loading_twice(visit):
+    page = visit().open()
+    page.wait_for_widget()
+    page.page.evaluate(
+        """() => {
+            window.__events = [];
+            PrivacyCenter.on("change", (c) => window.__events.push(["on", c.analytics]));
+            document.addEventListener("pc:change", (e) => window.__events.push(["event", e.detail.analytics]));
+            const again = document.createElement("script");
+            again.src = document.querySelector('script[src*="/widget/consent"]').src;
+            document.head.append(again);
+        }"""
+    )
+    page.page.wait_for_timeout(300)
+    assert page.page.locator(".pc-banner").count() == 1
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    assert page.page.evaluate("window.__events") == [["on", True], ["event", True]]
+
+
+def test_preferences_dialog_keyboard_and_focus(visit):
+    page = visit().open()
+    opener = page.page.locator("main button[data-pc-open]")
+    page.page.locator(".pc-banner").wait_for()
+    opener.focus()
+    page.page.keyboard.press("Enter")
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.wait_for()
+    assert dialog.get_attribute("aria-modal") == "true"
+    assert page.page.evaluate(
+        "document.querySelector('[role=dialog]').contains(document.activeElement)"
+    )
+    # Tab and Shift+Tab stay inside the dialog.
+    for key in ["Tab"] * 25 + ["Shift+Tab"] * 25:
+        page.page.keyboard.press(key)
+        assert page.page.evaluate(
+            "document.querySelector('[role=dialog]').contains(document.activeElement)"
+        ), key
+    functional = dialog.locator('[data-pc-category="functional"]')
+    assert functional.is_checked() and functional.is_disabled()
+    page.page.keyboard.press("Escape")
+    assert dialog.count() == 0 or not dialog.is_visible()
+    assert page.page.evaluate("document.activeElement.hasAttribute('data-pc-open')")
+    assert "pc_consent" not in page.cookies()  # Esc closes without saving
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_widget_has_no_accessibility_violation(browser, operator_page, width):
+    context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 640})
+    tab = context.new_page()
+    tab.goto(operator_page)
+    tab.locator(".pc-banner").wait_for()
+    assert axe_violations(tab) == []
+    # Usable at 320 px: the three choices are on screen without horizontal scrolling.
+    assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for action in ("accept-all", "reject-all", "customize"):
+        assert tab.locator(f'.pc-banner [data-pc-action="{action}"]').is_visible()
+    tab.locator('.pc-banner [data-pc-action="customize"]').click()
+    tab.locator('[role="dialog"]').wait_for()
+    assert axe_violations(tab) == []
+    context.close()
+
+
+def test_policy_page_shows_the_current_choice_with_its_receipt(browser, live_server):
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.goto(f"{live_server}/policy?lang=en")
+    tab.locator(".pc-banner").wait_for()
+    with tab.expect_response(lambda r: r.url.endswith("/api/v1/consents")) as answer:
+        tab.locator('.pc-banner [data-pc-action="reject-all"]').click()
+    receipt_id = answer.value.json()["receiptId"]
+    panel = tab.locator(".your-choice [data-pc-receipt]")
+    panel.locator(f'a[href$="{receipt_id}"]').wait_for()
+    assert "Refused" in panel.inner_text()
+    # The policy's own "change your choices" links open the preferences.
+    tab.locator(".policy-body a[data-pc-open]").first.click()
+    tab.locator('[role="dialog"]').wait_for()
+    context.close()
