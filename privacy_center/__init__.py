@@ -9,10 +9,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import demo, errors, i18n, models, security, templating
 from .config import PROJECT_ROOT, load_config
-from .consent import setup as consent
+from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
 from .extensions import babel, configure_sqlite, csrf, db, limiter, migrate
-from .policy import setup as policy
+from .policy.setup import init_app as init_policy
 from .sessions import LazySessionInterface
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -55,8 +55,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     i18n.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
-    policy.init_app(app)
-    consent.init_app(app)
+    init_policy(app)
+    init_consent(app)
     demo.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))

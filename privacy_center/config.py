@@ -37,6 +37,8 @@ class Config:
     # Consent receipts a single address may post (see Flask-Limiter's notation).
     CONSENT_RATE_LIMIT = "60 per minute"
     RATELIMIT_HEADERS_ENABLED = True
+    # Receipts of concurrent requests share one transaction (consent/writer.py).
+    RECEIPT_GROUP_COMMIT = True
 
     def __init__(self, instance_path: str) -> None:
         self.SQLALCHEMY_DATABASE_URI = database_url(instance_path)
@@ -84,6 +86,9 @@ class TestConfig(DevelopmentConfig):
     ENVIRONMENT = "test"
     TESTING = True
     WTF_CSRF_ENABLED = True
+    # Tests roll each one's writes back: receipts go through the test's session, except in the
+    # tests of the group commit itself.
+    RECEIPT_GROUP_COMMIT = False
 
     def secret_key(self, instance_path: str) -> str:
         return "test-" + "x" * 40

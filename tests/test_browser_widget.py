@@ -1,4 +1,4 @@
-"""The consent widget in real Chromium, on the operator's page of another origin, under a strict CSP.
+"""The consent widget in real Chromium, on the operator's page of another origin, strict CSP.
 
 Blocking is checked on the network (every request the page makes), not only in the DOM.
 """
@@ -288,7 +288,8 @@ def test_elements_added_later_obey_the_choice(visit):
     page.click_and_wait_for_receipt('.pc-banner [data-pc-action="reject-all"]')
     page.page.evaluate(
         """() => {
-            for (const [key, name] of [["analytics", "late-analytics"], ["functional", "late-functional"]]) {
+            const late = [["analytics", "late-analytics"], ["functional", "late-functional"]];
+            for (const [key, name] of late) {
                 const script = document.createElement("script");
                 script.type = "text/plain";
                 script.dataset.consent = key;
@@ -315,7 +316,8 @@ def test_api_events_and_loading_twice(visit):
         """() => {
             window.__events = [];
             PrivacyCenter.on("change", (c) => window.__events.push(["on", c.analytics]));
-            document.addEventListener("pc:change", (e) => window.__events.push(["event", e.detail.analytics]));
+            document.addEventListener(
+                "pc:change", (e) => window.__events.push(["event", e.detail.analytics]));
             const again = document.createElement("script");
             again.src = document.querySelector('script[src*="/widget/consent"]').src;
             document.head.append(again);

@@ -13,7 +13,7 @@ from functools import lru_cache
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..content import OperatorContent
@@ -22,6 +22,7 @@ from ..models import Site as SiteRecord
 from ..models.types import utcnow
 from ..operator import Site
 from ..policy.registry import CATEGORY_KEYS, Registry
+from .writer import ReceiptNotRecorded, ReceiptWriter
 
 ACTIONS = ("accept-all", "reject-all", "save", "close", "embed")
 RECEIPT_FIELDS = {
@@ -176,10 +177,11 @@ RECEIPT_COLUMNS = (
 
 
 @lru_cache(maxsize=4)
-def _receipt_insert(dialect: str):
+def receipt_insert(dialect: str):
     """The receipt INSERT, built once per dialect so SQLAlchemy compiles it once.
 
-    The site's id is looked up inside the statement; ON CONFLICT makes a retried post a no-op.
+    The site's id is looked up inside the statement (parameter ``site_key``); ON CONFLICT makes
+    a retried post a no-op; RETURNING tells which receipts were new.
     """
     table = ConsentReceipt.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -193,20 +195,12 @@ def _receipt_insert(dialect: str):
             }
         )
         .on_conflict_do_nothing(index_elements=["receipt_id"])
-        .returning(table.c.id)
+        .returning(table.c.receipt_id)
     )
 
 
-def record_receipt(
-    session: Session, receipt: ReceiptInput, site: Site, browser: str
-) -> tuple[datetime, bool]:
-    """Store a receipt once; returns when it was recorded and whether this call recorded it.
-
-    A retried post of the same choice returns the first record. Raises ReceiptConflict when the
-    id was already used for a different choice. One statement in the common case; the site's
-    row is created with its first receipt.
-    """
-    values: dict[str, object] = {
+def receipt_values(receipt: ReceiptInput, site: Site, browser: str) -> dict[str, object]:
+    return {
         "receipt_id": receipt.receipt_id,
         "visitor_id": receipt.visitor_id,
         "recorded_at": utcnow(),
@@ -219,24 +213,55 @@ def record_receipt(
         "gpc": receipt.gpc,
         "choices": receipt.choices,
         "browser_family": browser,
+        "site_key": site.key,
     }
-    statement = _receipt_insert(session.get_bind().dialect.name)
-    parameters = {**values, "site_key": site.key}
+
+
+def record_receipt(
+    session: Session,
+    receipt: ReceiptInput,
+    site: Site,
+    browser: str,
+    writer: ReceiptWriter | None = None,
+) -> tuple[datetime, bool]:
+    """Store a receipt once; returns when it was recorded and whether this call recorded it.
+
+    With a ``writer``, the receipt is group-committed with those of concurrent requests; without,
+    it is committed alone in ``session``. Either way the call returns once it is durable. A
+    retried post of the same choice returns the first record; ReceiptConflict when the id was
+    already used for a different choice; ReceiptNotRecorded when the database failed.
+    """
+    values = receipt_values(receipt, site, browser)
+    if writer is not None:
+        if site.key not in writer.ready_sites:
+            ensure_site(session, site)
+            writer.ready_sites.add(site.key)
+        created = writer.record(values)
+    else:
+        created = _insert_alone(session, values, site)
+    if created:
+        return values["recorded_at"], True
+    stored = find_receipt(session, receipt.receipt_id)
+    compared = set(RECEIPT_COLUMNS) - {"recorded_at", "browser_family"}
+    if stored is None or any(getattr(stored, column) != values[column] for column in compared):
+        raise ReceiptConflict("this receipt id was already used for a different choice")
+    return stored.recorded_at, False
+
+
+def _insert_alone(session: Session, values: dict[str, object], site: Site) -> bool:
+    statement = receipt_insert(session.get_bind().dialect.name)
     try:
-        inserted = session.connection().execute(statement, parameters).scalar()
+        inserted = session.connection().execute(statement, values).scalar()
     except IntegrityError:
         # The site has no row yet (site_id came out NULL): create it, then record.
         session.rollback()
         ensure_site(session, site)
-        inserted = session.connection().execute(statement, parameters).scalar()
+        inserted = session.connection().execute(statement, values).scalar()
+    except SQLAlchemyError as error:
+        session.rollback()
+        raise ReceiptNotRecorded(str(error)) from error
     session.commit()
-    if inserted is not None:
-        return values["recorded_at"], True
-    stored = find_receipt(session, receipt.receipt_id)
-    compared = set(values) - {"recorded_at", "browser_family"}
-    if any(getattr(stored, column) != values[column] for column in compared):
-        raise ReceiptConflict("this receipt id was already used for a different choice")
-    return stored.recorded_at, False
+    return inserted is not None
 
 
 def find_receipt(session: Session, receipt_id: str) -> ConsentReceipt | None:
@@ -331,7 +356,11 @@ def _categories(
 
 
 def ensure_site(session: Session, site: Site) -> int:
-    """The database id of a site declared in the content, created on first use."""
+    """The database id of a site declared in the content, created on first use.
+
+    Ends its transaction: on SQLite, an open one would hold the write lock that the receipt
+    writer needs.
+    """
     site_id = session.scalar(select(SiteRecord.id).where(SiteRecord.key == site.key))
     if site_id is None:
         statement = (
@@ -340,6 +369,6 @@ def ensure_site(session: Session, site: Site) -> int:
             .on_conflict_do_nothing(index_elements=["key"])
         )
         session.execute(statement)
-        session.commit()
         site_id = session.scalar(select(SiteRecord.id).where(SiteRecord.key == site.key))
+    session.commit()
     return site_id

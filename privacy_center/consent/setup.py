@@ -2,9 +2,11 @@
 
 from flask import Flask
 
-from ..extensions import csrf
+from ..extensions import csrf, db
 from .cli import consent_cli
-from .views import bp
+from .services import receipt_insert
+from .views import WRITER, bp
+from .writer import ReceiptWriter
 
 
 def init_app(app: Flask) -> None:
@@ -12,3 +14,6 @@ def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
     app.cli.add_command(consent_cli)
+    if app.config["RECEIPT_GROUP_COMMIT"]:
+        with app.app_context():
+            app.extensions[WRITER] = ReceiptWriter(db.engine, receipt_insert)

@@ -22,6 +22,7 @@ from .services import (
     MAX_RECEIPT_BYTES,
     InvalidReceipt,
     ReceiptConflict,
+    ReceiptNotRecorded,
     browser_family,
     find_receipt,
     iso_utc,
@@ -36,6 +37,7 @@ from .widget import Builds, load_builds
 bp = Blueprint("consent", __name__)
 
 CONFIG_CACHE = "privacy_center.widget_config"
+WRITER = "privacy_center.receipt_writer"
 BUILDS = "privacy_center.widget_builds"
 CONFIG_MAX_AGE = 300
 # The stable address of the widget is revalidated hourly; hashed addresses never change.
@@ -250,10 +252,18 @@ def record() -> Response:
         return _error(f"origin {origin} may not post receipts for site {site.key!r}", 403)
     try:
         recorded_at, created = record_receipt(
-            db.session, receipt, site, browser_family(request.headers.get("User-Agent", ""))
+            db.session,
+            receipt,
+            site,
+            browser_family(request.headers.get("User-Agent", "")),
+            current_app.extensions.get(WRITER),
         )
     except ReceiptConflict as error:
         return _with_cors(_error(str(error), 409, "receiptId"), origin)
+    except ReceiptNotRecorded:
+        response = _error("the receipt could not be recorded now; nothing was stored, retry", 503)
+        response.headers["Retry-After"] = "5"
+        return _with_cors(response, origin)
     document = {
         "receiptId": receipt.receipt_id,
         "recordedAt": iso_utc(recorded_at),

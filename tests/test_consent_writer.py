@@ -1,0 +1,95 @@
+"""Group commit of receipts: concurrent posts share transactions; none lost, none doubled."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import delete, func, select
+from test_consent_api import ORIGIN
+
+from privacy_center.consent.views import WRITER
+from privacy_center.extensions import db as database
+from privacy_center.models import ConsentReceipt
+
+
+@pytest.fixture
+def grouped_app(app, make_app):
+    """An app that group-commits for real; its receipts are deleted after the test.
+
+    (``app`` is requested for the migrated database.)
+    """
+    grouped = make_app(RECEIPT_GROUP_COMMIT=True, CONSENT_RATE_LIMIT="100000 per minute")
+    posted: list[str] = []
+    yield grouped, posted
+    with grouped.app_context():
+        database.session.execute(
+            delete(ConsentReceipt).where(ConsentReceipt.receipt_id.in_(posted))
+        )
+        database.session.commit()
+        database.engine.dispose()
+
+
+VISITOR = str(uuid.uuid4())
+
+
+def body(receipt_id: str, analytics: bool = True) -> str:
+    return json.dumps({
+        "receiptId": receipt_id, "visitorId": VISITOR, "site": "demo",
+        "policyVersion": 2, "build": "0123456789ab", "textsHash": "b" * 64, "language": "en",
+        "action": "save", "gpc": False,
+        "choices": {"functional": True, "analytics": analytics, "advertising": False,
+                    "personalization": False, "social": False},
+    })  # fmt: skip
+
+
+def post(app, data: str) -> int:
+    response = app.test_client().post(
+        "/api/v1/consents", data=data, content_type="application/json", headers={"Origin": ORIGIN}
+    )
+    return response.status_code
+
+
+def stored(app, ids: list[str]) -> int:
+    with app.app_context():
+        query = select(func.count()).where(ConsentReceipt.receipt_id.in_(ids))
+        return database.session.scalar(query)
+
+
+def test_concurrent_receipts_are_all_recorded_once(grouped_app):
+    app, posted = grouped_app
+    posted += [str(uuid.uuid4()) for _ in range(300)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda rid: post(app, body(rid)), posted))
+    assert statuses == [201] * 300
+    assert stored(app, posted) == 300
+
+
+def test_retries_racing_each_other_are_recorded_once(grouped_app):
+    app, posted = grouped_app
+    receipt_id = str(uuid.uuid4())
+    posted.append(receipt_id)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: post(app, body(receipt_id)), range(16)))
+    assert statuses.count(201) == 1 and statuses.count(200) == 15
+    assert stored(app, [receipt_id]) == 1
+    assert post(app, body(receipt_id, analytics=False)) == 409
+
+
+def test_database_failure_answers_503_and_stores_nothing(grouped_app):
+    app, posted = grouped_app
+    writer = app.extensions[WRITER]
+    writer._engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    receipt_id = str(uuid.uuid4())
+    posted.append(receipt_id)
+    response = app.test_client().post(
+        "/api/v1/consents", data=body(receipt_id), content_type="application/json",
+        headers={"Origin": ORIGIN},
+    )  # fmt: skip
+    assert response.status_code == 503
+    assert "nothing was stored" in response.get_json()["error"]
+    assert response.headers["Retry-After"]
+    assert stored(app, [receipt_id]) == 0
