@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -105,7 +106,11 @@ def verify_none_lost(center: str, url: str, count: int = 2000) -> tuple[int, int
     wrk stops at its deadline with requests in flight, which the server may still record; this
     phase waits for every answer, so the two numbers can be compared exactly.
     """
-    before = stored_receipts(url)
+    # Let the requests that wrk left in flight at its deadline finish first.
+    before, settled = -1, stored_receipts(url)
+    while before != settled:
+        time.sleep(0.5)
+        before, settled = settled, stored_receipts(url)
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(post_receipt, [center + "/api/v1/consents"] * count))
     accepted = sum(200 <= status < 300 for status in statuses)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, Dialect, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -197,6 +197,46 @@ def receipt_insert(dialect: str):
         .on_conflict_do_nothing(index_elements=["receipt_id"])
         .returning(table.c.receipt_id)
     )
+
+
+class ReceiptBatchInsert:
+    """One multi-row INSERT of receipts on the driver's own cursor, for the group commit.
+
+    Per row, SQLAlchemy's statement execution costs ten times what the driver does; the batch
+    runs the driver directly, with SQLAlchemy's own bind processors for every column (so values
+    are stored exactly as the ORM stores them) and the same ON CONFLICT / RETURNING semantics as
+    ``receipt_insert``.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        table = ConsentReceipt.__table__
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        json_cast = "::json" if dialect.name == "postgresql" else ""
+        self._processors = [
+            # JSON as SQLAlchemy serialises it (drivers differ in what they take for it).
+            (name, json.dumps if name == "choices" else table.c[name].type.bind_processor(dialect))
+            for name in RECEIPT_COLUMNS
+        ]
+        # Only fixed names and placeholders go into the SQL; every value is a parameter.
+        marks = ", ".join(mark + (json_cast if n == "choices" else "") for n in RECEIPT_COLUMNS)
+        self._row = f"({marks}, (SELECT id FROM site WHERE key = {mark}))"  # noqa: S608
+        columns = ", ".join(RECEIPT_COLUMNS)
+        self._prefix = f"INSERT INTO consent_receipt ({columns}, site_id) VALUES "  # noqa: S608
+        self._suffix = " ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id"
+
+    def __call__(self, connection: Connection, rows: list[dict[str, object]]) -> set[str]:
+        parameters: list[object] = []
+        for row in rows:
+            for name, process in self._processors:
+                parameters.append(process(row[name]) if process else row[name])
+            parameters.append(row["site_key"])
+        sql = self._prefix + ", ".join([self._row] * len(rows)) + self._suffix
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return {returned[0] for returned in cursor.fetchall()}
+        finally:
+            cursor.close()
 
 
 def receipt_values(receipt: ReceiptInput, site: Site, browser: str) -> dict[str, object]:

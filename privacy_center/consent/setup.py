@@ -4,7 +4,7 @@ from flask import Flask
 
 from ..extensions import csrf, db
 from .cli import consent_cli
-from .services import receipt_insert
+from .services import ReceiptBatchInsert
 from .views import WRITER, bp
 from .writer import ReceiptWriter
 
@@ -16,4 +16,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(consent_cli)
     if app.config["RECEIPT_GROUP_COMMIT"]:
         with app.app_context():
-            app.extensions[WRITER] = ReceiptWriter(db.engine, receipt_insert)
+            app.extensions[WRITER] = ReceiptWriter(db.engine, ReceiptBatchInsert(db.engine.dialect))

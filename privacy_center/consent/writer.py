@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine
 
 MAX_BATCH = 128
 
@@ -37,13 +36,15 @@ class _Pending:
 class ReceiptWriter:
     """Writes receipts in batches from one background thread per process.
 
-    ``statement(dialect)`` gives an INSERT .. ON CONFLICT DO NOTHING RETURNING receipt_id that
-    takes a receipt's values as parameters (``consent.services.receipt_insert``).
+    ``insert(connection, rows)`` writes a batch of receipts' values and returns the ids of those
+    that were new (``consent.services.ReceiptBatchInsert``).
     """
 
-    def __init__(self, engine: Engine, statement: Callable[[str], Any]) -> None:
+    def __init__(
+        self, engine: Engine, insert: Callable[[Connection, list[dict]], set[str]]
+    ) -> None:
         self._engine = engine
-        self._statement = statement
+        self._insert_rows = insert
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -94,12 +95,13 @@ class ReceiptWriter:
         unique = list(first.values())
         try:
             inserted = self._insert(unique)
-        except SQLAlchemyError:
-            # One bad receipt must not fail the others: write them one by one.
+        except Exception:  # the writer thread must survive any failure
+            # One bad receipt must not fail the others: write them one by one. What fails is
+            # handed to its request, which answers that nothing was stored.
             for pending in unique:
                 try:
                     pending.created = bool(self._insert([pending]))
-                except SQLAlchemyError as error:
+                except Exception as error:
                     pending.error = error
         else:
             for pending in unique:
@@ -108,7 +110,5 @@ class ReceiptWriter:
             pending.done.set()
 
     def _insert(self, batch: list[_Pending]) -> set[str]:
-        statement = self._statement(self._engine.dialect.name)
         with self._engine.begin() as connection:
-            rows = connection.execute(statement, [pending.values for pending in batch])
-            return {row.receipt_id for row in rows}
+            return self._insert_rows(connection, [pending.values for pending in batch])
