@@ -11,7 +11,7 @@ from . import demo, errors, i18n, models, security, templating
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
-from .extensions import babel, configure_sqlite, csrf, db, limiter, migrate
+from .extensions import babel, configure_sqlite, csrf, db, migrate, rate_limiter
 from .policy.setup import init_app as init_policy
 from .sessions import LazySessionInterface
 
@@ -40,7 +40,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=i18n.current_language)
-    limiter.init_app(app)
+    rate_limiter.init_app(app)
     app.session_interface = LazySessionInterface()
     # CSRF checks run from our own hook, which looks at the method first: reads cost nothing.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False

@@ -34,9 +34,8 @@ class Config:
     CONTENT_DIR = str(PROJECT_ROOT / "content")
     BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
     TESTING = False
-    # Consent receipts a single address may post (see Flask-Limiter's notation).
+    # Consent receipts a single address may post ("N per second|minute|hour|day").
     CONSENT_RATE_LIMIT = "60 per minute"
-    RATELIMIT_HEADERS_ENABLED = True
     # Receipts of concurrent requests share one transaction (consent/writer.py).
     RECEIPT_GROUP_COMMIT = True
 

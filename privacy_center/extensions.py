@@ -1,13 +1,13 @@
 """Extensions, created unbound; ``create_app`` binds them to the application."""
 
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
+
+from .ratelimit import RateLimiter
 
 # Stable constraint names make migrations reviewable and portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -27,8 +27,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
-# Counts live in memory unless RATELIMIT_STORAGE_URI points at Redis (see config.py).
-limiter = Limiter(get_remote_address)
+rate_limiter = RateLimiter()
 
 
 def configure_sqlite(engine: Engine) -> None:

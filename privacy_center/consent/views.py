@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_babel import force_locale
-from flask_limiter.util import get_remote_address
-from limits import RateLimitItem
-from limits import parse as parse_limit
 
 from ..content import get_content
-from ..extensions import db, limiter
+from ..extensions import db, rate_limiter
 from ..i18n import current_language
 from ..operator import Site
 from ..templating import format_lifetime
@@ -205,29 +201,12 @@ def preflight(receipt_id: str | None = None) -> Response:
     return _with_cors(response, origin)
 
 
-@lru_cache(maxsize=8)
-def _parsed_limit(notation: str) -> RateLimitItem:
-    return parse_limit(notation)
-
-
-def _within_rate_limit() -> bool:
-    """One hit on Flask-Limiter's storage per receipt.
-
-    Receipts are the busiest write of the product; the decorator's bookkeeping would cost more
-    than recording the receipt itself.
-    """
-    if not limiter.enabled:
-        return True
-    limit = _parsed_limit(current_app.config["CONSENT_RATE_LIMIT"])
-    return limiter.limiter.hit(limit, "consent-receipts", get_remote_address())
-
-
 @bp.post("/api/v1/consents")
-@limiter.exempt
 def record() -> Response:
     content = get_content()
     origin = request.headers.get("Origin")
-    if not _within_rate_limit():
+    limit = current_app.config["CONSENT_RATE_LIMIT"]
+    if not rate_limiter.hit(limit, "consent-receipts", request.remote_addr or "unknown"):
         response = _error("too many receipts from this address; try again in a minute", 429)
         response.headers["Retry-After"] = "60"
         return _with_cors(response, origin if _allowed(origin, content.operator.sites) else None)
