@@ -205,18 +205,18 @@ def preflight(receipt_id: str | None = None) -> Response:
 def record() -> Response:
     content = get_content()
     origin = request.headers.get("Origin")
+    # Errors are readable by the operator's pages, never by others.
+    readable_by = origin if _allowed(origin, content.operator.sites) else None
     limit = current_app.config["CONSENT_RATE_LIMIT"]
     if not rate_limiter.hit(limit, "consent-receipts", request.remote_addr or "unknown"):
         response = _error("too many receipts from this address; try again in a minute", 429)
         response.headers["Retry-After"] = "60"
-        return _with_cors(response, origin if _allowed(origin, content.operator.sites) else None)
+        return _with_cors(response, readable_by)
     if origin is None:
         return _error("the Origin header is required", 403)
     if request.content_length is None or request.content_length > MAX_RECEIPT_BYTES:
-        return _with_cors(
-            _error(f"the body must be JSON of at most {MAX_RECEIPT_BYTES} bytes, with its length"),
-            origin if _allowed(origin, content.operator.sites) else None,
-        )
+        message = f"the body must be JSON of at most {MAX_RECEIPT_BYTES} bytes, with its length"
+        return _with_cors(_error(message), readable_by)
     try:
         data = json.loads(request.get_data())
     except (ValueError, UnicodeDecodeError):
@@ -224,8 +224,7 @@ def record() -> Response:
     try:
         receipt = validate_receipt(data, content, content.operator.today())
     except InvalidReceipt as error:
-        allowed = origin if _allowed(origin, content.operator.sites) else None
-        return _with_cors(_error(str(error), 400, error.field), allowed)
+        return _with_cors(_error(str(error), 400, error.field), readable_by)
     site = content.operator.site(receipt.site)
     if not _allowed(origin, (site,)):
         return _error(f"origin {origin} may not post receipts for site {site.key!r}", 403)
