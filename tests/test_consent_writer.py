@@ -93,3 +93,29 @@ def test_database_failure_answers_503_and_stores_nothing(grouped_app):
     assert "nothing was stored" in response.get_json()["error"]
     assert response.headers["Retry-After"]
     assert stored(app, [receipt_id]) == 0
+
+
+def test_intake_answers_like_the_view(grouped_app):
+    """With group commit, the WSGI intake answers receipts: same checks, same headers."""
+    app, posted = grouped_app
+    client = app.test_client()
+
+    def send(data: str, origin: str, **options):
+        return client.post(
+            "/api/v1/consents", data=data, content_type="application/json",
+            headers={"Origin": origin}, **options,
+        )  # fmt: skip
+
+    bad = send("{}", ORIGIN)
+    assert bad.status_code == 400 and "missing field" in bad.get_json()["error"]
+    assert bad.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert bad.headers["X-Content-Type-Options"] == "nosniff"
+    receipt_id = str(uuid.uuid4())
+    posted.append(receipt_id)
+    foreign = send(body(receipt_id), "https://evil.example")
+    assert foreign.status_code == 403 and "Access-Control-Allow-Origin" not in foreign.headers
+    created = send(body(receipt_id), ORIGIN, base_url="https://privacy.example")
+    assert created.status_code == 201
+    assert created.get_json()["url"] == f"https://privacy.example/api/v1/consents/{receipt_id}"
+    assert created.headers["Strict-Transport-Security"]
+    assert client.get(f"/api/v1/consents/{receipt_id}").get_json()["receiptId"] == receipt_id

@@ -4,6 +4,7 @@ from flask import Flask
 
 from ..extensions import csrf, db
 from .cli import consent_cli
+from .intake import ReceiptIntake
 from .services import ReceiptBatchInsert
 from .views import WRITER, bp
 from .writer import ReceiptWriter
@@ -16,4 +17,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(consent_cli)
     if app.config["RECEIPT_GROUP_COMMIT"]:
         with app.app_context():
-            app.extensions[WRITER] = ReceiptWriter(db.engine, ReceiptBatchInsert(db.engine.dialect))
+            writer = ReceiptWriter(db.engine, ReceiptBatchInsert(db.engine.dialect))
+        app.extensions[WRITER] = writer
+        app.wsgi_app = ReceiptIntake(app.wsgi_app, app, writer)  # type: ignore[method-assign]

@@ -10,22 +10,16 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_babel import force_locale
 
 from ..content import get_content
-from ..extensions import db, rate_limiter
+from ..extensions import db
 from ..i18n import current_language
 from ..operator import Site
 from ..templating import format_lifetime
+from .intake import PostedReceipt, answer_receipt, origin_allowed
 from .services import (
     MAX_RECEIPT_BYTES,
-    InvalidReceipt,
-    ReceiptConflict,
-    ReceiptNotRecorded,
-    browser_family,
     find_receipt,
-    iso_utc,
     receipt_document,
-    record_receipt,
     site_config,
-    validate_receipt,
 )
 from .texts import WIDGET_TEXTS
 from .widget import Builds, load_builds
@@ -69,10 +63,11 @@ def _own_origin() -> str:
 
 
 def _allowed(origin: str | None, sites: tuple[Site, ...]) -> bool:
-    return origin is not None and (
-        origin == _own_origin()
-        or origin in current_app.config["CONSENT_EXTRA_ORIGINS"]
-        or any(origin in site.origins for site in sites)
+    return origin_allowed(
+        origin,
+        _own_origin(),
+        current_app.config["CONSENT_EXTRA_ORIGINS"],
+        [allowed for site in sites for allowed in site.origins],
     )
 
 
@@ -203,51 +198,22 @@ def preflight(receipt_id: str | None = None) -> Response:
 
 @bp.post("/api/v1/consents")
 def record() -> Response:
-    content = get_content()
-    origin = request.headers.get("Origin")
-    # Errors are readable by the operator's pages, never by others.
-    readable_by = origin if _allowed(origin, content.operator.sites) else None
-    limit = current_app.config["CONSENT_RATE_LIMIT"]
-    if not rate_limiter.hit(limit, "consent-receipts", request.remote_addr or "unknown"):
-        response = _error("too many receipts from this address; try again in a minute", 429)
-        response.headers["Retry-After"] = "60"
-        return _with_cors(response, readable_by)
-    if origin is None:
-        return _error("the Origin header is required", 403)
-    if request.content_length is None or request.content_length > MAX_RECEIPT_BYTES:
-        message = f"the body must be JSON of at most {MAX_RECEIPT_BYTES} bytes, with its length"
-        return _with_cors(_error(message), readable_by)
-    try:
-        data = json.loads(request.get_data())
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    try:
-        receipt = validate_receipt(data, content, content.operator.today())
-    except InvalidReceipt as error:
-        return _with_cors(_error(str(error), 400, error.field), readable_by)
-    site = content.operator.site(receipt.site)
-    if not _allowed(origin, (site,)):
-        return _error(f"origin {origin} may not post receipts for site {site.key!r}", 403)
-    try:
-        recorded_at, created = record_receipt(
-            db.session,
-            receipt,
-            site,
-            browser_family(request.headers.get("User-Agent", "")),
-            current_app.extensions.get(WRITER),
-        )
-    except ReceiptConflict as error:
-        return _with_cors(_error(str(error), 409, "receiptId"), origin)
-    except ReceiptNotRecorded:
-        response = _error("the receipt could not be recorded now; nothing was stored, retry", 503)
-        response.headers["Retry-After"] = "5"
-        return _with_cors(response, origin)
-    document = {
-        "receiptId": receipt.receipt_id,
-        "recordedAt": iso_utc(recorded_at),
-        "url": url_for("consent.receipt", receipt_id=receipt.receipt_id, _external=True),
-    }
-    return _with_cors(_json(document, 201 if created else 200), origin)
+    """Used when receipts are not group-committed (the WSGI intake answers otherwise)."""
+    posted = PostedReceipt(
+        origin=request.headers.get("Origin"),
+        address=request.remote_addr or "unknown",
+        length=request.content_length,
+        body=request.get_data() if (request.content_length or 0) <= MAX_RECEIPT_BYTES else b"",
+        user_agent=request.headers.get("User-Agent", ""),
+        own_origin=_own_origin(),
+        root_url=request.url_root,
+    )
+    answer = answer_receipt(
+        posted, get_content(), current_app.config, db.session, current_app.extensions.get(WRITER)
+    )
+    response = _json(answer.document, answer.status)
+    response.headers.extend(answer.headers)
+    return response
 
 
 @bp.get("/api/v1/consents/<receipt_id>")
