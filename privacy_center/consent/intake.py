@@ -9,9 +9,10 @@ durable before the answer leaves.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -74,8 +75,8 @@ def origin_allowed(
 def answer_receipt(
     posted: PostedReceipt,
     content: OperatorContent,
-    config: dict[str, object],
-    session: Session,
+    config: Mapping[str, Any],
+    session_scope: Callable[[], AbstractContextManager[Session]],
     writer: ReceiptWriter | None,
 ) -> Answer:
     """Check, record and answer one posted receipt (status, JSON document, headers)."""
@@ -113,7 +114,7 @@ def answer_receipt(
                                      f"{site.key!r}"}, ())  # fmt: skip
     try:
         recorded_at, created = record_receipt(
-            session, receipt, site, browser_family(posted.user_agent), writer
+            session_scope, receipt, site, browser_family(posted.user_agent), writer
         )
     except ReceiptConflict as conflict:
         return error(409, str(conflict), "receiptId")
@@ -136,6 +137,12 @@ class ReceiptIntake:
         self.app = app
         self.writer = writer
 
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session in an application context, for the rare receipts that need one."""
+        with self.app.app_context():
+            yield db.session
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != RECEIPTS_PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.wsgi_app(environ, start_response)
@@ -154,15 +161,14 @@ class ReceiptIntake:
             own_origin=f"{scheme}://{host}",
             root_url=f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}/",
         )
-        with self.app.app_context():
-            try:
-                answer = answer_receipt(
-                    posted, self.app.extensions[EXTENSION_KEY], self.app.config, db.session,
-                    self.writer,
-                )  # fmt: skip
-            except Exception:
-                self.app.logger.exception("consent receipt intake failed")
-                answer = Answer(500, {"error": "internal error; nothing was recorded"}, ())
+        try:
+            answer = answer_receipt(
+                posted, self.app.extensions[EXTENSION_KEY], self.app.config, self._session,
+                self.writer,
+            )  # fmt: skip
+        except Exception:
+            self.app.logger.exception("consent receipt intake failed")
+            answer = Answer(500, {"error": "internal error; nothing was recorded"}, ())
         payload = json.dumps(answer.document, ensure_ascii=False, separators=(",", ":")).encode()
         headers = [
             ("Content-Type", "application/json"),

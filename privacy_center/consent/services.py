@@ -6,6 +6,8 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -31,6 +33,8 @@ RECEIPT_FIELDS = {
 }  # fmt: skip
 MAX_RECEIPT_BYTES = 2048
 _HEX = re.compile(r"^[0-9a-f]+$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 # Categories a Global Privacy Control signal refuses unless the visitor opts in explicitly.
 GPC_REFUSED = ("advertising", "social")
 
@@ -75,13 +79,12 @@ def max_age_seconds(months: int, today: date) -> int:
 def _uuid4(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise InvalidReceipt(f"{field} must be a UUID string", field)
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise InvalidReceipt(f"{field} is not a valid UUID", field) from None
-    if parsed.version != 4 or str(parsed) != value.lower():
-        raise InvalidReceipt(f"{field} must be a random (version 4) UUID in canonical form", field)
-    return str(parsed)
+    canonical = value.lower()
+    if _UUID4.match(canonical):
+        return canonical
+    if _UUID.match(canonical):
+        raise InvalidReceipt(f"{field} must be a random (version 4) UUID", field)
+    raise InvalidReceipt(f"{field} is not a UUID in canonical form", field)
 
 
 def _hex(value: object, field: str, lengths: range) -> str:
@@ -258,7 +261,7 @@ def receipt_values(receipt: ReceiptInput, site: Site, browser: str) -> dict[str,
 
 
 def record_receipt(
-    session: Session,
+    session_scope: Callable[[], AbstractContextManager[Session]],
     receipt: ReceiptInput,
     site: Site,
     browser: str,
@@ -267,25 +270,30 @@ def record_receipt(
     """Store a receipt once; returns when it was recorded and whether this call recorded it.
 
     With a ``writer``, the receipt is group-committed with those of concurrent requests; without,
-    it is committed alone in ``session``. Either way the call returns once it is durable. A
+    it is committed alone in a session. Either way the call returns once it is durable. A
     retried post of the same choice returns the first record; ReceiptConflict when the id was
     already used for a different choice; ReceiptNotRecorded when the database failed.
+    ``session_scope()`` gives a session, asked for only when one is needed (with a writer, only
+    for a site's first receipt and for a repeated receipt id).
     """
     values = receipt_values(receipt, site, browser)
     if writer is not None:
         if site.key not in writer.ready_sites:
-            ensure_site(session, site)
+            with session_scope() as session:
+                ensure_site(session, site)
             writer.ready_sites.add(site.key)
         created = writer.record(values)
     else:
-        created = _insert_alone(session, values, site)
+        with session_scope() as session:
+            created = _insert_alone(session, values, site)
     if created:
         return values["recorded_at"], True
-    stored = find_receipt(session, receipt.receipt_id)
-    compared = set(RECEIPT_COLUMNS) - {"recorded_at", "browser_family"}
-    if stored is None or any(getattr(stored, column) != values[column] for column in compared):
-        raise ReceiptConflict("this receipt id was already used for a different choice")
-    return stored.recorded_at, False
+    with session_scope() as session:
+        stored = find_receipt(session, receipt.receipt_id)
+        compared = set(RECEIPT_COLUMNS) - {"recorded_at", "browser_family"}
+        if stored is None or any(getattr(stored, column) != values[column] for column in compared):
+            raise ReceiptConflict("this receipt id was already used for a different choice")
+        return stored.recorded_at, False
 
 
 def _insert_alone(session: Session, values: dict[str, object], site: Site) -> bool:

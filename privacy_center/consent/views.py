@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -209,7 +210,11 @@ def record() -> Response:
         root_url=request.url_root,
     )
     answer = answer_receipt(
-        posted, get_content(), current_app.config, db.session, current_app.extensions.get(WRITER)
+        posted,
+        get_content(),
+        current_app.config,
+        lambda: nullcontext(db.session),
+        current_app.extensions.get(WRITER),
     )
     response = _json(answer.document, answer.status)
     response.headers.extend(answer.headers)

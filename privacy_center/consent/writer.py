@@ -1,16 +1,14 @@
 """Group commit of consent receipts.
 
 Receipts are the busiest write of the product, and each one must be durable before the visitor's
-browser is told it is recorded. Committing them one by one pays a disk flush per receipt. Here,
-the receipts that concurrent requests of one process hand in meanwhile are written by one
-statement in one transaction; every request still waits for its own receipt's commit before it
-answers, so nothing acknowledged can be lost.
+browser is told it is recorded. Committing them one by one pays a disk flush and a statement per
+receipt. Here, the receipts that concurrent requests of one process hand in meanwhile are written
+by one statement in one transaction; every request still waits for its own receipt's commit
+before it answers, so nothing acknowledged can be lost.
 """
 
 from __future__ import annotations
 
-import os
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +32,12 @@ class _Pending:
 
 
 class ReceiptWriter:
-    """Writes receipts in batches from one background thread per process.
+    """Writes receipts in batches: the first request to arrive writes for those that wait.
+
+    A request hands its receipt in; when no write is under way, it becomes the writer and writes
+    every receipt waiting, batch after batch, until none is left; the others wait for their
+    batch's commit. No thread of its own (nothing to restart after a fork), and under load most
+    receipts share a commit.
 
     ``insert(connection, rows)`` writes a batch of receipts' values and returns the ids of those
     that were new (``consent.services.ReceiptBatchInsert``).
@@ -45,45 +48,35 @@ class ReceiptWriter:
     ) -> None:
         self._engine = engine
         self._insert_rows = insert
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
+        self._waiting: list[_Pending] = []
+        self._writing = False
         # Sites whose row is known to exist (the statement looks their id up).
         self.ready_sites: set[str] = set()
 
     def record(self, values: dict[str, Any], timeout: float = 10.0) -> bool:
         """Store ``values`` as a receipt; True when this call stored it, False when it existed."""
         pending = _Pending(values)
-        self._ensure_thread()
-        self._queue.put(pending)
+        with self._lock:
+            self._waiting.append(pending)
+            leads = not self._writing
+            self._writing = True
+        if leads:
+            self._write_all_waiting()
         if not pending.done.wait(timeout):
             raise ReceiptNotRecorded("the database did not answer in time")
         if pending.error is not None:
             raise ReceiptNotRecorded(str(pending.error)) from pending.error
         return pending.created
 
-    def _ensure_thread(self) -> None:
-        # After a fork (gunicorn workers), the parent's thread does not exist in the child.
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._run, name="receipt-writer", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
+    def _write_all_waiting(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            with self._lock:
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
+                if not batch:
+                    self._writing = False
+                    return
             self._write(batch)
 
     def _write(self, batch: list[_Pending]) -> None:
@@ -95,7 +88,7 @@ class ReceiptWriter:
         unique = list(first.values())
         try:
             inserted = self._insert(unique)
-        except Exception:  # the writer thread must survive any failure
+        except Exception:  # the batch must be answered whatever happened
             # One bad receipt must not fail the others: write them one by one. What fails is
             # handed to its request, which answers that nothing was stored.
             for pending in unique:
