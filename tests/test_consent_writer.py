@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from sqlalchemy import delete, func, select
 from test_consent_api import ORIGIN
 
 from privacy_center.consent.views import WRITER
+from privacy_center.consent.writer import ReceiptNotRecorded
 from privacy_center.extensions import db as database
 from privacy_center.models import ConsentReceipt
 
@@ -119,3 +121,37 @@ def test_intake_answers_like_the_view(grouped_app):
     assert created.get_json()["url"] == f"https://privacy.example/api/v1/consents/{receipt_id}"
     assert created.headers["Strict-Transport-Security"]
     assert client.get(f"/api/v1/consents/{receipt_id}").get_json()["receiptId"] == receipt_id
+
+
+def test_one_bad_receipt_does_not_fail_its_batch(grouped_app):
+    """A receipt that cannot be written (here: a site without row) fails alone."""
+    app, posted = grouped_app
+    writer = app.extensions[WRITER]
+    now = datetime.now(UTC)
+
+    def values(receipt_id: str, site_key: str) -> dict:
+        return {
+            "receipt_id": receipt_id, "visitor_id": VISITOR, "recorded_at": now,
+            "policy_version": 2, "widget_build": "0123456789ab", "texts_hash": "c" * 64,
+            "language": "de", "action": "save", "method": "click", "gpc": False,
+            "choices": {"functional": True}, "browser_family": "Firefox", "site_key": site_key,
+        }  # fmt: skip
+
+    post(app, body(str(uuid.uuid4())))  # makes sure the demo site has its row
+    good = [str(uuid.uuid4()) for _ in range(20)]
+    bad = str(uuid.uuid4())
+    posted += [*good, bad]
+
+    def record(item: tuple[str, str]) -> object:
+        try:
+            return writer.record(values(*item))
+        except ReceiptNotRecorded as error:
+            return error
+
+    items = [(receipt_id, "demo") for receipt_id in good]
+    items.insert(7, (bad, "no-such-site"))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(record, items))
+    assert isinstance(results.pop(7), ReceiptNotRecorded)
+    assert results == [True] * 20
+    assert stored(app, good) == 20 and stored(app, [bad]) == 0

@@ -10,8 +10,9 @@ before it answers, so nothing acknowledged can be lost.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -23,21 +24,23 @@ class ReceiptNotRecorded(RuntimeError):
     """The database did not record the receipt (it is down, or too slow): nothing was stored."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     values: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
     created: bool = False
     error: BaseException | None = None
 
 
 class ReceiptWriter:
-    """Writes receipts in batches: the first request to arrive writes for those that wait.
+    """Writes receipts in batches, written by the requests themselves.
 
-    A request hands its receipt in; when no write is under way, it becomes the writer and writes
-    every receipt waiting, batch after batch, until none is left; the others wait for their
-    batch's commit. No thread of its own (nothing to restart after a fork), and under load most
-    receipts share a commit.
+    A request hands its receipt in. When no batch is being written, it writes one: every
+    receipt waiting at that moment (its own included). Otherwise it waits; when a batch is
+    committed, the waiting requests wake up, those whose receipt was in it answer, and one of
+    the others writes the next batch. A request writes only while its own receipt is waiting,
+    so none is held up writing for others indefinitely; no thread of its own (nothing to
+    restart after a fork); under load most receipts share a commit.
 
     ``insert(connection, rows)`` writes a batch of receipts' values and returns the ids of those
     that were new (``consent.services.ReceiptBatchInsert``).
@@ -48,7 +51,7 @@ class ReceiptWriter:
     ) -> None:
         self._engine = engine
         self._insert_rows = insert
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
         self._waiting: list[_Pending] = []
         self._writing = False
         # Sites whose row is known to exist (the statement looks their id up).
@@ -57,27 +60,38 @@ class ReceiptWriter:
     def record(self, values: dict[str, Any], timeout: float = 10.0) -> bool:
         """Store ``values`` as a receipt; True when this call stored it, False when it existed."""
         pending = _Pending(values)
-        with self._lock:
+        deadline = time.monotonic() + timeout
+        with self._turn:
             self._waiting.append(pending)
-            leads = not self._writing
-            self._writing = True
-        if leads:
-            self._write_all_waiting()
-        if not pending.done.wait(timeout):
-            raise ReceiptNotRecorded("the database did not answer in time")
+            while not pending.done:
+                if not self._writing:
+                    self._write_next_batch()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 and pending in self._waiting:
+                    # Never picked up: nothing was written, so the request may say so. A
+                    # receipt already in a batch being written waits for that batch's outcome.
+                    self._waiting.remove(pending)
+                    raise ReceiptNotRecorded("the database did not answer in time")
+                self._turn.wait(max(remaining, 0.05))
         if pending.error is not None:
             raise ReceiptNotRecorded(str(pending.error)) from pending.error
         return pending.created
 
-    def _write_all_waiting(self) -> None:
-        while True:
-            with self._lock:
-                batch = self._waiting[:MAX_BATCH]
-                del self._waiting[:MAX_BATCH]
-                if not batch:
-                    self._writing = False
-                    return
+    def _write_next_batch(self) -> None:
+        """Called holding the lock; writes without it, then wakes every waiting request."""
+        batch = self._waiting[:MAX_BATCH]
+        del self._waiting[:MAX_BATCH]
+        self._writing = True
+        self._turn.release()
+        try:
             self._write(batch)
+        finally:
+            self._turn.acquire()
+            self._writing = False
+            for pending in batch:
+                pending.done = True
+            self._turn.notify_all()
 
     def _write(self, batch: list[_Pending]) -> None:
         # The same receipt twice in one batch (a retry racing its first post): write it once;
@@ -88,7 +102,7 @@ class ReceiptWriter:
         unique = list(first.values())
         try:
             inserted = self._insert(unique)
-        except Exception:  # the batch must be answered whatever happened
+        except Exception:  # every receipt of the batch must get an answer
             # One bad receipt must not fail the others: write them one by one. What fails is
             # handed to its request, which answers that nothing was stored.
             for pending in unique:
@@ -99,8 +113,6 @@ class ReceiptWriter:
         else:
             for pending in unique:
                 pending.created = pending.values["receipt_id"] in inserted
-        for pending in batch:
-            pending.done.set()
 
     def _insert(self, batch: list[_Pending]) -> set[str]:
         with self._engine.begin() as connection:
