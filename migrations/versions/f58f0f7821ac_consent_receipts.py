@@ -39,13 +39,11 @@ def upgrade():
     )
     with op.batch_alter_table('consent_receipt', schema=None) as batch_op:
         batch_op.create_index('ix_consent_receipt_recorded_at', ['recorded_at'], unique=False)
-        batch_op.create_index('ix_consent_receipt_visitor', ['visitor_id', 'recorded_at'], unique=False)
 
 
 
 def downgrade():
     with op.batch_alter_table('consent_receipt', schema=None) as batch_op:
-        batch_op.drop_index('ix_consent_receipt_visitor')
         batch_op.drop_index('ix_consent_receipt_recorded_at')
 
     op.drop_table('consent_receipt')

@@ -37,10 +37,9 @@ class ConsentReceipt(db.Model):
 
     site: Mapped[Site] = relationship()
 
-    __table_args__ = (
-        Index("ix_consent_receipt_visitor", "visitor_id", "recorded_at"),
-        Index("ix_consent_receipt_recorded_at", "recorded_at"),
-    )
+    # Receipts are looked up by receipt id (unique) and swept by date (retention); no index on
+    # visitor_id: every index on a random UUID costs each of the busiest writes of the product.
+    __table_args__ = (Index("ix_consent_receipt_recorded_at", "recorded_at"),)
 
     def __repr__(self) -> str:
         return f"<ConsentReceipt {self.receipt_id}>"
