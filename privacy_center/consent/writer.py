@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -30,17 +30,20 @@ class _Pending:
     done: bool = False
     created: bool = False
     error: BaseException | None = None
+    # Set to wake the request up: its batch was written, or it is to write the next one.
+    wake: threading.Event = field(default_factory=threading.Event)
+    leads_next: bool = False
 
 
 class ReceiptWriter:
     """Writes receipts in batches, written by the requests themselves.
 
     A request hands its receipt in. When no batch is being written, it writes one: every
-    receipt waiting at that moment (its own included). Otherwise it waits; when a batch is
-    committed, the waiting requests wake up, those whose receipt was in it answer, and one of
-    the others writes the next batch. A request writes only while its own receipt is waiting,
-    so none is held up writing for others indefinitely; no thread of its own (nothing to
-    restart after a fork); under load most receipts share a commit.
+    receipt waiting at that moment (its own included). Otherwise it waits. When a batch is
+    committed, the requests of that batch are woken up to answer, and the first waiting request,
+    if any, is woken up to write the next batch. A request writes only while its own receipt is
+    waiting, so none is held up writing for others indefinitely; no thread of its own (nothing
+    to restart after a fork); under load most receipts share a commit.
 
     ``insert(connection, rows)`` writes a batch of receipts' values and returns the ids of those
     that were new (``consent.services.ReceiptBatchInsert``).
@@ -51,7 +54,7 @@ class ReceiptWriter:
     ) -> None:
         self._engine = engine
         self._insert_rows = insert
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._writing = False
         # Sites whose row is known to exist (the statement looks their id up).
@@ -61,37 +64,49 @@ class ReceiptWriter:
         """Store ``values`` as a receipt; True when this call stored it, False when it existed."""
         pending = _Pending(values)
         deadline = time.monotonic() + timeout
-        with self._turn:
+        with self._lock:
             self._waiting.append(pending)
-            while not pending.done:
-                if not self._writing:
-                    self._write_next_batch()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 and pending in self._waiting:
+            leads = not self._writing
+            self._writing = True
+        while True:
+            if leads:
+                self._write_next_batch()
+            if pending.done:
+                break
+            remaining = deadline - time.monotonic()
+            woken = pending.wake.wait(max(remaining, 0.05))
+            with self._lock:
+                pending.wake.clear()
+                if pending.done:
+                    break
+                leads, pending.leads_next = pending.leads_next, False
+                if not leads and not woken and remaining <= 0 and pending in self._waiting:
                     # Never picked up: nothing was written, so the request may say so. A
                     # receipt already in a batch being written waits for that batch's outcome.
                     self._waiting.remove(pending)
                     raise ReceiptNotRecorded("the database did not answer in time")
-                self._turn.wait(max(remaining, 0.05))
         if pending.error is not None:
             raise ReceiptNotRecorded(str(pending.error)) from pending.error
         return pending.created
 
     def _write_next_batch(self) -> None:
-        """Called holding the lock; writes without it, then wakes every waiting request."""
-        batch = self._waiting[:MAX_BATCH]
-        del self._waiting[:MAX_BATCH]
-        self._writing = True
-        self._turn.release()
+        with self._lock:
+            batch = self._waiting[:MAX_BATCH]
+            del self._waiting[:MAX_BATCH]
         try:
             self._write(batch)
         finally:
-            self._turn.acquire()
-            self._writing = False
-            for pending in batch:
-                pending.done = True
-            self._turn.notify_all()
+            with self._lock:
+                for pending in batch:
+                    pending.done = True
+                to_wake = list(batch)
+                if self._waiting:
+                    self._waiting[0].leads_next = True
+                    to_wake.append(self._waiting[0])
+                else:
+                    self._writing = False
+            for pending in to_wake:
+                pending.wake.set()
 
     def _write(self, batch: list[_Pending]) -> None:
         # The same receipt twice in one batch (a retry racing its first post): write it once;
