@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import ClassVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The application's static files (the Flask static folder, the widget's builds, PDF styles).
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 class ConfigurationError(RuntimeError):

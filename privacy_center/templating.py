@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, url_for
 from flask_babel import format_date, gettext, ngettext
 from jinja2 import pass_context
 
+from .config import STATIC_DIR
 from .content import get_content
 from .i18n import LANGUAGE_NAMES, current_language
 from .operator import Period
 from .policy.registry import Lifetime
 from .policy.views import page_url
-
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 @cache

@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from privacy_center.letters.rendering import STATIC_DIR, LocalOnlyURLFetcher, render_pdf
+from privacy_center.config import STATIC_DIR
+from privacy_center.letters.rendering import LocalOnlyURLFetcher, render_pdf
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-WIDGET_DIR = Path(__file__).resolve().parent.parent / "static" / "widget"
+from ..config import STATIC_DIR
+
+WIDGET_DIR = STATIC_DIR / "widget"
 MANIFEST = WIDGET_DIR / "manifest.json"
 
 

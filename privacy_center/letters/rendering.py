@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+from ..config import STATIC_DIR
 
 
 class LocalOnlyURLFetcher(URLFetcher):

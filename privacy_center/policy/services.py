@@ -19,8 +19,8 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import http_date, parse_accept_header, parse_date
 from werkzeug.wrappers import Response
 
+from ..config import STATIC_DIR
 from ..content import OperatorContent
-from ..letters.rendering import STATIC_DIR, render_pdf
 from ..security import SECURITY_HEADERS
 from .versions import PolicyVersion
 
@@ -138,10 +138,6 @@ class PageCache:
             with self._lock:
                 page = self._pages.setdefault(key, rendered)
         return page
-
-
-def policy_pdf(html: str) -> bytes:
-    return render_pdf(html)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from ..content import OperatorContent, get_content
 from ..i18n import current_language
+from ..letters.rendering import render_pdf
 from ..operator import Authority
 from .changes import compare_documents
 from .services import (
@@ -18,7 +19,6 @@ from .services import (
     TrustedHeaders,
     build_page,
     page_answer,
-    policy_pdf,
 )
 from .versions import PolicyVersion
 
@@ -98,7 +98,7 @@ def render_policy(
             "policy/changes.html", older=older, changes=changes, **context
         ).encode()
     if kind == "pdf":
-        return policy_pdf(render_template("policy/print.html", **context))
+        return render_pdf(render_template("policy/print.html", **context))
     return render_template("policy/page.html", **context).encode()
 
 
