@@ -13,9 +13,9 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Connection, Dialect, bindparam, select
+from sqlalchemy import Connection, Dialect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..content import OperatorContent
@@ -167,39 +167,10 @@ def browser_family(user_agent: str) -> str:
     return "Other"
 
 
-def _insert_into(session: Session, model: type):
-    """INSERT with ON CONFLICT support on both databases the product runs on."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 RECEIPT_COLUMNS = (
     "receipt_id", "visitor_id", "recorded_at", "policy_version", "widget_build", "texts_hash",
     "language", "action", "method", "gpc", "choices", "browser_family",
 )  # fmt: skip
-
-
-@lru_cache(maxsize=4)
-def receipt_insert(dialect: str):
-    """The receipt INSERT, built once per dialect so SQLAlchemy compiles it once.
-
-    The site's id is looked up inside the statement (parameter ``site_key``); ON CONFLICT makes
-    a retried post a no-op; RETURNING tells which receipts were new.
-    """
-    table = ConsentReceipt.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    site_id = select(SiteRecord.id).where(SiteRecord.key == bindparam("site_key"))
-    return (
-        insert(table)
-        .values(
-            {
-                **{name: bindparam(name) for name in RECEIPT_COLUMNS},
-                "site_id": site_id.scalar_subquery(),
-            }
-        )
-        .on_conflict_do_nothing(index_elements=["receipt_id"])
-        .returning(table.c.receipt_id)
-    )
 
 
 class ReceiptBatchInsert:
@@ -207,8 +178,9 @@ class ReceiptBatchInsert:
 
     Per row, SQLAlchemy's statement execution costs ten times what the driver does; the batch
     runs the driver directly, with SQLAlchemy's own bind processors for every column (so values
-    are stored exactly as the ORM stores them) and the same ON CONFLICT / RETURNING semantics as
-    ``receipt_insert``.
+    are stored exactly as the ORM stores them). The site's id is looked up inside the statement;
+    ON CONFLICT makes a retried post a no-op; RETURNING tells which receipts were new. Used for
+    a batch and for a receipt alone: the product has one receipt INSERT.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -240,6 +212,12 @@ class ReceiptBatchInsert:
             return {returned[0] for returned in cursor.fetchall()}
         finally:
             cursor.close()
+
+
+@lru_cache(maxsize=4)
+def batch_insert_for(dialect: Dialect) -> ReceiptBatchInsert:
+    """The receipt INSERT of a database dialect, built once."""
+    return ReceiptBatchInsert(dialect)
 
 
 def receipt_values(receipt: ReceiptInput, site: Site, browser: str) -> dict[str, object]:
@@ -297,19 +275,16 @@ def record_receipt(
 
 
 def _insert_alone(session: Session, values: dict[str, object], site: Site) -> bool:
-    statement = receipt_insert(session.get_bind().dialect.name)
+    """Commit one receipt by itself (without group commit); True when it was new."""
+    ensure_site(session, site)
+    dialect = session.get_bind().dialect
     try:
-        inserted = session.connection().execute(statement, values).scalar()
-    except IntegrityError:
-        # The site has no row yet (site_id came out NULL): create it, then record.
-        session.rollback()
-        ensure_site(session, site)
-        inserted = session.connection().execute(statement, values).scalar()
-    except SQLAlchemyError as error:
+        inserted = batch_insert_for(dialect)(session.connection(), [values])
+        session.commit()
+    except (SQLAlchemyError, dialect.loaded_dbapi.Error) as error:
         session.rollback()
         raise ReceiptNotRecorded(str(error)) from error
-    session.commit()
-    return inserted is not None
+    return bool(inserted)
 
 
 def find_receipt(session: Session, receipt_id: str) -> ConsentReceipt | None:
@@ -411,8 +386,12 @@ def ensure_site(session: Session, site: Site) -> int:
     """
     site_id = session.scalar(select(SiteRecord.id).where(SiteRecord.key == site.key))
     if site_id is None:
+        # INSERT .. ON CONFLICT, in the dialect of the database at hand.
+        insert = (
+            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        )
         statement = (
-            _insert_into(session, SiteRecord)
+            insert(SiteRecord)
             .values(key=site.key, name=site.name, origins=list(site.origins))
             .on_conflict_do_nothing(index_elements=["key"])
         )

@@ -5,7 +5,7 @@ from flask import Flask
 from ..extensions import csrf, db
 from .cli import consent_cli
 from .intake import ReceiptIntake
-from .services import ReceiptBatchInsert
+from .services import batch_insert_for
 from .views import WRITER, bp
 from .writer import ReceiptWriter
 
@@ -17,6 +17,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(consent_cli)
     if app.config["RECEIPT_GROUP_COMMIT"]:
         with app.app_context():
-            writer = ReceiptWriter(db.engine, ReceiptBatchInsert(db.engine.dialect))
+            writer = ReceiptWriter(db.engine, batch_insert_for(db.engine.dialect))
         app.extensions[WRITER] = writer
         app.wsgi_app = ReceiptIntake(app.wsgi_app, app, writer)  # type: ignore[method-assign]
