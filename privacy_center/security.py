@@ -6,8 +6,13 @@ X-Frame-Options would only repeat it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, request
 from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -32,13 +37,20 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def https_headers(environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    """HSTS for an answer sent over https, for the answers written below Flask."""
+    return (
+        [("Strict-Transport-Security", HSTS)] if environ.get("wsgi.url_scheme") == "https" else []
+    )
+
+
 def add_security_headers(response: Response) -> Response:
     # Pre-rendered pages carry these headers already; one lookup spares the whole loop.
     if "Content-Security-Policy" not in response.headers:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    for name, value in https_headers(request.environ):
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..content import EXTENSION_KEY, OperatorContent
 from ..extensions import db, rate_limiter
-from ..security import HSTS, SECURITY_HEADERS
+from ..security import SECURITY_HEADERS, https_headers
 from .services import (
     MAX_RECEIPT_BYTES,
     InvalidReceipt,
@@ -36,11 +37,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 RECEIPTS_PATH = "/api/v1/consents"
-REASONS = {
-    200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 403: "403 Forbidden",
-    409: "409 Conflict", 429: "429 Too Many Requests", 500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -175,8 +171,7 @@ class ReceiptIntake:
             ("Content-Length", str(len(payload))),
             *answer.headers,
             *SECURITY_HEADERS.items(),
+            *https_headers(environ),
         ]
-        if scheme == "https":
-            headers.append(("Strict-Transport-Security", HSTS))
-        start_response(REASONS[answer.status], headers)
+        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
         return [payload]

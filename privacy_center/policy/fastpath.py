@@ -9,6 +9,7 @@ route costs. Anything else, including a page not rendered yet, goes on to Flask 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -16,14 +17,13 @@ from werkzeug.http import parse_cookie
 
 from ..content import EXTENSION_KEY, OperatorContent
 from ..i18n import best_accepted, negotiate_language
-from ..security import HSTS
+from ..security import https_headers
 from .services import PageCache, page_answer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 ROUTES = {"/policy": "current", "/policy/versions": "versions"}
-REASONS = {200: "200 OK", 304: "304 Not Modified"}
 
 
 class PrerenderedPages:
@@ -40,7 +40,7 @@ class PrerenderedPages:
             answer = self._answer(kind, environ)
             if answer is not None:
                 status, headers, body = answer
-                start_response(REASONS[status], headers)
+                start_response(f"{status} {HTTPStatus(status).phrase}", headers)
                 return [body] if body is not None and method == "GET" else []
         return self.wsgi_app(environ, start_response)
 
@@ -59,6 +59,4 @@ class PrerenderedPages:
         if page is None:
             return None
         status, headers, body = page_answer(page, environ)
-        if environ.get("wsgi.url_scheme") == "https":
-            headers.append(("Strict-Transport-Security", HSTS))
-        return status, headers, body
+        return status, headers + https_headers(environ), body
