@@ -23,7 +23,7 @@ from .services import (
     site_config,
 )
 from .texts import WIDGET_TEXTS
-from .widget import Builds, load_builds
+from .widget import Builds, build_file, load_builds
 
 bp = Blueprint("consent", __name__)
 
@@ -98,14 +98,13 @@ def widget_asset(name: str) -> Response:
 
 
 def _widget_file(name: str, cache_control: str) -> Response:
-    path = _builds().file(name)
-    body = path.read_bytes()
+    body, etag = build_file(_builds().file(name))
     mimetype = "text/javascript" if name.endswith(".js") else "text/css"
     response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = cache_control
     # Cross-origin pages may load it with Subresource Integrity (crossorigin="anonymous").
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    response.set_etag(etag)
     return response.make_conditional(request)
 
 

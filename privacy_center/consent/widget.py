@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ..config import STATIC_DIR
@@ -33,6 +35,13 @@ class Builds:
             if name in (build.js, build.css):
                 return WIDGET_DIR / name
         return None
+
+
+@lru_cache(maxsize=32)
+def build_file(path: Path) -> tuple[bytes, str]:
+    """A build file's bytes and ETag, read once: a build's file names carry its hash."""
+    body = path.read_bytes()
+    return body, hashlib.sha256(body).hexdigest()[:32]
 
 
 def load_builds(manifest: Path = MANIFEST) -> Builds:
