@@ -60,6 +60,11 @@ class Answer:
     headers: tuple[tuple[str, str], ...]
 
 
+def error_document(message: str, field: str | None = None) -> dict[str, object]:
+    """The body of every error of the consent API: what is wrong, and which field."""
+    return {"error": message, "field": field} if field else {"error": message}
+
+
 def origin_allowed(
     origin: str | None, own_origin: str, extra_origins: Iterable[str], site_origins: Iterable[str]
 ) -> bool:
@@ -83,10 +88,7 @@ def answer_receipt(
     cors = (("Access-Control-Allow-Origin", posted.origin), ("Vary", "Origin")) if readable else ()
 
     def error(status: int, message: str, field: str | None = None, *extra_headers) -> Answer:
-        document: dict[str, object] = {"error": message}
-        if field:
-            document["field"] = field
-        return Answer(status, document, (*cors, *extra_headers))
+        return Answer(status, error_document(message, field), (*cors, *extra_headers))
 
     if not rate_limiter.hit(config["CONSENT_RATE_LIMIT"], "consent-receipts", posted.address):
         return error(429, "too many receipts from this address; try again in a minute", None,
@@ -106,8 +108,8 @@ def answer_receipt(
         return error(400, str(invalid), invalid.field)
     site = content.operator.site(receipt.site)
     if not origin_allowed(posted.origin, posted.own_origin, extra, site.origins):
-        return Answer(403, {"error": f"origin {posted.origin} may not post receipts for site "
-                                     f"{site.key!r}"}, ())  # fmt: skip
+        message = f"origin {posted.origin} may not post receipts for site {site.key!r}"
+        return Answer(403, error_document(message), ())
     try:
         recorded_at, created = record_receipt(
             session_scope, receipt, site, browser_family(posted.user_agent), writer

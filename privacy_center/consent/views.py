@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import nullcontext
-from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_babel import force_locale
@@ -15,7 +14,7 @@ from ..extensions import db
 from ..i18n import current_language
 from ..operator import Site
 from ..templating import format_lifetime
-from .intake import PostedReceipt, answer_receipt, origin_allowed
+from .intake import PostedReceipt, answer_receipt, error_document, origin_allowed
 from .services import (
     MAX_RECEIPT_BYTES,
     find_receipt,
@@ -44,11 +43,8 @@ def _json(document: object, status: int = 200) -> Response:
     )
 
 
-def _error(message: str, status: int = 400, field: str | None = None) -> Response:
-    document: dict[str, Any] = {"error": message}
-    if field:
-        document["field"] = field
-    return _json(document, status)
+def _error(message: str, status: int = 400) -> Response:
+    return _json(error_document(message), status)
 
 
 def _builds() -> Builds:
