@@ -8,6 +8,7 @@ from flask import Flask, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import demo, errors, i18n, models, security, templating
+from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
@@ -57,6 +58,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     errors.init_app(app)
     init_policy(app)
     init_consent(app)
+    init_accounts(app)
     demo.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))

@@ -188,3 +188,37 @@ def page(browser: object) -> Iterator[object]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_account(db: scoped_session) -> Callable[..., object]:
+    """Factory: an account holder (flushed, rolled back with the test)."""
+    from privacy_center.accounts.passwords import hash_password
+    from privacy_center.models import Account
+
+    password_hash = hash_password(DEFAULT_PASSWORD)
+
+    def factory(email: str | None = None, **fields: object) -> Account:
+        account = Account(
+            email=(email or f"holder-{secrets.token_hex(4)}@example.org").lower(),
+            password_hash=password_hash,
+            first_name=fields.pop("first_name", "Camille"),
+            last_name=fields.pop("last_name", "Martin"),
+            language=fields.pop("language", "fr"),
+            **fields,
+        )
+        db.add(account)
+        db.flush()
+        return account
+
+    return factory
+
+
+def sign_in(client: FlaskClient, account: object) -> None:
+    """Open a signed-in session for ``account`` in the test client (as Flask-Login would)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = account.get_id()  # type: ignore[attr-defined]
+        session["_fresh"] = True

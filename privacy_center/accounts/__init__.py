@@ -1,0 +1,1 @@
+"""Account holders: sign-in (password or emailed link) and communication preferences."""
