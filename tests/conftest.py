@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,6 +27,7 @@ from werkzeug.serving import make_server
 from demo_site import create_demo_site
 from privacy_center import create_app
 from privacy_center.extensions import db as database
+from privacy_center.mail import parse_message
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PC_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -222,3 +226,64 @@ def sign_in(client: FlaskClient, account: object) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = account.get_id()  # type: ignore[attr-defined]
         session["_fresh"] = True
+
+
+class SMTPRecorder:
+    """The handler of the test SMTP server: keeps every message it accepts, parsed."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.messages: list[EmailMessage] = []
+        # (MAIL FROM, RCPT TO) of each message, in the same order.
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = parse_message(envelope.content)
+        with self._lock:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+
+    def settings(self) -> dict[str, object]:
+        """The MAIL_* settings that send through this server."""
+        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SMTPRecorder]:
+    """A real SMTP server (aiosmtpd) on a free loopback port; call ``.clear()`` in each test."""
+    from aiosmtpd.controller import Controller  # imported here: only mail tests need it
+
+    recorder = SMTPRecorder()
+    recorder.port = free_port(recorder.host)
+    # server_hostname: no DNS lookup of the machine's name at start-up.
+    controller = Controller(
+        recorder, hostname=recorder.host, port=recorder.port, server_hostname="localhost"
+    )
+    controller.start()
+    yield recorder
+    controller.stop()
+
+
+@pytest.fixture
+def outbox(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty outbox folder; the session app writes its mails there during the test."""
+    directory = tmp_path / "outbox"
+    directory.mkdir()
+    monkeypatch.setitem(app.config, "MAIL_OUTBOX_DIR", str(directory))
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    return directory
