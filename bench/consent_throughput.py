@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, VENV_BIN, gunicorn, wrk
+from _harness import ROOT, VENV_BIN, gunicorn, production_env, wrk
 
 BUDGET = 0.4
 LUA = Path(__file__).resolve().parent / "receipts.lua"
@@ -121,9 +121,7 @@ def measure(kind: str, hello: str, seconds: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as folder, database(kind, folder) as url:
         env = {
             **os.environ,
-            "PC_ENV": "production",
-            "SECRET_KEY": "bench-" + "k" * 40,
-            "DATABASE_URL": url,
+            **production_env(url, folder),
             # The limit guards against one abusive address; this load comes from one address.
             "CONSENT_RATE_LIMIT": "100000000 per minute",
         }

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, gunicorn, warm, wrk
+from _harness import ROOT, gunicorn, production_env, warm, wrk
 
 BUDGET = 0.8
 # Both routes get the same request a browser sends.
@@ -48,11 +48,7 @@ def main() -> int:
     arguments = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as instance:
-        app_env = {
-            "PC_ENV": "production",
-            "SECRET_KEY": "bench-" + "k" * 40,
-            "DATABASE_URL": f"sqlite:///{instance}/bench.sqlite3",
-        }
+        app_env = production_env(f"sqlite:///{instance}/bench.sqlite3", instance)
         with (
             gunicorn("hello_app:app", {}, cwd=ROOT / "bench") as hello,
             gunicorn("wsgi:app", app_env) as center,

@@ -23,8 +23,11 @@ def test_unknown_environment_is_refused():
         create_app("staging")
 
 
-def test_production_session_cookie_flags(monkeypatch, database_url):
+def test_production_session_cookie_flags(monkeypatch, database_url, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    for name in ("IDENTITY_DOCUMENT", "EXPORT"):
+        monkeypatch.setenv(f"PC_{name}_KEY", "A" * 43 + "=")
+        monkeypatch.setenv(f"PC_{name}_DIR", str(tmp_path / name.lower()))
     app = create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url})
 
     @app.get("/set-session")

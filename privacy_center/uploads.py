@@ -1,0 +1,688 @@
+"""Identity documents: which files are accepted, and how they are kept.
+
+``check_identity_document`` decides a file's type from its bytes (never from its name), accepts
+only PDF, JPEG and PNG, and refuses anything a staff member should not open: programs, archives,
+web pages, damaged files, image bombs, PDFs with scripts, launch actions or attached files.
+
+``store_document``, ``read_document`` and ``delete_document`` keep accepted documents encrypted
+at rest (AES-256-GCM), under random names, in a directory outside the web root.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import re
+import secrets
+import struct
+import tempfile
+import threading
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import filetype
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask_babel import gettext as _
+from PIL import Image, ImageFile
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+# The only types accepted, as detected from the file's signature.
+ACCEPTED_MIME_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
+# What a PDF's streams may unpack to, in total, while they are scanned for hidden objects: far
+# above any identity document, far below what a decompression bomb would reach.
+MAX_PDF_UNPACKED_BYTES = 128 * 1024 * 1024
+
+
+class RejectedUpload(ValueError):
+    """The file is refused; ``str()`` tells the person what to do instead (translated)."""
+
+
+# --- File type ----------------------------------------------------------------------------------
+
+# What a file's name claims, by extension (lower case).
+_CLAIMED_TYPES = {
+    ".pdf": "application/pdf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".jfif": "image/jpeg",
+    ".png": "image/png",
+}
+# An animated PNG is still a PNG file; Pillow checks its default image like any other.
+_MIME_ALIASES = {"image/apng": "image/png"}
+
+# ELF, Windows PE ("MZ"), Mach-O (32/64-bit, both byte orders, universal), WebAssembly, Android
+# DEX, and scripts (#!). Checked on the first bytes, after an optional UTF-8 byte-order mark.
+_EXECUTABLE_SIGNATURES = (
+    b"\x7fELF",
+    b"MZ",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"\x00asm",
+    b"dex\n",
+    b"#!",
+)
+_EXECUTABLE_MIMES = frozenset(
+    {"application/x-msdownload", "application/x-executable", "application/wasm"}
+)
+_ARCHIVE_MIMES = frozenset(
+    {
+        "application/zip",
+        "application/x-tar",
+        "application/x-rar-compressed",
+        "application/gzip",
+        "application/x-bzip2",
+        "application/x-7z-compressed",
+        "application/x-xz",
+        "application/zstd",
+        "application/x-compress",
+        "application/x-lzop",
+        "application/x-lzip",
+        "application/x-lz4",
+        "application/x-brotli",
+        "application/vnd.ms-cab-compressed",
+        "application/x-deb",
+        "application/x-rpm",
+        "application/x-unix-archive",
+        "application/x-google-chrome-extension",
+        "application/epub+zip",
+    }
+)
+_OFFICE_MIMES = frozenset(
+    {
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/rtf",
+    }
+)
+# Office files are zip archives: a name saying so earns the "export it as PDF" advice.
+_OFFICE_EXTENSIONS = frozenset(
+    {".docx", ".docm", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".doc", ".xls", ".ppt", ".rtf"}
+)
+_TEXT_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def check_identity_document(filename: str, data: bytes) -> str:
+    """The MIME type of an acceptable identity document, detected from its bytes.
+
+    Raises ``RejectedUpload``, whose message says what is wrong and what to do, for anything
+    but a sound PDF, JPEG or PNG file of at most ``MAX_DOCUMENT_BYTES``.
+    """
+    if not data:
+        raise RejectedUpload(
+            _(
+                "The file is empty. Choose it again; if it comes from a scanner or a phone, "
+                "check that it was saved completely."
+            )
+        )
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise RejectedUpload(
+            _(
+                "The file is larger than %(limit)d MB, the most we accept. Scan it at a lower "
+                "resolution, or save it as a smaller PDF or JPEG, and try again.",
+                limit=MAX_DOCUMENT_BYTES // (1024 * 1024),
+            )
+        )
+    extension = _extension(filename)
+    kind = filetype.guess(data)
+    detected = _MIME_ALIASES.get(kind.mime, kind.mime) if kind else None
+    _refuse_dangerous_kinds(data, detected, extension)
+
+    claimed = _CLAIMED_TYPES.get(extension)
+    if claimed is not None and detected != claimed:
+        raise RejectedUpload(_name_mismatch_message(claimed, extension))
+    if detected not in ACCEPTED_MIME_TYPES:
+        raise RejectedUpload(
+            _(
+                "This type of file is not accepted: only PDF, JPEG or PNG files are. Convert it "
+                "first (for example, print or export it to PDF, or save the photo as JPEG), "
+                "then upload the new file."
+            )
+        )
+    if detected == "application/pdf":
+        _check_pdf(data)
+    else:
+        _check_image(data, detected)
+    return detected
+
+
+def _extension(filename: str) -> str:
+    # Some browsers send a full client path; only the last part's extension matters.
+    name = re.split(r"[/\\]", filename or "")[-1].strip().rstrip(".")
+    return os.path.splitext(name)[1].lower()
+
+
+def _refuse_dangerous_kinds(data: bytes, detected: str | None, extension: str) -> None:
+    """Programs, text markup and archives are refused whatever their name says."""
+    head = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if head.startswith(_EXECUTABLE_SIGNATURES) or detected in _EXECUTABLE_MIMES:
+        raise RejectedUpload(
+            _(
+                "This file is a program or a script, not a document, so it cannot be accepted. "
+                "Upload a scan or a photo of the document as PDF, JPEG or PNG."
+            )
+        )
+    markup = _markup_kind(data)
+    if markup == "svg":
+        raise RejectedUpload(
+            _(
+                "SVG drawings are not accepted, because they can carry scripts. Export the "
+                "drawing as PNG or PDF and upload that file."
+            )
+        )
+    if markup == "html":
+        raise RejectedUpload(
+            _(
+                "This file is a web page (HTML), not a scan or a photo. Open it in your browser "
+                "and print it to PDF, or take a screenshot, then upload that file."
+            )
+        )
+    if detected in _OFFICE_MIMES or (
+        detected in _ARCHIVE_MIMES and extension in _OFFICE_EXTENSIONS
+    ):
+        raise RejectedUpload(
+            _(
+                "Word-processor and office files (such as .docx or .odt) are not accepted. "
+                "Export the document as PDF (File, then Export or Print to PDF) and upload "
+                "the PDF."
+            )
+        )
+    if detected in _ARCHIVE_MIMES:
+        raise RejectedUpload(
+            _(
+                "Compressed archives (zip, rar, 7z, gz, tar) are not accepted. Take the "
+                "document out of the archive and upload it on its own as PDF, JPEG or PNG."
+            )
+        )
+
+
+def _markup_kind(data: bytes) -> str | None:
+    """``"svg"`` or ``"html"`` when the file is text markup (whatever its name), else None."""
+    head = data[:4096]
+    for bom, encoding in _TEXT_BOMS:
+        if head.startswith(bom):
+            text = head[len(bom) :].decode(encoding, "ignore")
+            break
+    else:
+        text = head.decode("latin-1")
+    text = text.lstrip().lower()
+    if not text.startswith("<"):
+        return None
+    # Any markup is refused: SVG gets its own advice, everything else (HTML, XHTML, XML) the
+    # web page's.
+    return "svg" if "<svg" in text else "html"
+
+
+def _name_mismatch_message(claimed: str, extension: str) -> str:
+    if claimed == "application/pdf":
+        return _(
+            "The file's name ends in .pdf, but its content is not a PDF document. Check that "
+            "you chose the right file, or save it again as PDF, and try again."
+        )
+    if claimed == "image/jpeg":
+        return _(
+            "The file's name ends in %(extension)s, but its content is not a JPEG image. Check "
+            "that you chose the right file, or save it again as JPEG, and try again.",
+            extension=extension,
+        )
+    return _(
+        "The file's name ends in .png, but its content is not a PNG image. Check that you chose "
+        "the right file, or save it again as PNG, and try again."
+    )
+
+
+# --- Images -------------------------------------------------------------------------------------
+
+_PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+_PILLOW_LOCK = threading.Lock()
+# What Pillow raises on damaged data (its plugins are not consistent about it).
+_IMAGE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+)
+
+
+def _too_many_pixels() -> RejectedUpload:
+    return RejectedUpload(
+        _(
+            "The image has too many pixels (more than %(limit)d megapixels). Resize it, for "
+            "example to 4000 × 3000 pixels, or scan at a lower resolution, and try again.",
+            limit=MAX_IMAGE_PIXELS // 1_000_000,
+        )
+    )
+
+
+def _check_image(data: bytes, mime: str) -> None:
+    """Decode the whole image: a truncated or corrupt file is refused, not half-shown."""
+    pillow_format = _PILLOW_FORMATS[mime]
+    try:
+        with _strict_pillow():
+            with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
+                # Image.open has read the header only: the size is known before any pixel is
+                # decoded.
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise _too_many_pixels()
+                image.verify()  # chunk checksums (PNG) and structure
+            # verify() leaves the image unusable: decode a fresh one completely.
+            with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
+                image.load()
+    except RejectedUpload:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise _too_many_pixels() from None
+    except _IMAGE_ERRORS:
+        raise RejectedUpload(
+            _(
+                "The image is damaged or incomplete, so it cannot be read. Take the photo or "
+                "the scan again (or export it again as JPEG or PNG) and upload the new file."
+            )
+        ) from None
+
+
+@contextmanager
+def _strict_pillow() -> Iterator[None]:
+    """Pillow as strict as it gets, for one check at a time.
+
+    WeasyPrint sets Pillow's global ``ImageFile.LOAD_TRUNCATED_IMAGES`` to True when it is
+    imported (to show what it can of broken images): Pillow would then pad a truncated image
+    and ignore decoding errors. The check runs with it False and puts back what it found; the
+    lock keeps two checks from restoring each other's value. Pillow's bomb warning (above
+    ~89 MP, while opening) is turned into an error, never a warning that escapes.
+    """
+    with _PILLOW_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+_JAVASCRIPT, _LAUNCH, _EMBEDDED, _ENCRYPTED = "javascript", "launch", "embedded", "encrypted"
+# PDF names that make a document active or a container, by what they mean.
+_DANGEROUS_NAMES = {
+    "JS": _JAVASCRIPT,
+    "JavaScript": _JAVASCRIPT,
+    "Launch": _LAUNCH,
+    "EmbeddedFile": _EMBEDDED,
+    "EmbeddedFiles": _EMBEDDED,
+    "FileAttachment": _EMBEDDED,
+    "GoToE": _EMBEDDED,
+}
+# The raw scan also notices an encryption dictionary in any trailer, not only the one pypdf uses.
+_RAW_DANGEROUS_NAMES = {**_DANGEROUS_NAMES, "Encrypt": _ENCRYPTED}
+_PDF_WHITESPACE = b"\x00\t\n\x0c\r "
+_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _name_pattern(names: dict[str, str]) -> re.Pattern[bytes]:
+    """Finds these PDF names as whole tokens, each character written plainly or as a #xx
+    escape (/JavaScript, /J#61vaScript, /#4A#61...): searching for them directly is much
+    faster than decoding every name of a large document."""
+
+    def spellings(character: str) -> bytes:
+        escape = "".join(
+            f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{ord(character):02x}"
+        )
+        return b"(?:%s|#%s)" % (re.escape(character).encode(), escape.encode())
+
+    alternatives = b"|".join(b"".join(spellings(c) for c in name) for name in names)
+    # A name ends at whitespace, at a delimiter, or at the end of the data.
+    return re.compile(rb"/((?:%s))(?=[\x00\t\n\x0c\r ()<>\[\]{}/%%]|\Z)" % alternatives)
+
+
+_DANGEROUS_PATTERN = _name_pattern(_DANGEROUS_NAMES)
+_RAW_DANGEROUS_PATTERN = _name_pattern(_RAW_DANGEROUS_NAMES)
+_STREAM_START = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
+_ENDSTREAM = b"endstream"
+# Stream dictionaries whose data is pixels or font programs: binary, never PDF syntax, so they
+# are not unpacked (and random bytes cannot pass for a name there).
+_BINARY_STREAM = re.compile(
+    rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType)\b|/Length[123]\b|/Type\s*/XRef\b"
+)
+# What pypdf raises, or lets through, on a damaged file.
+_PDF_ERRORS = (
+    PyPdfError,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
+# Objects visited in one document at most (a 10 MB file holds far fewer).
+_MAX_PDF_OBJECTS = 2_000_000
+
+
+def _pdf_damaged() -> RejectedUpload:
+    return RejectedUpload(
+        _(
+            "The PDF is damaged or incomplete (for example, the download or the scan was "
+            "interrupted), so it cannot be read. Save or export it again and upload the new file."
+        )
+    )
+
+
+def _check_pdf(data: bytes) -> None:
+    # A complete PDF ends with %%EOF; anything after it but whitespace is a truncated update
+    # or something appended to the document.
+    if not data.rstrip(_PDF_WHITESPACE).endswith(b"%%EOF"):
+        raise _pdf_damaged()
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise _pdf_refusal(_ENCRYPTED)
+        if len(reader.pages) == 0:
+            raise _pdf_damaged()
+        findings = _scan_pdf_bytes(data) | _walk_pdf(reader)
+    except RejectedUpload:
+        raise
+    except _PDF_ERRORS:
+        raise _pdf_damaged() from None
+    for finding in (_ENCRYPTED, _JAVASCRIPT, _LAUNCH, _EMBEDDED):
+        if finding in findings:
+            raise _pdf_refusal(finding)
+
+
+def _pdf_refusal(finding: str) -> RejectedUpload:
+    if finding == _ENCRYPTED:
+        return RejectedUpload(
+            _(
+                "The PDF is protected by a password or encrypted, so we cannot check it. Remove "
+                "the protection (or print it to a new PDF) and upload the unprotected file."
+            )
+        )
+    if finding == _JAVASCRIPT:
+        return RejectedUpload(
+            _(
+                "The PDF contains JavaScript (code that runs when it is opened), which we do not "
+                "accept for security reasons. Print it to a new PDF, or scan the paper "
+                "document, and upload that file."
+            )
+        )
+    if finding == _LAUNCH:
+        return RejectedUpload(
+            _(
+                "The PDF contains an action that starts another program, which we do not accept "
+                "for security reasons. Print it to a new PDF, or scan the paper document, and "
+                "upload that file."
+            )
+        )
+    return RejectedUpload(
+        _(
+            "The PDF contains attached files, which we do not accept. Upload each document as "
+            "its own PDF, JPEG or PNG file (printing the PDF to a new PDF drops the attachments)."
+        )
+    )
+
+
+def _names_in(blob: bytes, pattern: re.Pattern[bytes]) -> set[str]:
+    """What the dangerous names in some PDF syntax mean (#xx escapes decoded)."""
+    return {
+        _RAW_DANGEROUS_NAMES[_decode_name_escapes(match.group(1)).decode("latin-1")]
+        for match in pattern.finditer(blob)
+    }
+
+
+def _scan_pdf_bytes(data: bytes) -> set[str]:
+    """Byte-level scan: the file's syntax, and every stream that unpacks to syntax.
+
+    This sees objects that the structure walk might not (an object only a lenient viewer
+    would find, a compressed object stream outside the cross-reference table).
+    """
+    syntax: list[bytes] = []
+    found: set[str] = set()
+    position = 0
+    unpacked = 0
+    for start in _STREAM_START.finditer(data):
+        if start.start() < position:
+            continue  # the word "stream" inside the previous stream's data
+        end = data.find(_ENDSTREAM, start.end())
+        if end == -1:
+            end = len(data)
+        syntax.append(data[position : start.start()])
+        # The stream's dictionary is the syntax since its object began.
+        object_start = max(data.rfind(b"obj", position, start.start()), position)
+        dictionary = _decode_name_escapes(data[object_start : start.start()])
+        position = end + len(_ENDSTREAM)
+        if _BINARY_STREAM.search(dictionary) and b"/ObjStm" not in dictionary:
+            continue
+        body = data[start.end() : end]
+        content = _inflate(body, MAX_PDF_UNPACKED_BYTES - unpacked)
+        if content is None:
+            # Not Flate data: an unfiltered stream is scanned as it is; other filters are left to
+            # the structure walk, which decodes them.
+            if b"/Filter" in dictionary:
+                continue
+            content = body
+        unpacked += len(content)
+        if unpacked > MAX_PDF_UNPACKED_BYTES:
+            raise _pdf_too_complex()
+        found |= _names_in(content, _DANGEROUS_PATTERN)
+    syntax.append(data[position:])
+    return found | _names_in(b"\n".join(syntax), _RAW_DANGEROUS_PATTERN)
+
+
+def _decode_name_escapes(blob: bytes) -> bytes:
+    return _HEX_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), blob)
+
+
+def _inflate(body: bytes, budget: int) -> bytes | None:
+    """A zlib stream's content, at most ``budget`` + 1 bytes of it; None when it is not zlib."""
+    inflater = zlib.decompressobj()
+    try:
+        content = inflater.decompress(body, max(budget, 0) + 1)
+    except zlib.error:
+        return None
+    if len(content) > budget:
+        raise _pdf_too_complex()
+    return content
+
+
+def _pdf_too_complex() -> RejectedUpload:
+    return RejectedUpload(
+        _(
+            "The PDF is too complex to be checked. Print it to a new PDF, or scan the paper "
+            "document, and upload that file."
+        )
+    )
+
+
+def _walk_pdf(reader: PdfReader) -> set[str]:
+    """Structure walk with pypdf: every object reachable from the trailer (the catalog with its
+    /Names, /OpenAction and /AA, the pages and their annotations) and every object the
+    cross-reference tables list, including those inside compressed object streams. pypdf
+    decodes #xx escapes in names itself."""
+    found: set[str] = set()
+    pending: list[object] = [reader.trailer]
+    for generation, table in reader.xref.items():
+        pending.extend(IndirectObject(idnum, generation, reader) for idnum in table)
+    pending.extend(IndirectObject(idnum, 0, reader) for idnum in reader.xref_objStm)
+    seen_references: set[tuple[int, int]] = set()
+    seen_containers: set[int] = set()
+    visited = 0
+    while pending:
+        visited += 1
+        if visited > _MAX_PDF_OBJECTS:
+            raise _pdf_too_complex()
+        item = pending.pop()
+        if isinstance(item, IndirectObject):
+            key = (item.idnum, item.generation)
+            if key in seen_references:
+                continue
+            seen_references.add(key)
+            item = item.get_object()
+        if isinstance(item, NameObject):
+            meaning = _DANGEROUS_NAMES.get(item[1:])
+            if meaning is not None:
+                found.add(meaning)
+        elif isinstance(item, DictionaryObject | ArrayObject):
+            if id(item) in seen_containers:
+                continue
+            seen_containers.add(id(item))
+            if isinstance(item, DictionaryObject):
+                for name, value in dict.items(item):
+                    pending.append(name)
+                    pending.append(value)
+            else:
+                pending.extend(list.__iter__(item))
+    return found
+
+
+# --- Encrypted storage --------------------------------------------------------------------------
+
+# What a stored name looks like (secrets.token_urlsafe(32)): nothing else is ever opened, so no
+# name can reach outside the directory.
+_STORED_NAME = re.compile(r"[A-Za-z0-9_-]{43}")
+# File format: magic and version, 96-bit nonce, AES-256-GCM ciphertext with its 16-byte tag.
+_MAGIC = b"PCID\x01"
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+
+
+class StoredDocumentError(Exception):
+    """A stored identity document cannot be read, or its name is not one of ours."""
+
+
+class InvalidDocumentName(StoredDocumentError, ValueError):
+    """The name is not a stored document's name (for example, it holds a path)."""
+
+
+class DocumentNotFound(StoredDocumentError, LookupError):
+    """No stored document has this name (it was deleted, or never stored)."""
+
+
+class DocumentTampered(StoredDocumentError):
+    """The stored file fails its integrity check: altered, renamed, or another key."""
+
+
+def store_document(data: bytes, *, directory: Path, key: bytes) -> str:
+    """Encrypt ``data`` into a new file of ``directory``; returns its random name."""
+    cipher = _cipher(key)
+    _make_private_directory(directory)
+    name = secrets.token_urlsafe(32)
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    # The name is authenticated with the content: a file renamed to another document's name
+    # fails to decrypt instead of being shown as that document.
+    sealed = _MAGIC + nonce + cipher.encrypt(nonce, data, name.encode("ascii"))
+    _write_atomically(directory / name, sealed)
+    return name
+
+
+def read_document(name: str, *, directory: Path, key: bytes) -> bytes:
+    """The plain content of a stored document."""
+    cipher = _cipher(key)
+    path = directory / _checked_name(name)
+    try:
+        # O_NOFOLLOW: a symbolic link planted in the directory is not followed.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise DocumentNotFound(f"No stored identity document is named {name!r}.") from None
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise DocumentTampered(
+            f"The stored identity document {name!r} was replaced by a symbolic link."
+        ) from None
+    with os.fdopen(fd, "rb") as file:
+        sealed = file.read()
+    header = len(_MAGIC) + _NONCE_BYTES
+    if not sealed.startswith(_MAGIC) or len(sealed) < header + _TAG_BYTES:
+        raise DocumentTampered(f"The stored identity document {name!r} is not in our format.")
+    nonce = sealed[len(_MAGIC) : header]
+    try:
+        return cipher.decrypt(nonce, sealed[header:], name.encode("ascii"))
+    except InvalidTag:
+        raise DocumentTampered(
+            f"The stored identity document {name!r} fails its integrity check: it was altered "
+            "or renamed, or it was encrypted with another key (IDENTITY_DOCUMENT_KEY)."
+        ) from None
+
+
+def delete_document(name: str, *, directory: Path) -> bool:
+    """Delete a stored document; True if it existed, False if it was already gone."""
+    try:
+        (directory / _checked_name(name)).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _checked_name(name: str) -> str:
+    if not isinstance(name, str) or not _STORED_NAME.fullmatch(name):
+        raise InvalidDocumentName(f"{name!r} is not the name of a stored identity document.")
+    return name
+
+
+def _cipher(key: bytes) -> AESGCM:
+    if not isinstance(key, bytes) or len(key) != 32:
+        raise ValueError("The identity-document key must be 32 bytes (AES-256).")
+    return AESGCM(key)
+
+
+def _make_private_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        if not directory.is_dir():
+            raise
+    else:
+        directory.chmod(0o700)  # whatever the umask
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside ``path`` (mode 0600), then rename it into place: the
+    name appears complete or not at all, and a failure leaves nothing behind."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    # The rename itself survives a crash once the directory is synced.
+    directory_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
