@@ -1,9 +1,16 @@
 """Settings, read from the environment when the application is created."""
 
+import atexit
+import base64
+import binascii
+import functools
 import os
 import secrets
+import shutil
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The application's static files (the Flask static folder, the widget's builds, PDF styles).
@@ -38,19 +45,76 @@ class Config:
     TESTING = False
     # Consent receipts a single address may post ("N per second|minute|hour|day").
     CONSENT_RATE_LIMIT = "60 per minute"
+    # Password sign-in attempts, counted per address and per email typed.
+    LOGIN_RATE_LIMIT = "10 per minute"
+    # Emailed sign-in links asked for, counted per address and per email typed.
+    SIGN_IN_LINK_RATE_LIMIT = "5 per hour"
+    # Rights requests filed (and "find my request" attempts) per address, and identity
+    # documents uploaded per address (rights/views.py).
+    REQUEST_RATE_LIMIT = "20 per hour"
+    UPLOAD_RATE_LIMIT = "20 per hour"
+    # Largest request body: an identity document of 10 MB plus the form around it. Bigger
+    # bodies are refused (413) before they are read.
+    MAX_CONTENT_LENGTH = 11 * 1024 * 1024
+    # Copies of a person's data (exports/): one with more rows than this is prepared in the
+    # background (jobs.py) and kept, encrypted, for EXPORT_LIFETIME_DAYS; a smaller one streams
+    # at once. The summary (HTML, PDF) shows the first EXPORT_SUMMARY_ROWS rows of each category.
+    EXPORT_INLINE_MAX_ROWS = 20_000
+    EXPORT_LIFETIME_DAYS = 7
+    EXPORT_SUMMARY_ROWS = 5
+    # Copies a signed-in person may start.
+    EXPORT_RATE_LIMIT = "10 per hour"
     # Receipts of concurrent requests share one transaction (consent/writer.py).
     RECEIPT_GROUP_COMMIT = True
+    # Outgoing mail (mail.py): through MAIL_SERVER when it is set, otherwise written as .eml
+    # files to MAIL_OUTBOX_DIR (development). MAIL_USE_TLS is STARTTLS, MAIL_USE_SSL implicit TLS.
+    MAIL_PORT = 25
+    MAIL_TIMEOUT = 10.0
 
     def __init__(self, instance_path: str) -> None:
         self.SQLALCHEMY_DATABASE_URI = database_url(instance_path)
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.CONSENT_RATE_LIMIT = os.environ.get("CONSENT_RATE_LIMIT", self.CONSENT_RATE_LIMIT)
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", self.LOGIN_RATE_LIMIT)
+        self.SIGN_IN_LINK_RATE_LIMIT = os.environ.get(
+            "SIGN_IN_LINK_RATE_LIMIT", self.SIGN_IN_LINK_RATE_LIMIT
+        )
+        self.REQUEST_RATE_LIMIT = os.environ.get("REQUEST_RATE_LIMIT", self.REQUEST_RATE_LIMIT)
+        self.UPLOAD_RATE_LIMIT = os.environ.get("UPLOAD_RATE_LIMIT", self.UPLOAD_RATE_LIMIT)
         # Origins allowed for every site besides those of content/operator.yaml (e.g. staging).
         self.CONSENT_EXTRA_ORIGINS = tuple(os.environ.get("CONSENT_EXTRA_ORIGINS", "").split())
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", self.CONTENT_DIR)
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", self.TRUSTED_PROXIES))
         self.SECRET_KEY = self.secret_key(instance_path)
+        # Identity documents, encrypted at rest (uploads.py), outside the web root.
+        self.IDENTITY_DOCUMENT_DIR = self.identity_document_dir(instance_path)
+        self.IDENTITY_DOCUMENT_KEY = self.identity_document_key(instance_path)
+        # Prepared copies of people's data, encrypted at rest with their own key (exports/).
+        self.EXPORT_DIR = self.export_dir(instance_path)
+        self.EXPORT_KEY = self.export_key(instance_path)
+        self.EXPORT_INLINE_MAX_ROWS = _env_number(
+            "EXPORT_INLINE_MAX_ROWS", self.EXPORT_INLINE_MAX_ROWS
+        )
+        self.EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", self.EXPORT_RATE_LIMIT)
+        # The test suite never mails anyone: it reads the outbox or runs its own SMTP server.
+        self.MAIL_SERVER = None if self.TESTING else os.environ.get("MAIL_SERVER") or None
+        self.MAIL_PORT = _env_number("MAIL_PORT", self.MAIL_PORT)
+        self.MAIL_USE_TLS = _env_flag("MAIL_USE_TLS")
+        self.MAIL_USE_SSL = _env_flag("MAIL_USE_SSL")
+        if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
+            raise ConfigurationError(
+                "MAIL_USE_TLS (STARTTLS, usually port 587) and MAIL_USE_SSL (implicit TLS, usually "
+                "port 465) exclude each other: set only one."
+            )
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        self.MAIL_TIMEOUT = _env_number("MAIL_TIMEOUT", self.MAIL_TIMEOUT)
+        # None: "<operator name> <no-reply@localhost>" (mail.default_sender).
+        self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
+        self.MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR") or str(
+            Path(instance_path) / "outbox"
+        )
 
     def secret_key(self, instance_path: str) -> str:
         key = os.environ.get("SECRET_KEY", "")
@@ -61,6 +125,51 @@ class Config:
                 "print(secrets.token_hex(32))'). For local development set PC_ENV=development."
             )
         return key
+
+    def identity_document_dir(self, instance_path: str) -> str:
+        configured = os.environ.get("PC_IDENTITY_DOCUMENT_DIR")
+        directory = Path(configured or Path(instance_path) / "identity-documents").resolve()
+        if directory.is_relative_to(STATIC_DIR.resolve()):
+            raise ConfigurationError(
+                f"PC_IDENTITY_DOCUMENT_DIR={str(directory)!r} is inside the static folder, which "
+                "the web server publishes: choose a directory outside it."
+            )
+        return str(directory)
+
+    def identity_document_key(self, instance_path: str) -> bytes:
+        value = os.environ.get("PC_IDENTITY_DOCUMENT_KEY", "")
+        if not value:
+            raise ConfigurationError(
+                "PC_IDENTITY_DOCUMENT_KEY is missing: it encrypts the identity documents people "
+                "upload. In production set it in the environment, for example: export "
+                "PC_IDENTITY_DOCUMENT_KEY=$(python -c 'import base64, secrets; "
+                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). Keep it "
+                "safe: documents stored with a key cannot be read without it. For local "
+                "development set PC_ENV=development."
+            )
+        return parse_document_key(value, "PC_IDENTITY_DOCUMENT_KEY")
+
+    def export_dir(self, instance_path: str) -> str:
+        configured = os.environ.get("PC_EXPORT_DIR")
+        directory = Path(configured or Path(instance_path) / "exports").resolve()
+        if directory.is_relative_to(STATIC_DIR.resolve()):
+            raise ConfigurationError(
+                f"PC_EXPORT_DIR={str(directory)!r} is inside the static folder, which the web "
+                "server publishes: choose a directory outside it."
+            )
+        return str(directory)
+
+    def export_key(self, instance_path: str) -> bytes:
+        value = os.environ.get("PC_EXPORT_KEY", "")
+        if not value:
+            raise ConfigurationError(
+                "PC_EXPORT_KEY is missing: it encrypts the copies of people's data prepared for "
+                "download. In production set it in the environment, for example: export "
+                "PC_EXPORT_KEY=$(python -c 'import base64, secrets; "
+                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). For local "
+                "development set PC_ENV=development."
+            )
+        return parse_document_key(value, "PC_EXPORT_KEY")
 
 
 class DevelopmentConfig(Config):
@@ -80,6 +189,22 @@ class DevelopmentConfig(Config):
             key_file.chmod(0o600)
         return key_file.read_text().strip()
 
+    def identity_document_key(self, instance_path: str) -> bytes:
+        if os.environ.get("PC_IDENTITY_DOCUMENT_KEY"):
+            return super().identity_document_key(instance_path)
+        key_file = Path(instance_path) / "identity-document-key"
+        if not key_file.exists():
+            _create_key_file(key_file)
+        return parse_document_key(key_file.read_text().strip(), str(key_file))
+
+    def export_key(self, instance_path: str) -> bytes:
+        if os.environ.get("PC_EXPORT_KEY"):
+            return super().export_key(instance_path)
+        key_file = Path(instance_path) / "export-key"
+        if not key_file.exists():
+            _create_key_file(key_file)
+        return parse_document_key(key_file.read_text().strip(), str(key_file))
+
 
 class TestConfig(DevelopmentConfig):
     """The test suite; it passes the throw-away database's URL as an override."""
@@ -94,6 +219,18 @@ class TestConfig(DevelopmentConfig):
     def secret_key(self, instance_path: str) -> str:
         return "test-" + "x" * 40
 
+    def identity_document_dir(self, instance_path: str) -> str:
+        return _test_document_dir()
+
+    def identity_document_key(self, instance_path: str) -> bytes:
+        return _test_document_key()
+
+    def export_dir(self, instance_path: str) -> str:
+        return _test_export_dir()
+
+    def export_key(self, instance_path: str) -> bytes:
+        return _test_document_key()
+
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
 
@@ -107,6 +244,97 @@ def database_url(instance_path: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def parse_document_key(value: str, source: str) -> bytes:
+    """The 32 bytes of an identity-document key written as URL-safe base64 (padding optional)."""
+    try:
+        key = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigurationError(
+            f"{source} must be the URL-safe base64 of 32 random bytes (44 characters), for "
+            "example the output of: python -c 'import base64, secrets; "
+            "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'."
+        )
+    return key
+
+
+def document_key(config: Mapping[str, object]) -> bytes:
+    """The identity documents' encryption key (32 bytes) from an application's settings."""
+    value = config.get("IDENTITY_DOCUMENT_KEY")
+    if isinstance(value, str):
+        return parse_document_key(value, "IDENTITY_DOCUMENT_KEY")
+    if isinstance(value, bytes) and len(value) == 32:
+        return value
+    raise ConfigurationError("IDENTITY_DOCUMENT_KEY must be 32 bytes (AES-256).")
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Write a new key file (mode 0600) that appears complete or not at all; when two processes
+    start at once, the first link wins and both use its key."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=key_file.parent, prefix=".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, key_file)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
+
+
+@functools.cache
+def _test_document_key() -> bytes:
+    # One key per test process: whatever a test stores, no other run can read.
+    return secrets.token_bytes(32)
+
+
+@functools.cache
+def _test_document_dir() -> str:
+    # One throw-away directory per test process, never the instance folder; removed at exit.
+    directory = tempfile.mkdtemp(prefix="pc-identity-documents-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
+@functools.cache
+def _test_export_dir() -> str:
+    # Like the identity documents': one throw-away directory per test process.
+    directory = tempfile.mkdtemp(prefix="pc-exports-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name}={value!r}: use 1/true/yes/on or 0/false/no/off.")
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _env_number(name: str, default: Number) -> Number:
+    """A positive number of the default's type (a port is an int, a timeout may be 2.5)."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = type(default)(value)
+    except ValueError:
+        number = type(default)(0)
+    if number <= 0:
+        kind = "whole number" if isinstance(default, int) else "number"
+        raise ConfigurationError(f"{name}={value!r}: expected a positive {kind}.")
+    return number
 
 
 def load_config(name: str | None, instance_path: str) -> Config:
