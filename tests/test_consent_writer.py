@@ -27,6 +27,7 @@ def grouped_app(app, make_app):
     grouped = make_app(RECEIPT_GROUP_COMMIT=True, CONSENT_RATE_LIMIT="100000 per minute")
     posted: list[str] = []
     yield grouped, posted
+    grouped.extensions[WRITER].close()
     with grouped.app_context():
         database.session.execute(
             delete(ConsentReceipt).where(ConsentReceipt.receipt_id.in_(posted))

@@ -9,6 +9,7 @@ before it answers, so nothing acknowledged can be lost.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,10 @@ class ReceiptWriter:
         self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._writing = False
+        # Batches are written one at a time, so one connection serves them all: no pool
+        # checkout and liveness ping per batch. A failed batch drops it; the next one reconnects.
+        self._connection: Connection | None = None
+        self._connection_pid = 0
         # Sites whose row is known to exist (the statement looks their id up).
         self.ready_sites: set[str] = set()
 
@@ -88,6 +93,13 @@ class ReceiptWriter:
         if pending.error is not None:
             raise ReceiptNotRecorded(str(pending.error)) from pending.error
         return pending.created
+
+    def close(self) -> None:
+        """Close the batches' connection (the next batch would open another)."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def _write_next_batch(self) -> None:
         with self._lock:
@@ -130,5 +142,15 @@ class ReceiptWriter:
                 pending.created = pending.values["receipt_id"] in inserted
 
     def _insert(self, batch: list[_Pending]) -> set[str]:
-        with self._engine.begin() as connection:
-            return self._insert_rows(connection, [pending.values for pending in batch])
+        # A connection opened before a fork (gunicorn --preload) belongs to the parent.
+        if self._connection is None or self._connection_pid != os.getpid():
+            self._connection = self._engine.connect()
+            self._connection_pid = os.getpid()
+        connection = self._connection
+        try:
+            with connection.begin():
+                return self._insert_rows(connection, [pending.values for pending in batch])
+        except Exception:
+            self._connection = None
+            connection.invalidate()
+            raise
