@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .accounts.demo import seed_demo_accounts
 from .content import OperatorContent, get_content
 from .extensions import db
 from .models import Site
@@ -22,10 +23,12 @@ class SeedReport:
     created: int
     updated: int
     unchanged: int
+    accounts_created: int = 0
 
 
 def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
-    """Create or update the operator's sites; running it again changes nothing."""
+    """Create or update the operator's sites and create the demo account holders; running it
+    again changes nothing."""
     created = updated = unchanged = 0
     for declared in content.operator.sites:
         site = session.scalar(select(Site).where(Site.key == declared.key))
@@ -38,17 +41,20 @@ def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
             updated += 1
         else:
             unchanged += 1
+    session.flush()
+    accounts = seed_demo_accounts(session, content.operator.today(), content=content)
     session.commit()
-    return SeedReport(created, updated, unchanged)
+    return SeedReport(created, updated, unchanged, accounts)
 
 
 @demo_cli.command("seed")
 def seed_command() -> None:
-    """Load the demo operator's sites (running it twice changes nothing)."""
+    """Load the demo operator's sites and accounts (running it twice changes nothing)."""
     report = seed_demo(db.session, get_content())
     click.echo(
         f"Sites: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
     )
+    click.echo(f"Demo accounts: {report.accounts_created} created")
 
 
 def init_app(app: Flask) -> None:

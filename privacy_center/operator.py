@@ -6,7 +6,8 @@ so that an operator never publishes a half-valid policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,38 @@ class Site:
     cookie_domain: str | None = None
 
 
+# Channels the operator may use for news and offers (a CommunicationPreference's channel).
+COMMUNICATION_CHANNELS = ("email", "sms")
+TOPIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class CommunicationTopic:
+    """A kind of news or offers the operator sends, which the person accepts or refuses."""
+
+    key: str
+    label: Translated
+    description: Translated
+    # Whether it is sent when the person made no choice: only for the soft opt-in (news about
+    # services similar to those already subscribed to); every other topic waits for a yes.
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class Communication:
+    """The operator's communication topics and the channels each is offered on."""
+
+    channels: tuple[str, ...] = ()
+    topics: tuple[CommunicationTopic, ...] = ()
+
+    def topic(self, key: str) -> CommunicationTopic | None:
+        return next((topic for topic in self.topics if topic.key == key), None)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (channel, topic) a person can accept or refuse."""
+        return [(channel, topic.key) for topic in self.topics for channel in self.channels]
+
+
 @dataclass(frozen=True)
 class Operator:
     name: str
@@ -81,6 +114,12 @@ class Operator:
     default_language: str
     sites: tuple[Site, ...]
     consent_site: str
+    communication: Communication = field(default_factory=Communication)
+    # Shown before a further copy of a person's data is prepared (art. 15(3) GDPR: the first
+    # copy is free; a reasonable fee may be charged for further ones). None: no notice.
+    copy_fee_notice: Translated | None = None
+    # When a requester must prove their identity with a document (IDENTITY_DOCUMENT_POLICIES).
+    identity_document: str = "on_doubt"
 
     def site(self, key: str) -> Site | None:
         return next((site for site in self.sites if site.key == key), None)
@@ -160,7 +199,69 @@ def load_operator(path: Path) -> Operator:
         default_language=default_language,
         sites=sites,
         consent_site=consent_site,
+        communication=_load_communication(raw.get("communication"), languages, where),
+        copy_fee_notice=Translated.parse(
+            raw["copy_fee_notice"], languages, f"{where}: copy_fee_notice"
+        )
+        if raw.get("copy_fee_notice") is not None
+        else None,
+        identity_document=_load_identity_document(raw.get("identity_document"), where),
     )
+
+
+# "required": every requester without an account (or acting for someone else) uploads one;
+# "on_doubt": only when staff doubt the requester's identity and say why.
+IDENTITY_DOCUMENT_POLICIES = ("required", "on_doubt")
+
+
+def _load_identity_document(raw: Any, where: str) -> str:
+    value = "on_doubt" if raw is None else raw
+    if value not in IDENTITY_DOCUMENT_POLICIES:
+        raise ContentError(
+            f"{where}: identity_document must be one of {', '.join(IDENTITY_DOCUMENT_POLICIES)}; "
+            f"got {raw!r}"
+        )
+    return value
+
+
+def _load_communication(raw: Any, languages: tuple[str, ...], where: str) -> Communication:
+    """The ``communication`` section (optional: an operator may send no news at all)."""
+    if raw is None:
+        return Communication()
+    where = f"{where}: communication"
+    if not isinstance(raw, dict):
+        raise ContentError(f"{where}: expected channels and topics")
+    channels = tuple(raw.get("channels") or ())
+    unknown = [channel for channel in channels if channel not in COMMUNICATION_CHANNELS]
+    if unknown or len(set(channels)) != len(channels):
+        raise ContentError(
+            f"{where}: channels must be distinct, among {', '.join(COMMUNICATION_CHANNELS)}; "
+            f"got {list(channels)}"
+        )
+    topics: list[CommunicationTopic] = []
+    for index, entry in enumerate(raw.get("topics") or ()):
+        key = require(entry, "key", f"{where}: topics[{index}]")
+        place = f"{where}: topic {key!r}"
+        if not isinstance(key, str) or not TOPIC_KEY.match(key):
+            raise ContentError(f"{place}: a key is lower-case letters, digits and _ (like news)")
+        if any(topic.key == key for topic in topics):
+            raise ContentError(f"{place}: declared twice")
+        default = entry.get("default", False)
+        if not isinstance(default, bool):
+            raise ContentError(f"{place}: default is true or false")
+        topics.append(
+            CommunicationTopic(
+                key=key,
+                label=Translated.parse(entry.get("label"), languages, f"{place}: label"),
+                description=Translated.parse(
+                    entry.get("description"), languages, f"{place}: description"
+                ),
+                default=default,
+            )
+        )
+    if topics and not channels:
+        raise ContentError(f"{where}: topics are declared but no channel")
+    return Communication(channels=channels, topics=tuple(topics))
 
 
 def _load_site(raw: Any, where: str) -> Site:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from ..extensions import db, login_manager
+from ..extensions import csrf, db, login_manager
 from ..models import Account
+from .views import bp, unsubscribe_page
 
 
 def load_user(user_id: str) -> Account | None:
@@ -23,3 +24,6 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to see this page.")
+    # RFC 8058 one-click unsubscribe: mail clients post without any CSRF token (see the view).
+    csrf.exempt(unsubscribe_page)
+    app.register_blueprint(bp)

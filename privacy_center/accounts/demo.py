@@ -1,0 +1,477 @@
+"""Demo account holders of the demo operator, with data in every category its policy lists.
+
+``flask demo seed`` calls :func:`seed_demo_accounts`. An account that exists already is left as
+it is, so running the seed twice changes nothing. The data are made up but realistic, and
+dated relative to the day of the seed (browsing events stay within their 13-month retention).
+Every demo account signs in with :data:`DEMO_PASSWORD` (documented in README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..consent.widget import load_builds
+from ..content import OperatorContent, get_content
+from ..models import (
+    Account,
+    BrowsingEvent,
+    Complaint,
+    ConsentLink,
+    ConsentReceipt,
+    Interest,
+    Invoice,
+    Site,
+    Subscription,
+    SupportConversation,
+)
+from .passwords import hash_password
+from .services import set_preferences
+
+# Published in README: the demo accounts hold made-up data only.
+DEMO_PASSWORD = "allopass-demo"  # noqa: S105
+BROWSING_EVENTS = 300
+
+PATHS = (
+    "/",
+    "/tarifs",
+    "/services/paiement-sms",
+    "/services/paiement-carte",
+    "/services/audiotel",
+    "/compte",
+    "/compte/factures",
+    "/compte/abonnements",
+    "/compte/statistiques",
+    "/aide/faq",
+    "/aide/contact",
+    "/blog/monetiser-son-site-en-2025",
+    "/blog/micropaiement-et-rgpd",
+    "/documentation/api",
+)
+REFERRERS = (None, None, None, "https://www.google.fr/", "https://www.qwant.com/",
+             "https://www.facebook.com/", "https://www.linkedin.com/")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoSubscription:
+    service: str
+    plan: str
+    started_months_ago: int
+    price_cents: int
+    ended_months_ago: int | None = None
+
+
+@dataclass(frozen=True)
+class DemoHolder:
+    number: int
+    email: str
+    civility: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    phone: str
+    company: str
+    street: str
+    postal_code: str
+    city: str
+    language: str
+    device: str
+    payment_method: str
+    subscriptions: tuple[DemoSubscription, ...]
+    interests: tuple[tuple[str, str], ...]
+    complaints: tuple[tuple[str, str, str], ...]
+    conversations: tuple[tuple[str, str, str], ...]
+    preferences: dict[tuple[str, str], bool]
+
+
+HOLDERS = (
+    DemoHolder(
+        number=1,
+        email="camille.martin@example.org",
+        civility="Mme",
+        first_name="Camille",
+        last_name="Martin",
+        date_of_birth=date(1988, 4, 12),
+        phone="+33 6 12 34 56 78",
+        company="Atelier Martin Création",
+        street="12, rue des Lilas",
+        postal_code="31400",
+        city="Toulouse",
+        language="fr",
+        device="Firefox 128 · Windows 11",
+        payment_method="Carte bancaire, via HIPAY",
+        subscriptions=(
+            DemoSubscription("Passerelle de paiement ALLOPASS", "Pro mensuel", 26, 2900),
+            DemoSubscription("Micropaiement SMS+", "Standard", 14, 990),
+            DemoSubscription("Statistiques avancées", "Option", 20, 490, ended_months_ago=8),
+        ),
+        interests=(
+            ("Monétisation de contenus", "declared"),
+            ("Paiement mobile", "declared"),
+            ("Presse en ligne", "inferred"),
+            ("Jeux vidéo", "inferred"),
+        ),
+        complaints=(
+            (
+                "Double prélèvement sur la facture de mars",
+                "Ma facture du mois de mars a été prélevée deux fois sur ma carte. Merci de "
+                "procéder au remboursement du second prélèvement.",
+                "resolved",
+            ),
+            (
+                "Retard de versement des revenus SMS+",
+                "Les revenus SMS+ du mois dernier n'apparaissent toujours pas sur mon relevé.",
+                "open",
+            ),
+        ),
+        conversations=(
+            (
+                "phone",
+                "Remboursement d'un double prélèvement",
+                "Appel de Mme Martin au sujet d'un double prélèvement. Le conseiller confirme "
+                "l'anomalie et lance le remboursement sous 5 jours ouvrés.",
+            ),
+            (
+                "email",
+                "Modifier l'adresse de facturation",
+                "Bonjour, pouvez-vous mettre à jour mon adresse de facturation ? Réponse : "
+                "c'est fait, la prochaine facture portera la nouvelle adresse.",
+            ),
+            (
+                "chat",
+                "Intégrer le bouton de paiement",
+                "Question sur l'intégration du bouton de paiement dans un site WordPress ; le "
+                "conseiller envoie le lien vers la documentation de l'API.",
+            ),
+        ),
+        preferences={
+            ("email", "news"): True,
+            ("email", "offers"): False,
+            ("sms", "news"): False,
+            ("sms", "offers"): False,
+            ("sms", "similar_services"): False,
+        },
+    ),
+    DemoHolder(
+        number=2,
+        email="julien.bernard@example.org",
+        civility="M.",
+        first_name="Julien",
+        last_name="Bernard",
+        date_of_birth=date(1975, 11, 3),
+        phone="+33 7 81 22 45 90",
+        company="Bernard Conseil SARL",
+        street="8, avenue Jean Jaurès",
+        postal_code="69007",
+        city="Lyon",
+        language="fr",
+        device="Safari · iPhone iOS 17",
+        payment_method="Prélèvement SEPA, via HIPAY",
+        subscriptions=(
+            DemoSubscription("Passerelle de paiement ALLOPASS", "Entreprise annuel", 30, 24900),
+            DemoSubscription("Paiement par Audiotel", "Standard", 11, 1490),
+        ),
+        interests=(
+            ("Paiement par carte", "declared"),
+            ("Services aux entreprises", "declared"),
+            ("Formation en ligne", "inferred"),
+        ),
+        complaints=(
+            (
+                "Facture illisible",
+                "Le PDF de ma dernière facture ne s'ouvre pas. Pouvez-vous me la renvoyer ?",
+                "resolved",
+            ),
+        ),
+        conversations=(
+            (
+                "phone",
+                "Passage à l'offre annuelle",
+                "M. Bernard demande les conditions du passage à l'offre annuelle ; le "
+                "conseiller détaille la remise et envoie un devis par email.",
+            ),
+            (
+                "email",
+                "Attestation de paiement",
+                "Demande d'une attestation de paiement pour l'expert-comptable ; attestation "
+                "envoyée en pièce jointe.",
+            ),
+        ),
+        preferences={
+            ("email", "news"): True,
+            ("email", "offers"): True,
+            ("sms", "news"): False,
+            ("sms", "offers"): True,
+        },
+    ),
+    DemoHolder(
+        number=3,
+        email="thomas.petit@example.org",
+        civility="M.",
+        first_name="Thomas",
+        last_name="Petit",
+        date_of_birth=date(1994, 2, 27),
+        phone="+33 6 45 78 12 03",
+        company="Petit Studio",
+        street="3, quai des Chartrons",
+        postal_code="33000",
+        city="Bordeaux",
+        language="en",
+        device="Chrome 126 · Android 14",
+        payment_method="Carte bancaire, via HIPAY",
+        subscriptions=(DemoSubscription("Micropaiement SMS+", "Découverte", 7, 490),),
+        interests=(("Podcasts", "declared"), ("Musique en ligne", "inferred")),
+        complaints=(
+            (
+                "Code SMS non reçu",
+                "Mes lecteurs signalent qu'ils ne reçoivent pas le code après l'envoi du SMS.",
+                "closed",
+            ),
+        ),
+        conversations=(
+            (
+                "chat",
+                "Code SMS non reçu",
+                "Le conseiller vérifie la configuration du service et corrige le mot-clé SMS.",
+            ),
+            (
+                "phone",
+                "Question sur les reversements",
+                "M. Petit demande le calendrier des reversements ; le conseiller l'explique et "
+                "indique où le retrouver dans l'espace client.",
+            ),
+        ),
+        preferences={
+            ("email", "news"): False,
+            ("email", "offers"): False,
+            ("email", "similar_services"): False,
+        },
+    ),
+)
+
+
+def _moment(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=UTC)
+
+
+def _uuid4(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _seed_holder(
+    session: Session,
+    holder: DemoHolder,
+    today: date,
+    content: OperatorContent,
+    password_hash: str,
+) -> Account:
+    # Seeded by the address: the same account gets the same data on every machine.
+    rng = random.Random(holder.email)  # noqa: S311 - made-up demo data, not a secret
+    created = today - relativedelta(months=max(s.started_months_ago for s in holder.subscriptions))
+    account = Account(
+        email=holder.email,
+        password_hash=password_hash,
+        civility=holder.civility,
+        first_name=holder.first_name,
+        last_name=holder.last_name,
+        date_of_birth=holder.date_of_birth,
+        phone=holder.phone,
+        company=holder.company,
+        billing_street=holder.street,
+        billing_postal_code=holder.postal_code,
+        billing_city=holder.city,
+        billing_country="FR",
+        language=holder.language,
+        created_at=_moment(created - timedelta(days=3), 9, 30),
+        last_active_at=_moment(today - timedelta(days=2), 18, 5),
+    )
+    session.add(account)
+    session.flush()
+
+    invoice_number = 0
+    for subscription in holder.subscriptions:
+        started = today - relativedelta(months=subscription.started_months_ago)
+        ended = (
+            today - relativedelta(months=subscription.ended_months_ago)
+            if subscription.ended_months_ago is not None
+            else None
+        )
+        session.add(
+            Subscription(
+                account_id=account.id,
+                service=subscription.service,
+                plan=subscription.plan,
+                started_on=started,
+                ended_on=ended,
+                price_cents=subscription.price_cents,
+            )
+        )
+        # Monthly invoices (annual plans: yearly), the last 18 months at most.
+        step = 12 if "annuel" in subscription.plan else 1
+        months = range(0, subscription.started_months_ago + 1, step)
+        for offset in months:
+            issued = started + relativedelta(months=offset)
+            if (
+                issued > today
+                or (ended and issued >= ended)
+                or issued < today - relativedelta(months=18)
+            ):
+                continue
+            invoice_number += 1
+            session.add(
+                Invoice(
+                    account_id=account.id,
+                    number=f"ALP-{issued:%Y%m}-{holder.number:02d}{invoice_number:03d}",
+                    issued_on=issued,
+                    description=f"{subscription.service} – {subscription.plan} ({issued:%m/%Y})",
+                    amount_cents=subscription.price_cents,
+                    payment_method=holder.payment_method,
+                    paid_at=_moment(issued + timedelta(days=2), 10),
+                )
+            )
+
+    # Raw visit data: kept at most 13 months, so spread over the last 300 days.
+    events = []
+    for _ in range(BROWSING_EVENTS):
+        moment = _moment(today, 0) - timedelta(minutes=rng.randrange(1, 300 * 24 * 60))
+        events.append(
+            BrowsingEvent(
+                account_id=account.id,
+                occurred_at=moment,
+                path=rng.choice(PATHS),
+                referrer=rng.choice(REFERRERS),
+                device=holder.device,
+            )
+        )
+    session.add_all(sorted(events, key=lambda event: event.occurred_at))
+
+    for index, (topic, source) in enumerate(holder.interests):
+        session.add(
+            Interest(
+                account_id=account.id,
+                topic=topic,
+                source=source,
+                recorded_at=_moment(today - timedelta(days=40 * (index + 1)), 12),
+            )
+        )
+    for index, (subject, description, status) in enumerate(holder.complaints):
+        opened = _moment(today - timedelta(days=120 - 60 * index), 14, 20)
+        session.add(
+            Complaint(
+                account_id=account.id,
+                opened_at=opened,
+                subject=subject,
+                description=description,
+                status=status,
+                resolved_at=opened + timedelta(days=6) if status != "open" else None,
+            )
+        )
+    for index, (channel, subject, transcript) in enumerate(holder.conversations):
+        started = _moment(today - timedelta(days=118 - 45 * index), 9, 32)
+        session.add(
+            SupportConversation(
+                account_id=account.id,
+                started_at=started,
+                channel=channel,
+                subject=subject,
+                transcript=transcript,
+                call_recording_ref=(
+                    f"REC-{started:%Y%m%d-%H%M%S}-{holder.number:04d}"
+                    if channel == "phone"
+                    else None
+                ),
+            )
+        )
+
+    _seed_consent(session, account, holder, today, content, rng)
+    set_preferences(
+        session,
+        account,
+        holder.preferences,
+        method="preferences",
+        communication=content.operator.communication,
+        now=_moment(today - timedelta(days=30), 20, 15),
+    )
+    return account
+
+
+def _seed_consent(
+    session: Session,
+    account: Account,
+    holder: DemoHolder,
+    today: date,
+    content: OperatorContent,
+    rng: random.Random,
+) -> None:
+    """Two choices made in the holder's browser (a refusal, then a choice category by category),
+    and the link between that browser's visitor id and the account."""
+    site = session.scalar(select(Site).where(Site.key == content.operator.consent_site))
+    if site is None:
+        return
+    builds = load_builds()
+    build = builds.current.build if builds.current else "unbuilt"
+    version = content.current_version(today).number
+    visitor = _uuid4(rng)
+    choices = (
+        ("reject-all", {"analytics": False, "advertising": False, "personalization": False,
+                        "social": False}, 75),
+        ("save", {"analytics": True, "advertising": False, "personalization": True,
+                  "social": False}, 20),
+    )  # fmt: skip
+    for action, chosen, days_ago in choices:
+        session.add(
+            ConsentReceipt(
+                receipt_id=_uuid4(rng),
+                visitor_id=visitor,
+                site_id=site.id,
+                recorded_at=_moment(today - timedelta(days=days_ago), 19, 42),
+                policy_version=version,
+                widget_build=build,
+                texts_hash=hashlib.sha256(
+                    f"demo texts {version} {holder.language}".encode()
+                ).hexdigest(),
+                language=holder.language,
+                action=action,
+                method="click",
+                gpc=False,
+                choices={"functional": True, **chosen},
+                browser_family=holder.device.split()[0],
+            )
+        )
+    session.add(
+        ConsentLink(
+            account_id=account.id,
+            visitor_id=visitor,
+            linked_at=_moment(today - timedelta(days=20), 19, 45),
+        )
+    )
+
+
+def seed_demo_accounts(
+    session: Session, today: date, *, content: OperatorContent | None = None
+) -> int:
+    """Create the demo account holders that do not exist yet; returns how many were created.
+
+    Call after the operator's sites exist (the consent receipts belong to its consent site).
+    Flushes; the caller commits.
+    """
+    content = content or get_content()
+    missing = [
+        holder
+        for holder in HOLDERS
+        if session.scalar(select(Account.id).where(Account.email == holder.email)) is None
+    ]
+    if not missing:
+        return 0
+    password_hash = hash_password(DEMO_PASSWORD)
+    for holder in missing:
+        _seed_holder(session, holder, today, content, password_hash)
+    session.flush()
+    return len(missing)

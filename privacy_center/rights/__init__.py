@@ -1,0 +1,1 @@
+"""Self-service rights: the /rights entry page, requests for every right, their status page."""

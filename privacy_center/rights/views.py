@@ -1,0 +1,415 @@
+"""The rights pages: the /rights entry, the request forms, email confirmation, the status page.
+
+Views are thin: check the form and the rate limit, call one service, then render or redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from ..content import get_content
+from ..errors import render_error
+from ..extensions import db, rate_limiter
+from ..i18n import LANGUAGE_NAMES, current_language
+from ..models import Account, PrivacyRequest
+from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
+from ..workflow import STATE_LABELS, ForbiddenTransition, RequestState
+from . import services
+from .forms import (
+    SPECIFIC_PREFIX,
+    ConfirmForm,
+    DocumentForm,
+    FindForm,
+    RequestForm,
+    WithdrawForm,
+    language_choices,
+    request_form_class,
+)
+from .kinds import KINDS, RequestKind, get_kind
+
+bp = Blueprint("rights", __name__, url_prefix="/rights", template_folder="templates")
+
+# Endpoints of other features that the entry page links to when they exist.
+EXPORTS_ENDPOINT = "exports.index"
+PREFERENCES_ENDPOINT = "accounts.preferences"
+LOGIN_ENDPOINT = "accounts.login"
+LOGOUT_ENDPOINT = "accounts.logout"
+# Pages whose address holds a secret: never sent as Referer, never cached, never indexed.
+SECRET_ENDPOINTS = frozenset(
+    {"rights.status", "rights.add_document", "rights.withdraw", "rights.confirm"}
+)
+SENT_KEY = "rights_sent"
+
+
+def _today() -> date:
+    return get_content().operator.today()
+
+
+def _account() -> Account | None:
+    return current_user if isinstance(current_user, Account) else None  # type: ignore[return-value]
+
+
+def _links() -> services.Links:
+    return services.Links(
+        status=lambda filed, token: url_for(
+            "rights.status",
+            reference=filed.reference,
+            token=token,
+            lang=filed.language,
+            _external=True,
+        ),
+        confirm=lambda filed, token: url_for(
+            "rights.confirm", token=token, lang=filed.language, _external=True
+        ),
+    )
+
+
+def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -> str:
+    return url_for("rights.status", reference=privacy_request.reference, token=token, **arguments)
+
+
+def _over_limit(setting: str, scope: str) -> bool:
+    """Count this attempt against the client address's limit; True when it is over."""
+    limit = current_app.config[setting]
+    return not rate_limiter.hit(limit, scope, request.remote_addr or "unknown")
+
+
+def _has_upload(field_name: str = "document") -> bool:
+    upload = request.files.get(field_name)
+    return upload is not None and bool(upload.filename)
+
+
+def endpoint_exists(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
+@bp.after_request
+def protect_secret_addresses(response: Response) -> Response:
+    if request.endpoint in SECRET_ENDPOINTS:
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+# --- Entry page ---------------------------------------------------------------------------------
+
+
+@bp.get("")
+def index() -> str:
+    return render_template(
+        "rights/index.html",
+        kinds=KINDS.values(),
+        account=_account(),
+        exports_url=url_for(EXPORTS_ENDPOINT) if endpoint_exists(EXPORTS_ENDPOINT) else None,
+        preferences_url=url_for(PREFERENCES_ENDPOINT)
+        if endpoint_exists(PREFERENCES_ENDPOINT)
+        else None,
+        login_url=url_for(LOGIN_ENDPOINT) if endpoint_exists(LOGIN_ENDPOINT) else None,
+        logout_url=url_for(LOGOUT_ENDPOINT) if endpoint_exists(LOGOUT_ENDPOINT) else None,
+    )
+
+
+# --- Filing a request ---------------------------------------------------------------------------
+
+
+def _document_mode(kind: RequestKind, account: Account | None) -> str:
+    # A signed-in holder files about their own account's address (their email is not asked).
+    if services.identity_document_needed(kind, own_account=account is not None):
+        return "required"
+    return "none"
+
+
+def _request_form(kind: RequestKind, account: Account | None) -> RequestForm:
+    form_class = request_form_class(
+        kind.key, ask_email=account is None, document=_document_mode(kind, account)
+    )
+    defaults: dict[str, Any] = {"language": current_language()}
+    if account is not None:
+        defaults["name"] = account.full_name
+    form = form_class(**defaults)
+    form.language.choices = language_choices(get_content().operator.languages, LANGUAGE_NAMES)
+    return form
+
+
+def _render_request_form(
+    kind: RequestKind, form: RequestForm, account: Account | None, *, notice: str | None = None
+) -> str:
+    return render_template(
+        "rights/new_request.html",
+        kind=kind,
+        form=form,
+        account=account,
+        notice=notice,
+        login_url=url_for(LOGIN_ENDPOINT, next=request.path)
+        if endpoint_exists(LOGIN_ENDPOINT)
+        else None,
+        max_document_bytes=MAX_DOCUMENT_BYTES,
+    )
+
+
+@bp.route("/requests/new/<kind>", methods=["GET", "POST"])
+def new_request(kind: str) -> Any:
+    request_kind = get_kind(kind)
+    if request_kind is None:
+        abort(404)
+    account = _account()
+    form = _request_form(request_kind, account)
+    if request.method == "GET":
+        return _render_request_form(request_kind, form, account)
+    if _over_limit("REQUEST_RATE_LIMIT", "rights-requests") or (
+        _has_upload() and _over_limit("UPLOAD_RATE_LIMIT", "rights-uploads")
+    ):
+        notice = _(
+            "Too many requests were sent from your connection in a short time. Nothing was "
+            "recorded; please wait an hour and send the form again (what you typed is kept "
+            "below, but choose the file again)."
+        )
+        return _render_request_form(request_kind, form, account, notice=notice), 429
+    if form.validate_on_submit():
+        email = account.email if account is not None else form.email.data
+        try:
+            filed = services.file_request(
+                db.session,
+                kind=request_kind.key,
+                email=email,
+                name=form.name.data,
+                language=form.language.data,
+                details=form.details.data or "",
+                specifics=form.specifics(),
+                account=account,
+                document=form.document_upload() if "document" in form else None,
+                today=_today(),
+                settings=current_app.config,
+            )
+        except services.InvalidRequest as error:
+            for name, message in error.errors.items():
+                field = form._fields.get(name) or form._fields.get(SPECIFIC_PREFIX + name)
+                if field is not None:
+                    field.errors = [*field.errors, message]
+        except RejectedUpload as error:
+            form.document.errors = [str(error)]
+        else:
+            if filed.confirmation_token is None:
+                services.send_acknowledgement(current_app.config, filed, links=_links())
+                return redirect(_status_url(filed.request, filed.status_token, done="filed"))
+            mailed = services.send_confirmation(current_app.config, filed, links=_links())
+            session[SENT_KEY] = {
+                "reference": filed.request.reference,
+                "email": filed.request.email,
+                "kind": filed.request.kind,
+                "mailed": mailed,
+            }
+            return redirect(url_for("rights.sent"))
+    return _render_request_form(request_kind, form, account), 422
+
+
+@bp.get("/requests/sent")
+def sent() -> Any:
+    filed = session.get(SENT_KEY)
+    if not filed:
+        return redirect(url_for("rights.index"))
+    return render_template("rights/sent.html", filed=filed, kind=get_kind(filed["kind"]))
+
+
+# --- Email confirmation -------------------------------------------------------------------------
+
+
+def _invalid_link() -> tuple[str, int]:
+    return render_template("rights/link_invalid.html"), 404
+
+
+@bp.route("/requests/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> Any:
+    form = ConfirmForm()
+    if request.method == "GET":
+        pending = services.confirmation_pending(db.session, token=token)
+        if pending is None:
+            return _invalid_link()
+        return render_template(
+            "rights/confirm.html", form=form, privacy_request=pending, kind=get_kind(pending.kind)
+        )
+    if not form.validate_on_submit():
+        abort(400)
+    confirmed = services.confirm_request(db.session, token=token, today=_today())
+    if confirmed is None:
+        return _invalid_link()
+    services.send_acknowledgement(current_app.config, confirmed, links=_links())
+    return redirect(_status_url(confirmed.request, confirmed.status_token, done="confirmed"))
+
+
+# --- Status page --------------------------------------------------------------------------------
+
+
+def _request_or_404(reference: str, token: str) -> PrivacyRequest:
+    found = services.find_by_status_link(db.session, reference=reference, token=token)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _render_status(
+    privacy_request: PrivacyRequest,
+    token: str,
+    *,
+    document_form: DocumentForm | None = None,
+    notice: str | None = None,
+) -> str:
+    today = _today()
+    state = RequestState(privacy_request.state)
+    return render_template(
+        "rights/status.html",
+        privacy_request=privacy_request,
+        token=token,
+        kind=get_kind(privacy_request.kind),
+        state_label=STATE_LABELS[state],
+        due_on=services.due_date_on(privacy_request, today)
+        if privacy_request.clock_started_on
+        else None,
+        suspended_since=services.suspended_since(privacy_request),
+        awaited=services.awaited_from_requester(privacy_request),
+        letters=services.request_letters(privacy_request),
+        history=privacy_request.transitions,
+        state_labels=STATE_LABELS,
+        document_form=document_form or DocumentForm(),
+        can_add_document=services.can_add_document(privacy_request),
+        can_withdraw=services.can_withdraw(privacy_request),
+        done=request.args.get("done"),
+        notice=notice,
+        max_document_bytes=MAX_DOCUMENT_BYTES,
+        day_of=services.operator_day,
+    )
+
+
+@bp.get("/requests/<reference>/<token>")
+def status(reference: str, token: str) -> str:
+    return _render_status(_request_or_404(reference, token), token)
+
+
+@bp.post("/requests/<reference>/<token>/document")
+def add_document(reference: str, token: str) -> Any:
+    privacy_request = _request_or_404(reference, token)
+    form = DocumentForm()
+    if _over_limit("UPLOAD_RATE_LIMIT", "rights-uploads"):
+        notice = _(
+            "Too many files were sent from your connection in a short time. Nothing was "
+            "recorded; please wait an hour and try again."
+        )
+        return _render_status(privacy_request, token, document_form=form, notice=notice), 429
+    if form.validate_on_submit():
+        upload = form.document_upload()
+        assert upload is not None  # FileRequired passed
+        try:
+            services.add_document(
+                db.session,
+                privacy_request,
+                document=upload,
+                today=_today(),
+                settings=current_app.config,
+            )
+        except RejectedUpload as error:
+            form.document.errors = [str(error)]
+        except services.RequestClosed:
+            return redirect(_status_url(privacy_request, token))
+        else:
+            return redirect(_status_url(privacy_request, token, done="document"))
+    return _render_status(privacy_request, token, document_form=form), 422
+
+
+@bp.route("/requests/<reference>/<token>/withdraw", methods=["GET", "POST"])
+def withdraw(reference: str, token: str) -> Any:
+    privacy_request = _request_or_404(reference, token)
+    if not services.can_withdraw(privacy_request):
+        return redirect(_status_url(privacy_request, token))
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            services.withdraw(db.session, privacy_request, today=_today())
+        except ForbiddenTransition:
+            db.session.rollback()
+            return redirect(_status_url(privacy_request, token))
+        return redirect(_status_url(privacy_request, token, done="withdrawn"))
+    return render_template(
+        "rights/withdraw.html",
+        form=form,
+        privacy_request=privacy_request,
+        token=token,
+        kind=get_kind(privacy_request.kind),
+    )
+
+
+# --- Finding a request again --------------------------------------------------------------------
+
+
+@bp.route("/requests/find", methods=["GET", "POST"])
+def find() -> Any:
+    form = FindForm()
+    if request.method == "POST":
+        if _over_limit("REQUEST_RATE_LIMIT", "rights-find"):
+            notice = _(
+                "Too many attempts were made from your connection in a short time. Please "
+                "wait an hour and try again."
+            )
+            return render_template("rights/find.html", form=form, notice=notice), 429
+        if form.validate_on_submit():
+            services.resend_link(
+                db.session,
+                email=form.email.data,
+                reference=form.reference.data,
+                settings=current_app.config,
+                links=_links(),
+            )
+            # The same answer whether or not anything matched.
+            return render_template("rights/find_sent.html")
+        return render_template("rights/find.html", form=form), 422
+    return render_template("rights/find.html", form=form)
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_DOCUMENT_BYTES
+    return render_template(
+        "rights/too_large.html",
+        back_url=request.path if request.endpoint != "rights.add_document" else None,
+        limit_mb=MAX_DOCUMENT_BYTES // (1024 * 1024),
+        sent_limit_mb=limit // (1024 * 1024),
+    ), 413
+
+
+@bp.errorhandler(CSRFError)
+def form_expired(error: CSRFError) -> Any:
+    """An expired or missing form token: the request form comes back with what was typed."""
+    if request.endpoint != "rights.new_request" or request.view_args is None:
+        return render_error(error)
+    kind = get_kind(request.view_args.get("kind", ""))
+    if kind is None:
+        return render_error(error)
+    account = _account()
+    form = _request_form(kind, account)
+    form.process(request.form)
+    form.language.choices = language_choices(get_content().operator.languages, LANGUAGE_NAMES)
+    notice = _(
+        "This form had expired, so nothing was recorded. Check what you typed below and send "
+        "it again (choose the file again if you had attached one)."
+    )
+    return _render_request_form(kind, form, account, notice=notice), 400
