@@ -26,6 +26,7 @@ def production_env(database_url: str, instance: str) -> dict[str, str]:
     return {
         "PC_ENV": "production",
         "SECRET_KEY": "bench-" + "k" * 40,
+        "TRUSTED_HOSTS": "127.0.0.1",
         "PC_IDENTITY_DOCUMENT_KEY": key,
         "PC_IDENTITY_DOCUMENT_DIR": f"{instance}/identity-documents",
         "PC_EXPORT_KEY": key,

@@ -87,6 +87,7 @@ class Config:
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", self.CONTENT_DIR)
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", self.TRUSTED_PROXIES))
         self.SECRET_KEY = self.secret_key(instance_path)
+        self.TRUSTED_HOSTS = self.trusted_hosts()
         # Identity documents, encrypted at rest (uploads.py), outside the web root.
         self.IDENTITY_DOCUMENT_DIR = self.identity_document_dir(instance_path)
         self.IDENTITY_DOCUMENT_KEY = self.identity_document_key(instance_path)
@@ -125,6 +126,18 @@ class Config:
                 "print(secrets.token_hex(32))'). For local development set PC_ENV=development."
             )
         return key
+
+    def trusted_hosts(self) -> list[str] | None:
+        # Emailed links (sign-in, confirmation, status, download) are built from the request's
+        # host: a forged Host header would mail a victim a valid link to the attacker's site.
+        hosts = os.environ.get("TRUSTED_HOSTS", "").replace(",", " ").split()
+        if not hosts:
+            raise ConfigurationError(
+                "TRUSTED_HOSTS is missing: set the host names this privacy center answers to, "
+                "for example: export TRUSTED_HOSTS=privacy.example.com. Requests for any other "
+                "host are refused, so that no emailed link can point elsewhere."
+            )
+        return hosts
 
     def identity_document_dir(self, instance_path: str) -> str:
         configured = os.environ.get("PC_IDENTITY_DOCUMENT_DIR")
@@ -188,6 +201,9 @@ class DevelopmentConfig(Config):
             key_file.write_text(secrets.token_hex(32))
             key_file.chmod(0o600)
         return key_file.read_text().strip()
+
+    def trusted_hosts(self) -> list[str] | None:
+        return super().trusted_hosts() if os.environ.get("TRUSTED_HOSTS") else None
 
     def identity_document_key(self, instance_path: str) -> bytes:
         if os.environ.get("PC_IDENTITY_DOCUMENT_KEY"):

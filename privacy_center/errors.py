@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
+
+
+def refuse_untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str]]:
+    # No address can be built for a host outside TRUSTED_HOSTS, so no page either.
+    return "Unknown host.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def render_error(error: HTTPException) -> tuple[str, int]:
@@ -32,5 +37,6 @@ def render_server_error(error: Exception) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    app.register_error_handler(SecurityError, refuse_untrusted_host)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(500, render_server_error)

@@ -25,6 +25,7 @@ def test_unknown_environment_is_refused():
 
 def test_production_session_cookie_flags(monkeypatch, database_url, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("TRUSTED_HOSTS", "privacy.example")
     for name in ("IDENTITY_DOCUMENT", "EXPORT"):
         monkeypatch.setenv(f"PC_{name}_KEY", "A" * 43 + "=")
         monkeypatch.setenv(f"PC_{name}_DIR", str(tmp_path / name.lower()))
@@ -80,3 +81,19 @@ def test_static_files_are_fingerprinted_and_cached(client):
     response.close()
     assert response.status_code == 200
     assert "max-age=31536000" in response.headers["Cache-Control"]
+
+
+def test_production_answers_only_its_trusted_hosts(monkeypatch, database_url, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    for name in ("IDENTITY_DOCUMENT", "EXPORT"):
+        monkeypatch.setenv(f"PC_{name}_KEY", "A" * 43 + "=")
+        monkeypatch.setenv(f"PC_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    with pytest.raises(ConfigurationError, match="TRUSTED_HOSTS is missing"):
+        create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url})
+    monkeypatch.setenv("TRUSTED_HOSTS", "privacy.example, www.privacy.example")
+    app = create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url})
+    client = app.test_client()
+    # A forged Host would otherwise end up in the links the privacy center mails.
+    assert client.get("/policy?lang=en", base_url="https://evil.example").status_code == 400
+    assert client.get("/policy?lang=en", base_url="https://www.privacy.example").status_code == 200

@@ -778,6 +778,7 @@ def urlsafe(key: bytes) -> str:
 @pytest.fixture
 def production_env(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("TRUSTED_HOSTS", "privacy.example")
     monkeypatch.delenv("PC_IDENTITY_DOCUMENT_KEY", raising=False)
     monkeypatch.delenv("PC_IDENTITY_DOCUMENT_DIR", raising=False)
     # The prepared exports have a key of their own, also required in production.
