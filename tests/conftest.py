@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -91,6 +91,20 @@ def operator_server() -> Iterator[tuple[Flask, str]]:
     thread.join(timeout=5)
 
 
+class RequestIsolatingClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``, as in production.
+
+    The ``db`` fixture holds one application context for the whole test, and requests reuse it
+    (so that they see the test's uncommitted rows): without this, Flask-Babel's locale,
+    Flask-Login's user and the CSRF token would leak from one request into the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        if has_app_context():
+            vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def make_app(database_url: str, operator_server: tuple[Flask, str]) -> Callable[..., Flask]:
     """Factory: an application on the test database, with optional setting overrides."""
@@ -101,7 +115,9 @@ def make_app(database_url: str, operator_server: tuple[Flask, str]) -> Callable[
             "CONSENT_EXTRA_ORIGINS": (operator_server[1],),
             **overrides,
         }
-        return create_app("test", settings)
+        application = create_app("test", settings)
+        application.test_client_class = RequestIsolatingClient
+        return application
 
     return factory
 

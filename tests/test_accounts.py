@@ -48,6 +48,8 @@ GENERIC_ERROR = "The email address or the password is not right."
 def client(client):
     """A client from its own address: the rate limits count per address across the session."""
     client.environ_base["REMOTE_ADDR"] = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.7"
+    # The pages' texts are asserted in English (the operator's default language is French).
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
 
 
@@ -321,6 +323,7 @@ def test_a_link_that_cannot_be_mailed_still_gets_the_same_answer(
 
 def test_password_attempts_are_rate_limited_by_address(make_app, db, make_account):
     client = make_app(LOGIN_RATE_LIMIT="3 per minute").test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     client.environ_base["REMOTE_ADDR"] = "192.0.2.10"
     account = make_account()
     db.commit()  # kept through the other app's requests (each ends by closing the session)
@@ -335,6 +338,7 @@ def test_password_attempts_are_rate_limited_by_address(make_app, db, make_accoun
 
 def test_password_attempts_are_rate_limited_by_email(make_app, db, make_account):
     client = make_app(LOGIN_RATE_LIMIT="2 per minute").test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     account = make_account()
     db.commit()  # kept through the other app's requests (each ends by closing the session)
     for number in range(2):

@@ -98,7 +98,7 @@ def test_the_page_shows_one_box_per_channel_and_topic(client, db, make_account):
 def test_saving_records_one_proof_per_change(client, db, make_account):
     account = customer(db, make_account)
     sign_in(client, account)
-    token = CSRF.search(client.get("/rights/preferences").get_data(as_text=True)).group(1)
+    token = CSRF.search(client.get("/rights/preferences?lang=en").get_data(as_text=True)).group(1)
     # Ticked: email news (was off), email similar_services (was on); sms similar_services unticked.
     form = {"csrf_token": token, "email__news": "y", "email__similar_services": "y"}
     answer = client.post("/rights/preferences", data=form)

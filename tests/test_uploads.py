@@ -236,10 +236,13 @@ def test_the_limits_are_inclusive():
 
 def test_messages_work_outside_and_inside_an_application(app):
     outside = rejection("empty.pdf", b"")
-    with app.test_request_context("/"):
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
         inside = rejection("empty.pdf", b"")
+    with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        french = rejection("empty.pdf", b"")
     assert outside == inside
     assert "empty" in outside
+    assert "vide" in french
 
 
 # --- Size and name ----------------------------------------------------------------------------
