@@ -89,11 +89,15 @@ class Config:
         self.SECRET_KEY = self.secret_key(instance_path)
         self.TRUSTED_HOSTS = self.trusted_hosts()
         # Identity documents, encrypted at rest (uploads.py), outside the web root.
-        self.IDENTITY_DOCUMENT_DIR = self.identity_document_dir(instance_path)
-        self.IDENTITY_DOCUMENT_KEY = self.identity_document_key(instance_path)
+        self.IDENTITY_DOCUMENT_DIR = self.private_dir(instance_path, "identity-documents")
+        self.IDENTITY_DOCUMENT_KEY = self.encryption_key(
+            instance_path, "identity-documents", "it encrypts the identity documents people upload"
+        )
         # Prepared copies of people's data, encrypted at rest with their own key (exports/).
-        self.EXPORT_DIR = self.export_dir(instance_path)
-        self.EXPORT_KEY = self.export_key(instance_path)
+        self.EXPORT_DIR = self.private_dir(instance_path, "exports")
+        self.EXPORT_KEY = self.encryption_key(
+            instance_path, "exports", "it encrypts the copies of people's data made for download"
+        )
         self.EXPORT_INLINE_MAX_ROWS = _env_number(
             "EXPORT_INLINE_MAX_ROWS", self.EXPORT_INLINE_MAX_ROWS
         )
@@ -139,50 +143,31 @@ class Config:
             )
         return hosts
 
-    def identity_document_dir(self, instance_path: str) -> str:
-        configured = os.environ.get("PC_IDENTITY_DOCUMENT_DIR")
-        directory = Path(configured or Path(instance_path) / "identity-documents").resolve()
+    def private_dir(self, instance_path: str, name: str) -> str:
+        """A folder of encrypted files (``PC_<NAME>_DIR``, default ``instance/<name>``), which
+        must stay out of the static folder that the web server publishes."""
+        variable = _variable(name, "DIR")
+        directory = Path(os.environ.get(variable) or Path(instance_path) / name).resolve()
         if directory.is_relative_to(STATIC_DIR.resolve()):
             raise ConfigurationError(
-                f"PC_IDENTITY_DOCUMENT_DIR={str(directory)!r} is inside the static folder, which "
-                "the web server publishes: choose a directory outside it."
-            )
-        return str(directory)
-
-    def identity_document_key(self, instance_path: str) -> bytes:
-        value = os.environ.get("PC_IDENTITY_DOCUMENT_KEY", "")
-        if not value:
-            raise ConfigurationError(
-                "PC_IDENTITY_DOCUMENT_KEY is missing: it encrypts the identity documents people "
-                "upload. In production set it in the environment, for example: export "
-                "PC_IDENTITY_DOCUMENT_KEY=$(python -c 'import base64, secrets; "
-                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). Keep it "
-                "safe: documents stored with a key cannot be read without it. For local "
-                "development set PC_ENV=development."
-            )
-        return parse_document_key(value, "PC_IDENTITY_DOCUMENT_KEY")
-
-    def export_dir(self, instance_path: str) -> str:
-        configured = os.environ.get("PC_EXPORT_DIR")
-        directory = Path(configured or Path(instance_path) / "exports").resolve()
-        if directory.is_relative_to(STATIC_DIR.resolve()):
-            raise ConfigurationError(
-                f"PC_EXPORT_DIR={str(directory)!r} is inside the static folder, which the web "
+                f"{variable}={str(directory)!r} is inside the static folder, which the web "
                 "server publishes: choose a directory outside it."
             )
         return str(directory)
 
-    def export_key(self, instance_path: str) -> bytes:
-        value = os.environ.get("PC_EXPORT_KEY", "")
+    def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
+        """An AES-256 key from ``PC_<NAME>_KEY`` (URL-safe base64 of 32 bytes)."""
+        variable = _variable(name, "KEY")
+        value = os.environ.get(variable, "")
         if not value:
             raise ConfigurationError(
-                "PC_EXPORT_KEY is missing: it encrypts the copies of people's data prepared for "
-                "download. In production set it in the environment, for example: export "
-                "PC_EXPORT_KEY=$(python -c 'import base64, secrets; "
-                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). For local "
-                "development set PC_ENV=development."
+                f"{variable} is missing: {purpose}. In production set it in the environment, for "
+                f"example: export {variable}=$(python -c 'import base64, secrets; "
+                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). Keep it "
+                "safe: files stored with a key cannot be read without it. For local development "
+                "set PC_ENV=development."
             )
-        return parse_document_key(value, "PC_EXPORT_KEY")
+        return parse_document_key(value, variable)
 
 
 class DevelopmentConfig(Config):
@@ -205,18 +190,11 @@ class DevelopmentConfig(Config):
     def trusted_hosts(self) -> list[str] | None:
         return super().trusted_hosts() if os.environ.get("TRUSTED_HOSTS") else None
 
-    def identity_document_key(self, instance_path: str) -> bytes:
-        if os.environ.get("PC_IDENTITY_DOCUMENT_KEY"):
-            return super().identity_document_key(instance_path)
-        key_file = Path(instance_path) / "identity-document-key"
-        if not key_file.exists():
-            _create_key_file(key_file)
-        return parse_document_key(key_file.read_text().strip(), str(key_file))
-
-    def export_key(self, instance_path: str) -> bytes:
-        if os.environ.get("PC_EXPORT_KEY"):
-            return super().export_key(instance_path)
-        key_file = Path(instance_path) / "export-key"
+    def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
+        # Without the variable, a key made once and kept under instance/ (mode 0600).
+        if os.environ.get(_variable(name, "KEY")):
+            return super().encryption_key(instance_path, name, purpose)
+        key_file = Path(instance_path) / ENCRYPTED_FOLDERS[name][1]
         if not key_file.exists():
             _create_key_file(key_file)
         return parse_document_key(key_file.read_text().strip(), str(key_file))
@@ -235,17 +213,11 @@ class TestConfig(DevelopmentConfig):
     def secret_key(self, instance_path: str) -> str:
         return "test-" + "x" * 40
 
-    def identity_document_dir(self, instance_path: str) -> str:
-        return _test_document_dir()
+    def private_dir(self, instance_path: str, name: str) -> str:
+        return _test_dir(name)
 
-    def identity_document_key(self, instance_path: str) -> bytes:
-        return _test_document_key()
-
-    def export_dir(self, instance_path: str) -> str:
-        return _test_export_dir()
-
-    def export_key(self, instance_path: str) -> bytes:
-        return _test_document_key()
+    def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
+        return _test_key()
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
@@ -304,24 +276,28 @@ def _create_key_file(key_file: Path) -> None:
         os.unlink(temporary)
 
 
+# Folders of encrypted files: their environment variables' stem, and the development key file.
+ENCRYPTED_FOLDERS = {
+    "identity-documents": ("IDENTITY_DOCUMENT", "identity-document-key"),
+    "exports": ("EXPORT", "export-key"),
+}
+
+
+def _variable(name: str, suffix: str) -> str:
+    """("identity-documents", "KEY") -> "PC_IDENTITY_DOCUMENT_KEY"."""
+    return f"PC_{ENCRYPTED_FOLDERS[name][0]}_{suffix}"
+
+
 @functools.cache
-def _test_document_key() -> bytes:
+def _test_key() -> bytes:
     # One key per test process: whatever a test stores, no other run can read.
     return secrets.token_bytes(32)
 
 
 @functools.cache
-def _test_document_dir() -> str:
-    # One throw-away directory per test process, never the instance folder; removed at exit.
-    directory = tempfile.mkdtemp(prefix="pc-identity-documents-")
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    return directory
-
-
-@functools.cache
-def _test_export_dir() -> str:
-    # Like the identity documents': one throw-away directory per test process.
-    directory = tempfile.mkdtemp(prefix="pc-exports-")
+def _test_dir(name: str) -> str:
+    # One throw-away directory per test process and kind, never the instance folder.
+    directory = tempfile.mkdtemp(prefix=f"pc-{name}-")
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     return directory
 
