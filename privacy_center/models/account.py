@@ -175,7 +175,8 @@ class PreferenceChange(db.Model):
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"), index=True
     )
-    email: Mapped[str] = mapped_column(String(254))
+    # Indexed: a suppression recorded for a bare address is looked up before any mail is sent.
+    email: Mapped[str] = mapped_column(String(254), index=True)
     channel: Mapped[str] = mapped_column(String(8))
     topic: Mapped[str] = mapped_column(String(64))
     subscribed: Mapped[bool] = mapped_column(Boolean)
