@@ -12,8 +12,10 @@ from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
+from .exports.setup import init_app as init_exports
 from .extensions import babel, configure_sqlite, csrf, db, migrate, rate_limiter
 from .policy.setup import init_app as init_policy
+from .rights.setup import init_app as init_rights
 from .sessions import LazySessionInterface
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -59,6 +61,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_policy(app)
     init_consent(app)
     init_accounts(app)
+    init_rights(app)
+    init_exports(app)
     demo.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))

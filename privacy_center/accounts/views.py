@@ -75,9 +75,7 @@ def no_store(response: Response) -> Response:
 
 def _home() -> str:
     """Where a person lands after signing in without a ``next``: the rights entry page."""
-    if "rights.index" in current_app.view_functions:
-        return url_for("rights.index")
-    return url_for("accounts.preferences")
+    return url_for("rights.index")
 
 
 def _over_limit(notation: str, scope: str, email: str) -> bool:

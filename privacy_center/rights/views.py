@@ -46,11 +46,6 @@ from .kinds import KINDS, RequestKind, get_kind
 
 bp = Blueprint("rights", __name__, url_prefix="/rights", template_folder="templates")
 
-# Endpoints of other features that the entry page links to when they exist.
-EXPORTS_ENDPOINT = "exports.index"
-PREFERENCES_ENDPOINT = "accounts.preferences"
-LOGIN_ENDPOINT = "accounts.login"
-LOGOUT_ENDPOINT = "accounts.logout"
 # Pages whose address holds a secret: never sent as Referer, never cached, never indexed.
 SECRET_ENDPOINTS = frozenset(
     {"rights.status", "rights.add_document", "rights.withdraw", "rights.confirm"}
@@ -96,10 +91,6 @@ def _has_upload(field_name: str = "document") -> bool:
     return upload is not None and bool(upload.filename)
 
 
-def endpoint_exists(endpoint: str) -> bool:
-    return endpoint in current_app.view_functions
-
-
 @bp.after_request
 def protect_secret_addresses(response: Response) -> Response:
     if request.endpoint in SECRET_ENDPOINTS:
@@ -118,12 +109,6 @@ def index() -> str:
         "rights/index.html",
         kinds=KINDS.values(),
         account=_account(),
-        exports_url=url_for(EXPORTS_ENDPOINT) if endpoint_exists(EXPORTS_ENDPOINT) else None,
-        preferences_url=url_for(PREFERENCES_ENDPOINT)
-        if endpoint_exists(PREFERENCES_ENDPOINT)
-        else None,
-        login_url=url_for(LOGIN_ENDPOINT) if endpoint_exists(LOGIN_ENDPOINT) else None,
-        logout_url=url_for(LOGOUT_ENDPOINT) if endpoint_exists(LOGOUT_ENDPOINT) else None,
     )
 
 
@@ -158,9 +143,7 @@ def _render_request_form(
         form=form,
         account=account,
         notice=notice,
-        login_url=url_for(LOGIN_ENDPOINT, next=request.path)
-        if endpoint_exists(LOGIN_ENDPOINT)
-        else None,
+        login_url=url_for("accounts.login", next=request.path),
         max_document_bytes=MAX_DOCUMENT_BYTES,
     )
 

@@ -1,0 +1,37 @@
+"""Plugs the data download into the application: connectors, art. 15 information, pages, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .. import connectors, jobs
+from ..content import EXTENSION_KEY as CONTENT_KEY
+from ..extensions import db
+from ..models.types import utcnow
+from .information import load_processing
+from .services import PROCESSING_KEY, purge_expired_exports
+from .views import bp
+
+exports_cli = AppGroup("exports", help="Copies of people's data prepared for download.")
+
+
+@exports_cli.command("purge")
+def purge_command() -> None:
+    """Delete the prepared copies whose time is up (EXPORT_LIFETIME_DAYS)."""
+    expired = purge_expired_exports(db.session, utcnow())
+    click.echo(f"Expired copies deleted: {expired}")
+
+
+def init_app(app: Flask) -> None:
+    connectors.init_app(app)
+    content = app.extensions[CONTENT_KEY]
+    app.extensions[PROCESSING_KEY] = load_processing(
+        Path(app.config["CONTENT_DIR"]) / "processing.yaml", content.operator.languages
+    )
+    app.register_blueprint(bp)
+    app.cli.add_command(exports_cli)
+    jobs.init_app(app)
