@@ -296,6 +296,8 @@ def _check_image(data: bytes, mime: str) -> None:
             # verify() leaves the image unusable: decode a fresh one completely.
             with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
                 image.load()
+        if mime == "image/jpeg" and not _jpeg_ends(data):
+            raise OSError("no end-of-image marker after the last scan")
     except RejectedUpload:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -307,6 +309,18 @@ def _check_image(data: bytes, mime: str) -> None:
                 "the scan again (or export it again as JPEG or PNG) and upload the new file."
             )
         ) from None
+
+
+def _jpeg_ends(data: bytes) -> bool:
+    """Whether the end-of-image marker follows the last scan.
+
+    libjpeg pads a scan cut short (with a warning Pillow does not raise), so a truncated photo
+    can decode "successfully". Inside a scan every 0xFF byte is followed by 0x00 or a restart
+    marker, so the end marker cannot appear by chance; bytes after it (some phones add a
+    trailer) do not matter.
+    """
+    last_scan = data.rfind(b"\xff\xda")
+    return last_scan != -1 and data.find(b"\xff\xd9", last_scan) != -1
 
 
 @contextmanager

@@ -412,6 +412,16 @@ def test_truncated_jpeg():
     assert DAMAGED_IMAGE in rejection("passport.jpg", jpeg[:-2])  # no end-of-image marker
 
 
+def test_a_jpeg_is_complete_only_with_its_end_marker_after_the_last_scan():
+    # Whatever the pixels, a cut anywhere after the scan began is refused (libjpeg would pad it).
+    for _ in range(20):
+        jpeg = image_bytes("JPEG")
+        for cut in (len(jpeg) - 1, len(jpeg) * 9 // 10):
+            assert DAMAGED_IMAGE in rejection("passport.jpg", jpeg[:cut])
+    # Some phones write a trailer after the end marker: the photo is still whole.
+    assert check_identity_document("photo.jpg", jpeg + b"TRAILER\x00\x01") == "image/jpeg"
+
+
 def idat_span(png: bytes) -> tuple[int, int]:
     start = png.index(b"IDAT")
     (length,) = struct.unpack(">I", png[start - 4 : start])
