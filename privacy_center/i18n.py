@@ -118,11 +118,16 @@ def fill_source_catalogue(po_path: Path) -> None:
     temporary.replace(po_path)
 
 
+# Besides pybabel's defaults (_, gettext, ngettext, pgettext, ...): lazy forms used in forms
+# and module-level tables, "lazy_pgettext(context, text)" included.
+EXTRACT_KEYWORDS = ("-k", "_l", "-k", "lazy_pgettext:1c,2")
+
+
 @translations_cli.command("extract")
 def extract_command() -> None:
     """Collect every translatable string into translations/messages.pot."""
     _pybabel(
-        "extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
+        "extract", "-F", "babel.cfg", *EXTRACT_KEYWORDS, "--no-location", "--sort-output",
         "--project", "Privacy Center", "--copyright-holder", "Privacy Center",
         "-o", str(TEMPLATE_FILE), "privacy_center",
     )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_babel.speaklater import LazyString
 
 
@@ -85,7 +86,8 @@ STATE_LABELS: dict[RequestState, LazyString] = {
     _S.EXTENDED: _l("Time limit extended"),
     _S.COMPLETED: _l("Completed"),
     _S.PARTIALLY_COMPLETED: _l("Partially completed"),
-    _S.REFUSED: _l("Refused"),
+    # "Refused" alone is also a consent choice, which other languages inflect differently.
+    _S.REFUSED: lazy_pgettext("request state", "Refused"),
     _S.WITHDRAWN: _l("Withdrawn"),
     _S.LAPSED: _l("Lapsed"),
 }

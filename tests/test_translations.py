@@ -9,6 +9,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from privacy_center.config import PROJECT_ROOT
+from privacy_center.i18n import EXTRACT_KEYWORDS
 
 LANGUAGES = ("fr", "en", "es", "de")
 
@@ -38,7 +39,7 @@ def test_catalogues_contain_every_string_of_the_code(tmp_path):
     template = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "_l", "--no-location", "-o", str(template), "privacy_center"],
+         *EXTRACT_KEYWORDS, "--no-location", "-o", str(template), "privacy_center"],
         cwd=PROJECT_ROOT, check=True, capture_output=True,
     )  # fmt: skip
     with template.open("rb") as handle:
