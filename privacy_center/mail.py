@@ -20,12 +20,10 @@ passed in the context: a mail is rendered outside any request.
 from __future__ import annotations
 
 import email.policy
-import os
 import re
 import secrets
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.errors import HeaderParseError, NonASCIILocalPartDefect
@@ -41,6 +39,7 @@ from flask import current_app, has_app_context
 from flask_babel import force_locale
 
 from .content import get_content
+from .files import write_atomically
 
 
 class MailNotSent(RuntimeError):
@@ -260,16 +259,7 @@ def write_outbox(message: EmailMessage, directory: Path) -> Path:
     try:
         # Mails carry personal data: the folder and the files are the owner's only.
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
     except OSError as error:
         raise MailNotSent(
             f"The email to {message['To']} was not written to the outbox {directory}: {error}"

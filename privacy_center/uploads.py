@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
@@ -32,6 +31,8 @@ from PIL import Image, ImageFile
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+from .files import write_atomically
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
@@ -616,7 +617,7 @@ def store_document(data: bytes, *, directory: Path, key: bytes) -> str:
     # The name is authenticated with the content: a file renamed to another document's name
     # fails to decrypt instead of being shown as that document.
     sealed = _MAGIC + nonce + cipher.encrypt(nonce, data, name.encode("ascii"))
-    _write_atomically(directory / name, sealed)
+    write_atomically(directory / name, sealed)
     return name
 
 
@@ -679,24 +680,3 @@ def _make_private_directory(directory: Path) -> None:
             raise
     else:
         directory.chmod(0o700)  # whatever the umask
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside ``path`` (mode 0600), then rename it into place: the
-    name appears complete or not at all, and a failure leaves nothing behind."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    # The rename itself survives a crash once the directory is synced.
-    directory_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)

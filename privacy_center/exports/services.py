@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from flask import current_app
-from flask_babel import force_locale, gettext, ngettext
+from flask_babel import force_locale, gettext
 from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,8 @@ from ..letters.rendering import render_pdf
 from ..mail import MailNotSent, send_mail
 from ..models import Account, DataExport
 from ..models.types import utcnow
-from ..operator import Operator, Period, RetentionRule
+from ..operator import Operator, RetentionRule
+from ..templating import format_period
 from ..tokens import issue_token, redeem_token
 from ..uploads import StoredDocumentError, delete_document, read_document, store_document
 from .archive import ExportPlan, PlannedCategory, Tally, csv_cell, json_schema, stream_export
@@ -155,20 +156,9 @@ def start_export(
 # --- what goes in the zip ---------------------------------------------------------------------
 
 
-def _format_period(period: Period) -> str:
-    parts = []
-    if period.years:
-        parts.append(ngettext("%(num)d year", "%(num)d years", period.years))
-    if period.months:
-        parts.append(ngettext("%(num)d month", "%(num)d months", period.months))
-    if period.days:
-        parts.append(ngettext("%(num)d day", "%(num)d days", period.days))
-    return " ".join(parts)
-
-
 def retention_text(rule: RetentionRule, language: str) -> str:
     """A retention rule in a sentence: "5 years. From ... . Then ..." (inside force_locale)."""
-    return f"{_format_period(rule.period)}. {rule.starts(language)}. {rule.then(language)}"
+    return f"{format_period(rule.period)}. {rule.starts(language)}. {rule.then(language)}"
 
 
 def build_plan(
@@ -276,7 +266,7 @@ def _summary_renderer(
         }
         with force_locale(language):
             values["period_text"] = {
-                rule.key: _format_period(rule.period) for rule in content.retention
+                rule.key: format_period(rule.period) for rule in content.retention
             }
             template = current_app.jinja_env.get_template("exports/summary.html")
             return template.render(values)
