@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import demo, errors, i18n, models, security, templating
+from . import audit, demo, errors, i18n, models, security, templating
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
@@ -64,6 +64,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_rights(app)
     init_exports(app)
     demo.init_app(app)
+    audit.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
 

@@ -12,13 +12,18 @@ from .account import (
     Subscription,
     SupportConversation,
 )
+from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
+from .letter import Letter, ReminderSent, RequestNote
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .site import Site
+from .staff import STAFF_ROLES, StaffMember
 
 __all__ = [
+    "STAFF_ROLES",
     "Account",
+    "AuditEvent",
     "BrowsingEvent",
     "CommunicationPreference",
     "Complaint",
@@ -29,10 +34,14 @@ __all__ = [
     "IdentityDocument",
     "Interest",
     "Invoice",
+    "Letter",
     "PreferenceChange",
     "PrivacyRequest",
+    "ReminderSent",
+    "RequestNote",
     "RequestTransition",
     "Site",
+    "StaffMember",
     "Subscription",
     "SupportConversation",
 ]

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .account import Account
+from .letter import Letter
+from .staff import StaffMember
 from .types import UTCDateTime, utcnow
 
 
@@ -53,6 +55,10 @@ class PrivacyRequest(db.Model):
     # SHA-256 of the secret in the emailed status link.
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The staff member working on it (staff console).
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_member.id", ondelete="SET NULL"), index=True
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account | None] = relationship()
@@ -61,6 +67,13 @@ class PrivacyRequest(db.Model):
     )
     documents: Mapped[list[IdentityDocument]] = relationship(
         back_populates="request", order_by="IdentityDocument.id", cascade="all, delete-orphan"
+    )
+    assigned_to: Mapped[StaffMember | None] = relationship()
+    # Sent letters, oldest first (letters not yet sent are previews, never shown).
+    letters: Mapped[list[Letter]] = relationship(
+        order_by="Letter.id",
+        primaryjoin="and_(Letter.request_id == PrivacyRequest.id, Letter.sent_at.is_not(None))",
+        viewonly=True,
     )
 
     def __repr__(self) -> str:

@@ -30,6 +30,7 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..config import document_key
 from ..content import get_content
 from ..deadlines import extension_notice_valid, reply_due, suspended_days_between
@@ -544,6 +545,14 @@ def transition(
     if request.clock_started_on is not None:
         request.due_on = due_date_on(request, today, operator)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="request.transition",
+        request_id=request.id,
+        details={"from": record.from_state, "to": target, "reason": reason},
+        at=moment,
+    )
     return record
 
 

@@ -1,0 +1,33 @@
+"""The audit log: append-only, each row chained to the previous one by its hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class AuditEvent(db.Model):
+    """Something done to a request or by staff: who, when, what, on what.
+
+    ``row_hash`` is the SHA-256 of this row's content and of the previous row's hash
+    (privacy_center/audit.py): editing or deleting a row breaks the chain from there on.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # "staff:<id>", "requester", "account:<id>" or "system".
+    actor: Mapped[str] = mapped_column(String(100))
+    # What was done, e.g. "request.transition", "identity_document.viewed", "letter.sent".
+    action: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("privacy_request.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
