@@ -326,6 +326,14 @@ def file_request(
                 reason=reason,
             )
         )
+        audit.record(
+            session,
+            actor=ACTOR_REQUESTER,
+            action="request.filed",
+            request_id=request.id,
+            details={"kind": request_kind.key, "language": language, "reason": reason},
+            at=now,
+        )
         confirmation_token = None
         if own:
             request.clock_started_on = today
