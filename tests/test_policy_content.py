@@ -15,7 +15,8 @@ from privacy_center.operator import ContentError
 from privacy_center.policy.registry import parse_lifetime
 
 CONTENT_DIR = PROJECT_ROOT / "content"
-SEED = PROJECT_ROOT.parent / "shared" / "seed" / "000_d8fbff540be5213d.txt"
+# A copy of the operator's policy as published (shared/seed/000_d8fbff540be5213d.txt).
+SEED = Path(__file__).parent / "data" / "allopass-policy-seed.txt"
 
 # Every heading of the operator's policy as published (the seed), with the anchor it lives at.
 SEED_HEADINGS = {
