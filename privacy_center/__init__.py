@@ -14,9 +14,11 @@ from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
 from .exports.setup import init_app as init_exports
 from .extensions import babel, configure_sqlite, csrf, db, migrate, rate_limiter
+from .letters.setup import init_app as init_letters
 from .policy.setup import init_app as init_policy
 from .rights.setup import init_app as init_rights
 from .sessions import LazySessionInterface
+from .staff.setup import init_app as init_staff
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -63,6 +65,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_accounts(app)
     init_rights(app)
     init_exports(app)
+    init_staff(app)
+    init_letters(app)
     demo.init_app(app)
     audit.init_app(app)
 

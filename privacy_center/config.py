@@ -47,6 +47,12 @@ class Config:
     CONSENT_RATE_LIMIT = "60 per minute"
     # Password sign-in attempts, counted per address and per email typed.
     LOGIN_RATE_LIMIT = "10 per minute"
+    # Staff sign-in (staff/auth.py): failed passwords or codes in a row before the member is
+    # locked out for STAFF_LOCKOUT_MINUTES; minutes without a request before the console asks
+    # to sign in again.
+    STAFF_LOCKOUT_ATTEMPTS = 5
+    STAFF_LOCKOUT_MINUTES = 15
+    STAFF_IDLE_MINUTES = 30
     # Emailed sign-in links asked for, counted per address and per email typed.
     SIGN_IN_LINK_RATE_LIMIT = "5 per hour"
     # Rights requests filed (and "find my request" attempts) per address, and identity
@@ -102,6 +108,8 @@ class Config:
             "EXPORT_INLINE_MAX_ROWS", self.EXPORT_INLINE_MAX_ROWS
         )
         self.EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", self.EXPORT_RATE_LIMIT)
+        for name in ("STAFF_LOCKOUT_ATTEMPTS", "STAFF_LOCKOUT_MINUTES", "STAFF_IDLE_MINUTES"):
+            setattr(self, name, _env_number(name, getattr(self, name)))
         # The test suite never mails anyone: it reads the outbox or runs its own SMTP server.
         self.MAIL_SERVER = None if self.TESTING else os.environ.get("MAIL_SERVER") or None
         self.MAIL_PORT = _env_number("MAIL_PORT", self.MAIL_PORT)

@@ -24,7 +24,7 @@ import re
 import secrets
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.errors import HeaderParseError, NonASCIILocalPartDefect
 from email.headerregistry import AddressHeader
@@ -94,6 +94,8 @@ COMPOSED_HEADERS = frozenset(
     }
 )
 HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322: printable ASCII except the colon
+# A file name is a name, not a path, and stays on one header line.
+ATTACHMENT_NAME_FORBIDDEN = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 def _set_address(message: EmailMessage, header: str, value: str) -> None:
@@ -122,8 +124,12 @@ def compose(
     sender: str,
     reply_to: str | None = None,
     headers: Mapping[str, str] | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
     """A message to one person: plain text, or multipart/alternative when ``html`` is given.
+
+    ``attachments`` are ``(filename, mime type, data)`` triples (a letter's PDF); with any, the
+    message becomes multipart/mixed: the body first, then each file.
 
     ``to``, ``sender`` and ``reply_to`` are one address each (``"Name <a@b.example>"`` or
     ``"a@b.example"``): a mail about someone's personal data never goes to two people at once.
@@ -150,6 +156,13 @@ def compose(
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
         message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for filename, mime_type, data in attachments:
+        maintype, _, subtype = mime_type.partition("/")
+        if not filename.strip() or ATTACHMENT_NAME_FORBIDDEN.search(filename):
+            raise ValueError(f"{filename!r} cannot be an attachment's file name")
+        if not maintype or not subtype or "/" in subtype:
+            raise ValueError(f"{mime_type!r} is not a MIME type (type/subtype)")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     # After the body: set_content() drops every Content-* header (e.g. Content-Language).
     for name, value in (headers or {}).items():
         if not HEADER_NAME.match(name) or name.lower() in COMPOSED_HEADERS:
@@ -300,6 +313,7 @@ def send_mail(
     context: Mapping[str, Any],
     headers: Mapping[str, str] | None = None,
     reply_to: str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
     """Render the mail ``template`` in ``language``, compose it for ``to`` and send it.
 
@@ -323,6 +337,7 @@ def send_mail(
             "Auto-Submitted": "auto-generated",
             **(headers or {}),
         },
+        attachments=attachments,
     )
     send(message, settings=app_config)
     return message

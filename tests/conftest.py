@@ -8,6 +8,7 @@ when the server cannot be reached the run stops with a message saying so.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -303,3 +305,102 @@ def outbox(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setitem(app.config, "MAIL_OUTBOX_DIR", str(directory))
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
     return directory
+
+
+# --- staff members (staff/auth.py) -------------------------------------------------------------
+
+DEFAULT_STAFF_PASSWORD = "staff correct horse battery"
+STAFF_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@pytest.fixture
+def make_staff(app: Flask, db: scoped_session) -> Callable[..., object]:
+    """Factory: a staff member (flushed, rolled back with the test) whose password is
+    DEFAULT_STAFF_PASSWORD. When ``enrolled``, their TOTP is set up and its plain base32 secret
+    is on the member as ``totp_key`` (for ``pyotp.TOTP(member.totp_key).now()``)."""
+    import pyotp
+
+    from privacy_center.accounts.passwords import hash_password
+    from privacy_center.models import StaffMember
+    from privacy_center.models.types import utcnow
+    from privacy_center.staff.auth import encrypt_totp_secret
+
+    password_hash = hash_password(DEFAULT_STAFF_PASSWORD)
+
+    def factory(
+        role: str = "agent", enrolled: bool = True, email: str | None = None, **fields: object
+    ) -> StaffMember:
+        member = StaffMember(
+            email=(email or f"staff-{secrets.token_hex(4)}@example.org").lower(),
+            name=fields.pop("name", f"{role.title()} {secrets.token_hex(2)}"),
+            role=role,
+            password_hash=password_hash,
+            failed_attempts=0,
+            **fields,
+        )
+        db.add(member)
+        db.flush()
+        member.totp_key = None  # type: ignore[attr-defined]
+        if enrolled:
+            member.totp_key = pyotp.random_base32()  # type: ignore[attr-defined]
+            member.totp_secret = encrypt_totp_secret(
+                app.config["SECRET_KEY"], member.id, member.totp_key
+            )
+            member.totp_enrolled_at = utcnow()
+            db.flush()
+        return member
+
+    return factory
+
+
+def staff_code(staff: object) -> str:
+    """A TOTP code for ``staff`` that the server has not accepted yet (codes are single-use:
+    signing in twice within 30 seconds takes the next step's code, which is still valid)."""
+    import pyotp
+    from sqlalchemy.orm import object_session
+
+    from privacy_center.models.types import utcnow
+
+    totp = pyotp.TOTP(staff.totp_key)  # type: ignore[attr-defined]
+    current = totp.timecode(utcnow())
+    last = staff.totp_last_step  # type: ignore[attr-defined]
+    step = current if last is None or last < current else last + 1
+    if step > current + 1:
+        # Already signed in with this step and the next one: let the guard forget them.
+        staff.totp_last_step = current - 2  # type: ignore[attr-defined]
+        object_session(staff).flush()  # type: ignore[union-attr]
+        step = current
+    return totp.generate_otp(step)
+
+
+def staff_sign_in(client: FlaskClient, staff: object, next_url: str = "") -> Any:
+    """Sign ``staff`` in for real, through the pages: password, then a TOTP code (``staff``
+    comes from ``make_staff`` with ``enrolled=True``). Returns the code step's answer."""
+    if client.environ_base.get("REMOTE_ADDR") == "127.0.0.1":
+        # The sign-in rate limit counts per address across the whole test session.
+        client.environ_base["REMOTE_ADDR"] = (
+            f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+        )
+    # The console's pages are read in English by the tests (the operator's default is French).
+    client.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+    page = client.get("/staff/sign-in")
+    token = STAFF_CSRF.search(page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    answer = client.post(
+        "/staff/sign-in",
+        data={
+            "csrf_token": token,
+            "email": staff.email,  # type: ignore[attr-defined]
+            "password": DEFAULT_STAFF_PASSWORD,
+            "next": next_url,
+        },
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert urlsplit(answer.location).path == "/staff/sign-in/code", answer.location
+    page = client.get(answer.location)
+    token = STAFF_CSRF.search(page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    answer = client.post(
+        "/staff/sign-in/code",
+        data={"csrf_token": token, "code": staff_code(staff), "next": next_url},
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return answer

@@ -149,6 +149,19 @@ def test_an_internationalised_address_is_sent_with_smtputf8(smtp):
     assert smtp.messages[0]["Subject"] == SUBJECT
 
 
+def test_attachments_follow_the_body_and_arrive_unchanged(smtp):
+    pdf = b"%PDF-1.7\n\x00\xff binary letter"
+    sent = message(attachments=[("Lettre réponse.pdf", "application/pdf", pdf)])
+    assert sent.get_content_type() == "multipart/mixed"
+    send(sent, settings=smtp.settings())
+    (received,) = smtp.messages
+    assert "Élodie" in body(received, "plain") and "<b>é ß ñ</b>" in body(received, "html")
+    (attachment,) = received.iter_attachments()
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "Lettre réponse.pdf"
+    assert attachment.get_content() == pdf
+
+
 def test_a_plain_text_message_has_one_part():
     plain = message(html=None)
     assert plain.get_content_type() == "text/plain"
@@ -169,6 +182,9 @@ def test_a_plain_text_message_has_one_part():
         ({"headers": {"Subject": "other"}}, "cannot be given"),
         ({"headers": {"Bad Name": "x"}}, "cannot be given"),
         ({"headers": {"X-Note": "ok\r\nBcc: spy@example.org"}}, "linefeed"),
+        ({"attachments": [("../x.pdf", "application/pdf", b"%PDF")]}, "file name"),
+        ({"attachments": [("a\nb.pdf", "application/pdf", b"%PDF")]}, "file name"),
+        ({"attachments": [("x.pdf", "pdf", b"%PDF")]}, "MIME type"),
     ],
 )
 def test_compose_refuses_bad_input_with_a_clear_error(overrides, complaint):

@@ -10,7 +10,7 @@ def test_a_token_is_stored_hashed_and_used_once(db):
         db, purpose="sign_in", email="a@example.org", lifetime=timedelta(minutes=15)
     )
     assert len(secret) >= 43  # 32 random bytes, base64url
-    stored = db.query(EmailToken).one()
+    stored = db.query(EmailToken).filter_by(token_hash=token_hash(secret)).one()
     assert stored.token_hash == token_hash(secret) and secret not in stored.token_hash
     assert find_token(db, purpose="sign_in", token=secret) is not None
     assert redeem_token(db, purpose="sign_in", token=secret).email == "a@example.org"

@@ -45,7 +45,6 @@ def upgrade():
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('previous_hash', sa.String(length=64), nullable=False),
     sa.Column('row_hash', sa.String(length=64), nullable=False),
-    sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_audit_event_request_id_privacy_request'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event')),
     sa.UniqueConstraint('row_hash', name=op.f('uq_audit_event_row_hash'))
     )

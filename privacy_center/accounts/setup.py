@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import csrf, db, login_manager
-from ..models import Account
+from ..models import Account, StaffMember
+from ..sessions import is_staff_path
 from .views import bp, unsubscribe_page
 
 
-def load_user(user_id: str) -> Account | None:
-    """Flask-Login's loader: session ids are "account:<id>" (staff members get their own prefix)."""
+def load_user(user_id: str) -> Account | StaffMember | None:
+    """Flask-Login's loader: session ids are "account:<id>" or "staff:<id>".
+
+    A staff member is loaded only under /staff and an account holder only elsewhere: even a
+    session that somehow reached the wrong place opens nothing there.
+    """
     kind, _, number = user_id.partition(":")
-    if kind != "account" or not number.isdigit():
+    if not number.isdigit():
         return None
-    account = db.session.get(Account, int(number))
-    return account if account is not None and account.is_active else None
+    staff_path = has_request_context() and is_staff_path(request.path)
+    user: Account | StaffMember | None
+    if kind == "staff" and staff_path:
+        user = db.session.get(StaffMember, int(number))
+    elif kind == "account" and not staff_path:
+        user = db.session.get(Account, int(number))
+    else:
+        return None
+    return user if user is not None and user.is_active else None
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -25,9 +25,9 @@ class AuditEvent(db.Model):
     actor: Mapped[str] = mapped_column(String(100))
     # What was done, e.g. "request.transition", "identity_document.viewed", "letter.sent".
     action: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("privacy_request.id", ondelete="SET NULL"), index=True
-    )
+    # No foreign key: the log outlives what it records (a request purged later keeps its
+    # history), and the id is part of the row's hash, which nothing may rewrite.
+    request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     previous_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -28,6 +28,8 @@ from ..content import get_content
 from ..errors import render_error
 from ..extensions import db, rate_limiter
 from ..i18n import LANGUAGE_NAMES, current_language
+from ..letters.kinds import LETTER_KINDS
+from ..letters.services import attachment_name, find_sent_letter
 from ..models import Account, PrivacyRequest
 from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
 from ..workflow import STATE_LABELS, ForbiddenTransition, RequestState
@@ -48,7 +50,13 @@ bp = Blueprint("rights", __name__, url_prefix="/rights", template_folder="templa
 
 # Pages whose address holds a secret: never sent as Referer, never cached, never indexed.
 SECRET_ENDPOINTS = frozenset(
-    {"rights.status", "rights.add_document", "rights.withdraw", "rights.confirm"}
+    {
+        "rights.status",
+        "rights.add_document",
+        "rights.withdraw",
+        "rights.confirm",
+        "rights.letter_pdf",
+    }
 )
 SENT_KEY = "rights_sent"
 
@@ -269,6 +277,7 @@ def _render_status(
         suspended_since=services.suspended_since(privacy_request),
         awaited=services.awaited_from_requester(privacy_request),
         letters=services.request_letters(privacy_request),
+        letter_kinds=LETTER_KINDS,
         history=privacy_request.transitions,
         state_labels=STATE_LABELS,
         document_form=document_form or DocumentForm(),
@@ -284,6 +293,20 @@ def _render_status(
 @bp.get("/requests/<reference>/<token>")
 def status(reference: str, token: str) -> str:
     return _render_status(_request_or_404(reference, token), token)
+
+
+@bp.get("/requests/<reference>/<token>/letters/<int:letter_id>")
+def letter_pdf(reference: str, token: str, letter_id: int) -> Response:
+    """A sent letter's PDF, exactly as sent, for whoever holds the status link."""
+    privacy_request = _request_or_404(reference, token)
+    letter = find_sent_letter(privacy_request, letter_id)
+    if letter is None:
+        abort(404)
+    response = Response(letter.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{attachment_name(privacy_request, letter.kind)}"'
+    )
+    return response
 
 
 @bp.post("/requests/<reference>/<token>/document")

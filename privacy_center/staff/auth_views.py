@@ -1,0 +1,373 @@
+"""Staff sign-in pages (password, then TOTP code or enrolment), sign-out, the idle timeout and
+the admin's staff members page."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import segno
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from ..accounts.services import rate_limit_key, safe_next
+from ..content import get_content
+from ..extensions import db, rate_limiter
+from ..models import StaffMember
+from ..models.types import utcnow
+from ..ratelimit import parse_limit
+from ..sessions import is_staff_path
+from .access import (
+    PENDING_AT_KEY,
+    PENDING_KEY,
+    current_staff,
+    staff_actor,
+    staff_required,
+    target_path,
+)
+from .auth import (
+    StaffError,
+    check_code,
+    check_password,
+    create_member,
+    deactivate_member,
+    is_locked,
+    list_members,
+    pending_secret,
+    provisioning_uri,
+    record_sign_out,
+    reset_two_factor,
+)
+from .auth_forms import (
+    ROLE_LABELS,
+    CodeForm,
+    MemberActionForm,
+    NewMemberForm,
+    StaffSignInForm,
+    StaffSignOutForm,
+)
+from .blueprint import bp
+
+# The last request of a signed-in member (epoch seconds), for the idle timeout.
+SEEN_KEY = "staff_seen"
+# Time allowed between the password and the code.
+PENDING_SECONDS = 10 * 60
+AUTH_ENDPOINTS = frozenset({"staff.sign_in", "staff.code", "staff.enrol"})
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    # Console pages carry personal data: no cache may keep them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _new_session() -> None:
+    """Drop the whole staff session and the CSRF token cached for this request."""
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+@bp.before_request
+def idle_timeout() -> Response | None:
+    """After STAFF_IDLE_MINUTES without a request, the member signs in again (and comes back
+    to the page asked for)."""
+    member = current_staff()
+    if member is None:
+        return None
+    now = int(time.time())
+    seen = session.get(SEEN_KEY)
+    if isinstance(seen, int) and now - seen <= current_app.config["STAFF_IDLE_MINUTES"] * 60:
+        session[SEEN_KEY] = now
+        return None
+    record_sign_out(db.session, member, reason="idle")
+    db.session.commit()
+    target = target_path()
+    if target is None and request.referrer:
+        # After a form posted from a page: back to that page.
+        referrer = urlsplit(request.referrer)
+        if referrer.netloc == request.host and is_staff_path(referrer.path):
+            target = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    logout_user()
+    _new_session()
+    flash(_("You were away for a while: please sign in again."))
+    return redirect(url_for("staff.sign_in", next=safe_next(target)))
+
+
+def _home() -> str:
+    """The console's first page (the queue), or the members page until the console exists."""
+    if "staff.index" in current_app.view_functions:
+        return url_for("staff.index")
+    return url_for("staff.members")
+
+
+def _refused() -> str:
+    # One message for an unknown email, a wrong password, a deactivated or locked account.
+    minutes = current_app.config["STAFF_LOCKOUT_MINUTES"]
+    return _(
+        "The email address or the password is not right, or this account is locked for a "
+        "while (%(minutes)d minutes after repeated failures).",
+        minutes=minutes,
+    )
+
+
+def _over_limit(email: str) -> bool:
+    """Count one attempt (password or code) by address and by email; True when over."""
+    notation = current_app.config["LOGIN_RATE_LIMIT"]
+    by_address = rate_limiter.hit(notation, "staff-sign-in-address", request.remote_addr or "-")
+    by_email = rate_limiter.hit(notation, "staff-sign-in-email", rate_limit_key(email))
+    return not (by_address and by_email)
+
+
+def _too_many() -> Response:
+    seconds = parse_limit(current_app.config["LOGIN_RATE_LIMIT"]).get_expiry()
+    page = render_template("staff/auth/rate_limited.html", minutes=max(1, -(-seconds // 60)))
+    response = make_response(page, 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _pending_member() -> StaffMember | None:
+    """The member whose password was checked in this session, if recent enough."""
+    member_id = session.get(PENDING_KEY)
+    started = session.get(PENDING_AT_KEY)
+    if not isinstance(member_id, int) or not isinstance(started, int):
+        return None
+    if int(time.time()) - started > PENDING_SECONDS:
+        return None
+    member = db.session.get(StaffMember, member_id)
+    return member if member is not None and member.is_active else None
+
+
+def _back_to_sign_in(message: str | None = None) -> Response:
+    next_target = safe_next(request.form.get("next") or request.args.get("next"))
+    _new_session()
+    if message:
+        flash(message)
+    return redirect(url_for("staff.sign_in", next=next_target))
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Response | str:
+    form = StaffSignInForm()
+    if request.method == "GET":
+        target = safe_next(request.args.get("next"))
+        if current_staff() is not None:
+            return redirect(target or _home())
+        form.next.data = target or ""
+        return render_template("staff/auth/sign_in.html", form=form, error=None)
+    if _over_limit(form.email.data or ""):
+        return _too_many()
+    error = None
+    if form.validate():
+        member = check_password(
+            db.session, current_app.config, email=form.email.data, password=form.password.data
+        )
+        db.session.commit()  # the failures counted and audited are kept
+        if member is not None:
+            target = safe_next(form.next.data)
+            # A new session (session fixation): only the pending member and the target.
+            _new_session()
+            session[PENDING_KEY] = member.id
+            session[PENDING_AT_KEY] = int(time.time())
+            step = "staff.code" if member.totp_enrolled_at else "staff.enrol"
+            return redirect(url_for(step, next=target))
+        error = _refused()
+    form.password.data = ""
+    return render_template("staff/auth/sign_in.html", form=form, error=error)
+
+
+def _complete(member: StaffMember, target: str | None) -> Response:
+    _new_session()
+    login_user(member)
+    session[SEEN_KEY] = int(time.time())
+    return redirect(target or _home())
+
+
+def _code_step(member: StaffMember, form: CodeForm) -> tuple[Response | None, str | None]:
+    """Check a posted code: (the response when signed in or sent back, or the error)."""
+    if _over_limit(member.email):
+        return _too_many(), None
+    if not form.validate():
+        return None, None
+    if check_code(db.session, current_app.config, member, code=form.code.data):
+        db.session.commit()
+        return _complete(member, safe_next(form.next.data)), None
+    db.session.commit()
+    if is_locked(member, utcnow()):
+        # Locked out by this failure: start again (and meet the same generic message).
+        return _back_to_sign_in(_refused()), None
+    return None, _("The code is not right, or it was already used. Wait for the next code.")
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def code() -> Response | str:
+    member = _pending_member()
+    if member is None:
+        return _back_to_sign_in()
+    if member.totp_enrolled_at is None:
+        return redirect(url_for("staff.enrol", next=request.args.get("next")))
+    form = CodeForm()
+    error = None
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    else:
+        response, error = _code_step(member, form)
+        if response is not None:
+            return response
+    form.code.data = ""
+    return render_template("staff/auth/code.html", form=form, error=error)
+
+
+def _qr_code(uri: str) -> Markup:
+    """The provisioning URI as an inline SVG drawn here (no remote image, no inline style)."""
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=5,
+        dark="#000",
+        light="#fff",
+        title=_("QR code to scan with your authenticator app"),
+        svgclass="staff-qr",
+        lineclass=None,
+    )
+    return Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704 (segno escapes)
+
+
+@bp.route("/sign-in/enrol", methods=["GET", "POST"])
+def enrol() -> Response | str:
+    """First sign-in (or after an admin's reset): set up the authenticator app, then confirm
+    it with a first code."""
+    member = _pending_member()
+    if member is None:
+        return _back_to_sign_in()
+    if member.totp_enrolled_at is not None:
+        return redirect(url_for("staff.code", next=request.args.get("next")))
+    secret = pending_secret(db.session, current_app.config, member)
+    db.session.commit()
+    form = CodeForm()
+    error = None
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    else:
+        response, error = _code_step(member, form)
+        if response is not None:
+            return response
+    form.code.data = ""
+    issuer = f"{get_content().operator.name} staff"
+    return render_template(
+        "staff/auth/enrol.html",
+        form=form,
+        error=error,
+        qr=_qr_code(provisioning_uri(secret, member, issuer)),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        member=member,
+    )
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    """Sign out (a POST with the CSRF token)."""
+    member = current_staff()
+    if member is not None:
+        record_sign_out(db.session, member, reason="sign_out")
+        db.session.commit()
+    logout_user()
+    _new_session()
+    flash(_("You are signed out."))
+    return redirect(url_for("staff.sign_in"))
+
+
+# --- staff members (admin) ---------------------------------------------------------------------
+
+
+def _members_page(form: NewMemberForm, error: str | None = None, status: int = 200) -> Response:
+    page = render_template(
+        "staff/auth/members.html",
+        members=list_members(db.session),
+        form=form,
+        action_form=MemberActionForm(),
+        sign_out_form=StaffSignOutForm(),
+        role_labels=ROLE_LABELS,
+        error=error,
+        me=current_staff(),
+    )
+    return make_response(page, status)
+
+
+@bp.route("/members", methods=["GET", "POST"])
+@staff_required("admin")
+def members() -> Response:
+    form = NewMemberForm()
+    if request.method == "GET":
+        return _members_page(form)
+    if not form.validate():
+        return _members_page(form, status=400)
+    try:
+        member = create_member(
+            db.session,
+            email=form.email.data,
+            name=form.name.data,
+            role=form.role.data,
+            password=form.password.data,
+            actor=staff_actor(),
+        )
+    except StaffError as error:
+        db.session.rollback()
+        return _members_page(form, error=str(error), status=400)
+    db.session.commit()
+    flash(
+        _(
+            "%(name)s was added. They set up two-factor sign-in when they first sign in.",
+            name=member.name,
+        )
+    )
+    return redirect(url_for("staff.members"))
+
+
+def _member_or_404(member_id: int) -> StaffMember:
+    member = db.session.get(StaffMember, member_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+@bp.post("/members/<int:member_id>/deactivate")
+@staff_required("admin")
+def deactivate(member_id: int) -> Response:
+    member = _member_or_404(member_id)
+    if not MemberActionForm().validate():
+        return redirect(url_for("staff.members"))
+    try:
+        deactivate_member(db.session, member, actor=staff_actor())
+    except StaffError as error:
+        db.session.rollback()
+        flash(str(error))
+        return redirect(url_for("staff.members"))
+    db.session.commit()
+    flash(_("%(name)s can no longer sign in.", name=member.name))
+    return redirect(url_for("staff.members"))
+
+
+@bp.post("/members/<int:member_id>/reset-two-factor")
+@staff_required("admin")
+def reset_totp(member_id: int) -> Response:
+    member = _member_or_404(member_id)
+    if not MemberActionForm().validate():
+        return redirect(url_for("staff.members"))
+    reset_two_factor(db.session, member, actor=staff_actor())
+    db.session.commit()
+    flash(_("%(name)s sets up two-factor sign-in again at their next sign-in.", name=member.name))
+    return redirect(url_for("staff.members"))

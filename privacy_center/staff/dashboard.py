@@ -1,0 +1,239 @@
+"""The DPO's figures: open requests, deadlines, answers on time, and the request register.
+
+Plain functions with explicit arguments. The chart is SVG drawn here, with presentation
+attributes and classes only (the Content-Security-Policy forbids inline styles).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from statistics import median
+
+from babel.dates import format_date
+from dateutil.relativedelta import relativedelta
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ..exports.archive import csv_cell
+from ..models import PrivacyRequest
+from ..rights.services import operator_day
+from ..workflow import FINAL_STATES, RequestState
+from .services import list_queue
+
+S = RequestState
+
+# A request is answered when it reaches one of these; withdrawn and lapsed ones never were.
+ANSWERED_STATES = frozenset({S.COMPLETED, S.PARTIALLY_COMPLETED, S.REFUSED})
+MONTHS = 12
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class MonthBar:
+    month: date  # its first day
+    on_time: int
+    late: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    open_by_state: dict[str, int]
+    open_total: int
+    due_soon: int
+    overdue: int
+    answered: int
+    # None when nothing was answered in the period.
+    on_time_rate: float | None
+    median_days: float | None
+    months: tuple[MonthBar, ...]
+
+
+def _answer(request: PrivacyRequest) -> tuple[date, date] | None:
+    """(the day the clock started, the day of the answer) of an answered request."""
+    if request.state not in ANSWERED_STATES or request.clock_started_on is None:
+        return None
+    final = [record for record in request.transitions if record.to_state in ANSWERED_STATES]
+    moment = final[-1].at if final else request.closed_at
+    if moment is None:
+        return None
+    return request.clock_started_on, operator_day(moment)
+
+
+def build_dashboard(session: Session, *, today: date) -> Dashboard:
+    """The figures as of ``today`` (the operator's day); the period is the last 12 months,
+    this one included."""
+    queue = list_queue(session, today=today)
+    open_by_state = Counter(row.request.state for row in queue)
+    first_month = today.replace(day=1) - relativedelta(months=MONTHS - 1)
+    answered = session.scalars(
+        select(PrivacyRequest)
+        .where(PrivacyRequest.state.in_([str(state) for state in ANSWERED_STATES]))
+        # A day of margin: closed_at is UTC, the months are the operator's.
+        .where(PrivacyRequest.closed_at >= datetime.combine(first_month, time(), UTC) - DAY)
+        .options(selectinload(PrivacyRequest.transitions))
+    )
+    bars = {first_month + relativedelta(months=n): [0, 0] for n in range(MONTHS)}
+    durations: list[int] = []
+    on_time = 0
+    for request in answered:
+        answer = _answer(request)
+        if answer is None:
+            continue
+        started, answered_on = answer
+        month = answered_on.replace(day=1)
+        if month not in bars:
+            continue
+        # due_on was recomputed at the final transition: it is the date that applied then.
+        in_time = request.due_on is None or answered_on <= request.due_on
+        bars[month][0 if in_time else 1] += 1
+        on_time += in_time
+        durations.append((answered_on - started).days)
+    return Dashboard(
+        open_by_state=dict(sorted(open_by_state.items())),
+        open_total=len(queue),
+        due_soon=sum(row.due_soon for row in queue),
+        overdue=sum(row.overdue for row in queue),
+        answered=len(durations),
+        on_time_rate=on_time / len(durations) if durations else None,
+        median_days=float(median(durations)) if durations else None,
+        months=tuple(MonthBar(month, *counts) for month, counts in bars.items()),
+    )
+
+
+# --- the chart ----------------------------------------------------------------------------------
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 260
+_LEFT, _BOTTOM, _TOP = 36, 40, 16
+ON_TIME_FILL = "#1f7a3a"
+LATE_FILL = "#b3261e"
+
+
+def chart_svg(months: tuple[MonthBar, ...], *, language: str) -> Markup:
+    """A stacked bar per month (answered on time, late), with a text alternative."""
+    highest = max((bar.on_time + bar.late for bar in months), default=0) or 1
+    plot_height = CHART_HEIGHT - _BOTTOM - _TOP
+    slot = (CHART_WIDTH - _LEFT) / max(len(months), 1)
+    width = slot * 0.6
+    title = _("Requests answered per month, on time and late")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="staff-chart" role="img" '
+        f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" width="100%" '
+        f'aria-labelledby="chart-title">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<line class="axis" x1="{_LEFT}" y1="{CHART_HEIGHT - _BOTTOM}" x2="{CHART_WIDTH}" '
+        f'y2="{CHART_HEIGHT - _BOTTOM}" stroke="#555" stroke-width="1"/>',
+        f'<text class="axis-label" x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end" '
+        f'font-size="11" fill="#333">{highest}</text>',
+        f'<text class="axis-label" x="{_LEFT - 6}" y="{CHART_HEIGHT - _BOTTOM}" '
+        f'text-anchor="end" font-size="11" fill="#333">0</text>',
+    ]
+    for index, bar in enumerate(months):
+        x = _LEFT + index * slot + (slot - width) / 2
+        base = CHART_HEIGHT - _BOTTOM
+        label = format_date(bar.month, "MMM yy", locale=language)
+        description = _(
+            "%(month)s: %(on_time)d on time, %(late)d late",
+            month=label,
+            on_time=bar.on_time,
+            late=bar.late,
+        )
+        parts.append(f'<g class="bar"><title>{escape(description)}</title>')
+        for count, fill, css in (
+            (bar.on_time, ON_TIME_FILL, "on-time"),
+            (bar.late, LATE_FILL, "late"),
+        ):
+            if not count:
+                continue
+            height = plot_height * count / highest
+            base -= height
+            parts.append(
+                f'<rect class="{css}" x="{x:.1f}" y="{base:.1f}" width="{width:.1f}" '
+                f'height="{height:.1f}" fill="{fill}"/>'
+            )
+        parts.append(
+            f'<text x="{x + width / 2:.1f}" y="{CHART_HEIGHT - _BOTTOM + 16}" '
+            f'text-anchor="middle" font-size="11" fill="#333">{escape(label)}</text></g>'
+        )
+    legend_y = CHART_HEIGHT - 8
+    parts.extend(
+        [
+            f'<rect x="{_LEFT}" y="{legend_y - 9}" width="10" height="10" fill="{ON_TIME_FILL}"/>',
+            f'<text x="{_LEFT + 14}" y="{legend_y}" font-size="11" fill="#333">'
+            f"{escape(_('On time'))}</text>",
+            f'<rect x="{_LEFT + 120}" y="{legend_y - 9}" width="10" height="10" '
+            f'fill="{LATE_FILL}"/>',
+            f'<text x="{_LEFT + 134}" y="{legend_y}" font-size="11" fill="#333">'
+            f"{escape(_('Late'))}</text>",
+            "</svg>",
+        ]
+    )
+    return Markup("".join(parts))  # noqa: S704 (every text in it is escaped above)
+
+
+# --- the register -------------------------------------------------------------------------------
+
+REGISTER_COLUMNS = (
+    "reference",
+    "kind",
+    "language",
+    "received_at",
+    "clock_started_on",
+    "state",
+    "due_on",
+    "extended_on",
+    "closed_at",
+    "outcome",
+    "identity_outcome",
+    "assigned_to",
+)
+
+
+def register_rows(session: Session) -> Iterator[bytes]:
+    """The register of every request, oldest first, as UTF-8 CSV (with a byte-order mark for
+    spreadsheets), streamed row by row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def take() -> bytes:
+        chunk = buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk
+
+    buffer.write("\ufeff")
+    writer.writerow(REGISTER_COLUMNS)
+    yield take()
+    requests = session.scalars(
+        select(PrivacyRequest)
+        .order_by(PrivacyRequest.received_at, PrivacyRequest.id)
+        .options(selectinload(PrivacyRequest.assigned_to))
+        .execution_options(yield_per=500)
+    )
+    for request in requests:
+        closed = request.state in FINAL_STATES
+        writer.writerow(
+            csv_cell(value)
+            for value in (
+                request.reference,
+                request.kind,
+                request.language,
+                request.received_at.isoformat(timespec="seconds"),
+                request.clock_started_on.isoformat() if request.clock_started_on else None,
+                request.state,
+                request.due_on.isoformat() if request.due_on else None,
+                request.extended_on.isoformat() if request.extended_on else None,
+                request.closed_at.isoformat(timespec="seconds") if request.closed_at else None,
+                request.state if closed else None,
+                request.identity_outcome,
+                request.assigned_to.email if request.assigned_to else None,
+            )
+        )
+        yield take()

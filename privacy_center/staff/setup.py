@@ -1,0 +1,17 @@
+"""Wire the staff console into the application: its blueprint, pages and commands."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+# Imported for their routes, which they add to the shared blueprint.
+from . import auth_views, views  # noqa: F401
+from .auth_cli import staff_cli
+from .blueprint import bp
+from .reminders import reminders_cli
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(reminders_cli)

@@ -1,0 +1,630 @@
+"""The staff console's pages: the queue, a request's page and its actions, letters, the
+dashboard and the request register. Thin: validate, call one service, render or redirect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms.fields.choices import SelectChoice
+
+from ..connectors import get_connectors
+from ..content import get_content
+from ..extensions import db
+from ..i18n import current_language
+from ..letters import services as letters
+from ..letters.kinds import LETTER_KINDS
+from ..mail import MailNotSent
+from ..models import PrivacyRequest, StaffMember
+from ..rights.kinds import KINDS
+from ..rights.services import ExtensionTooLate
+from ..uploads import StoredDocumentError
+from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
+from . import dashboard as figures
+from . import services
+from .access import current_staff, has_role, staff_required
+from .blueprint import bp
+from .forms import (
+    AskIdentityForm,
+    AssignForm,
+    ClarificationForm,
+    CompleteForm,
+    ConfirmIdentityForm,
+    ExtendForm,
+    LetterForm,
+    NoteForm,
+    RefuseForm,
+    ResumeForm,
+)
+from .services import UNASSIGNED, ActionRefused, DocumentUnavailable
+
+log = logging.getLogger(__name__)
+
+S = RequestState
+
+# Timeline entries in words (other actions are shown by their name).
+ACTION_LABELS = {
+    "request.transition": _l("State changed"),
+    "identity_document.viewed": _l("Identity document viewed"),
+    "identity.confirmed": _l("Identity confirmed, documents deleted"),
+    "request.assigned": _l("Assigned"),
+    "note.added": _l("Internal note added"),
+    "request.completed": _l("Request answered"),
+    "letter.sent": _l("Letter sent"),
+}
+
+
+def _today() -> date:
+    return get_content().operator.today()
+
+
+def _member() -> StaffMember:
+    member = current_staff()
+    assert member is not None  # staff_required let the request in
+    return member
+
+
+def _request_or_404(reference: str) -> PrivacyRequest:
+    found = services.find_request(db.session, reference)
+    if found is None:
+        abort(404)
+    return found
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@staff_required()
+def index() -> str:
+    args = request.args
+    state = args.get("state", "")
+    kind = args.get("kind", "")
+    assignee = args.get("assignee", "")
+    search = args.get("q", "")[:254]
+    if state and state not in {s.value for s in RequestState}:
+        state = ""
+    if kind and kind not in KINDS:
+        kind = ""
+    if assignee not in ("", UNASSIGNED) and not assignee.isdigit():
+        assignee = ""
+    today = _today()
+    rows = services.list_queue(
+        db.session, today=today, state=state, kind=kind, assignee=assignee, search=search
+    )
+    return render_template(
+        "staff/queue.html",
+        rows=rows,
+        today=today,
+        filters={"state": state, "kind": kind, "assignee": assignee, "q": search},
+        states=STATE_LABELS,
+        kinds=KINDS,
+        members=services.staff_members(db.session),
+        unassigned=UNASSIGNED,
+        me=_member(),
+        can_see_figures=has_role(_member(), "dpo"),
+    )
+
+
+# --- the request page ---------------------------------------------------------------------------
+
+
+# Letters that announce a decision only the DPO may take (access.py's role rules).
+DPO_LETTERS = frozenset({"refusal", "extension_notice"})
+
+
+def _letter_kinds(privacy_request: PrivacyRequest, member: StaffMember) -> list[Any]:
+    """The letters ``member`` may write from the letters panel: those whose every required
+    field can be typed in (an erasure's completion letter is sent by the completion action),
+    and no refusal or extension notice for an agent."""
+    return [
+        kind
+        for kind in LETTER_KINDS.values()
+        if kind.supports(privacy_request.kind)
+        and all(field.type != "outcomes" for field in kind.fields_for(privacy_request.kind))
+        and (kind.key not in DPO_LETTERS or has_role(member, "dpo"))
+    ]
+
+
+def _assign_form(privacy_request: PrivacyRequest) -> AssignForm:
+    form = AssignForm(prefix="assign")
+    form.assignee.choices = [
+        SelectChoice("", _("Nobody")),
+        *(
+            SelectChoice(str(member.id), member.name)
+            for member in services.staff_members(db.session)
+        ),
+    ]
+    if not form.is_submitted():
+        form.assignee.data = str(privacy_request.assigned_to_id or "")
+    return form
+
+
+def _forms(privacy_request: PrivacyRequest) -> dict[str, FlaskForm]:
+    return {
+        "confirm": ConfirmIdentityForm(prefix="confirm"),
+        "identity": AskIdentityForm(prefix="identity"),
+        "clarify": ClarificationForm(prefix="clarify"),
+        "resume": ResumeForm(prefix="resume"),
+        "extend": ExtendForm(prefix="extend"),
+        "refuse": RefuseForm(prefix="refuse"),
+        "complete": CompleteForm(prefix="complete"),
+        "assign": _assign_form(privacy_request),
+        "note": NoteForm(prefix="note"),
+    }
+
+
+def _available_actions(privacy_request: PrivacyRequest, member: StaffMember) -> set[str]:
+    """The actions the page offers now, by state and role."""
+    state = privacy_request.state
+    targets = allowed_targets(state)
+    actions = {"assign", "note"}
+    live = services.live_documents(privacy_request)
+    if live and privacy_request.clock_started_on and state not in (S.AWAITING_CONFIRMATION,):
+        actions.add("confirm")
+    if state == S.IN_PROGRESS:
+        actions.add("identity")
+    if S.AWAITING_REQUESTER in targets:
+        actions.add("clarify")
+    if state == S.AWAITING_REQUESTER:
+        actions.add("resume")
+    if S.COMPLETED in targets:
+        actions.add("complete")
+    if has_role(member, "dpo"):
+        if S.EXTENDED in targets and privacy_request.extended_on is None:
+            actions.add("extend")
+        if S.REFUSED in targets:
+            actions.add("refuse")
+    return actions
+
+
+def _render_detail(
+    privacy_request: PrivacyRequest,
+    *,
+    forms: dict[str, FlaskForm] | None = None,
+    errors: dict[str, str] | None = None,
+    letter_errors: dict[str, dict[str, str]] | None = None,
+    letter_values: dict[str, dict[str, str]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    member = _member()
+    today = _today()
+    due = services.current_due(privacy_request, today)
+    letter_kinds = _letter_kinds(privacy_request, member)
+    names = {m.id: m.name for m in db.session.scalars(select(StaffMember))}
+    page = render_template(
+        "staff/request.html",
+        req=privacy_request,
+        kind=KINDS.get(privacy_request.kind),
+        state_label=STATE_LABELS[RequestState(privacy_request.state)],
+        due=due,
+        days_left=(due - today).days if due else None,
+        suspended=privacy_request.state in CLOCK_SUSPENDED,
+        action_labels=ACTION_LABELS,
+        timeline=services.timeline(db.session, privacy_request),
+        notes=services.notes_of(db.session, privacy_request),
+        names=names,
+        checked_by=services.actor_name(privacy_request.identity_checked_by or "", names),
+        documents=privacy_request.documents,
+        forms=forms or _forms(privacy_request),
+        actions=_available_actions(privacy_request, member),
+        errors=errors or {},
+        letter_kinds=letter_kinds,
+        letter_form=LetterForm(prefix="letter"),
+        letter_errors=letter_errors or {},
+        letter_values=letter_values or {},
+        sent_letters=privacy_request.letters,
+        state_labels=STATE_LABELS,
+        document_types=services.IDENTITY_DOCUMENT_TYPES,
+        identity_outcomes=services.IDENTITY_OUTCOME_LABELS,
+        letter_labels={key: kind.label for key, kind in LETTER_KINDS.items()},
+        me=member,
+    )
+    return page, status
+
+
+@bp.get("/requests/<reference>")
+@staff_required()
+def detail(reference: str) -> tuple[str, int]:
+    return _render_detail(_request_or_404(reference))
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>")
+@staff_required()
+def document(reference: str, document_id: int) -> Response:
+    """The decrypted document, shown inline; every view is audited, nothing is cached."""
+    privacy_request = _request_or_404(reference)
+    try:
+        data, mime_type = services.view_identity_document(
+            db.session,
+            privacy_request,
+            document_id,
+            staff=_member(),
+            settings=current_app.config,
+        )
+    except DocumentUnavailable:
+        abort(404)
+    except StoredDocumentError:
+        log.exception("identity document %s of %s unreadable", document_id, reference)
+        abort(500)
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
+        mime_type, "bin"
+    )
+    response = Response(data, mimetype=mime_type)
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{privacy_request.reference}-document-{document_id}.{extension}"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+class _Letters:
+    """Sends the letters of actions through the letters package, keeping failures for the page
+    (the action itself is done and committed by then)."""
+
+    def __init__(self, member: StaffMember, today: date) -> None:
+        self.member = member
+        self.today = today
+        self.failed: list[str] = []
+
+    def __call__(
+        self, session: Session, privacy_request: PrivacyRequest, kind: str, fields: dict[str, Any]
+    ) -> None:
+        try:
+            letters.send_letter(
+                session,
+                privacy_request,
+                kind,
+                fields,
+                actor=self.member.get_id(),
+                today=self.today,
+                app_config=current_app.config,
+            )
+        except (letters.LetterError, MailNotSent) as error:
+            log.warning("letter %s of %s not sent: %s", kind, privacy_request.reference, error)
+            session.rollback()
+            self.failed.append(str(LETTER_KINDS[kind].label) if kind in LETTER_KINDS else kind)
+
+
+def _run_action(
+    reference: str,
+    name: str,
+    action: Callable[[PrivacyRequest, FlaskForm, _Letters], object],
+    done: str,
+) -> Response | tuple[str, int]:
+    privacy_request = _request_or_404(reference)
+    member = _member()
+    forms = _forms(privacy_request)
+    form = forms[name]
+    if name not in _available_actions(privacy_request, member):
+        return _render_detail(
+            privacy_request,
+            forms=forms,
+            errors={name: _("This action is not possible in the request's current state.")},
+            status=409,
+        )
+    if not form.validate_on_submit():
+        return _render_detail(privacy_request, forms=forms, status=422)
+    sender = _Letters(member, _today())
+    try:
+        action(privacy_request, form, sender)
+    except ActionRefused as error:
+        db.session.rollback()
+        field = getattr(form, error.field, None) if error.field else None
+        if field is not None:
+            field.errors = [*field.errors, str(error)]
+            return _render_detail(privacy_request, forms=forms, status=422)
+        return _render_detail(privacy_request, forms=forms, errors={name: str(error)}, status=409)
+    except ExtensionTooLate:
+        db.session.rollback()
+        message = _(
+            "Too late to extend: an extension must be notified on or before the first due date."
+        )
+        return _render_detail(privacy_request, forms=forms, errors={name: message}, status=409)
+    flash(done)
+    for label in sender.failed:
+        flash(
+            _(
+                "The letter “%(letter)s” could not be sent: send it again from the letters below.",
+                letter=label,
+            )
+        )
+    return redirect(url_for(".detail", reference=privacy_request.reference), 303)
+
+
+@bp.post("/requests/<reference>/confirm-identity")
+@staff_required()
+def confirm_identity(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "confirm",
+        lambda req, form, _sender: services.confirm_identity(
+            db.session,
+            req,
+            staff=_member(),
+            document_type=form.document_type.data,
+            today=_today(),
+            settings=current_app.config,
+        ),
+        _("Identity confirmed; the documents were deleted."),
+    )
+
+
+@bp.post("/requests/<reference>/ask-identity")
+@staff_required()
+def ask_identity(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "identity",
+        lambda req, form, sender: services.ask_identity(
+            db.session,
+            req,
+            staff=_member(),
+            reason=form.reason.data,
+            today=_today(),
+            send_letter=sender,
+        ),
+        _("A proof of identity was asked for; the clock is suspended."),
+    )
+
+
+@bp.post("/requests/<reference>/clarification")
+@staff_required()
+def ask_clarification(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "clarify",
+        lambda req, form, sender: services.ask_clarification(
+            db.session,
+            req,
+            staff=_member(),
+            questions=form.questions.data,
+            today=_today(),
+            send_letter=sender,
+        ),
+        _("Clarification asked for; the clock is suspended."),
+    )
+
+
+@bp.post("/requests/<reference>/resume")
+@staff_required()
+def resume(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "resume",
+        lambda req, form, _sender: services.resume(
+            db.session, req, staff=_member(), reason=form.reason.data, today=_today()
+        ),
+        _("Work resumed; the clock runs again."),
+    )
+
+
+@bp.post("/requests/<reference>/extend")
+@staff_required("dpo")
+def extend(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "extend",
+        lambda req, form, sender: services.extend(
+            db.session,
+            req,
+            staff=_member(),
+            reasons=form.reasons.data,
+            today=_today(),
+            send_letter=sender,
+        ),
+        _("The time limit is extended; the notice was sent."),
+    )
+
+
+@bp.post("/requests/<reference>/refuse")
+@staff_required("dpo")
+def refuse(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "refuse",
+        lambda req, form, sender: services.refuse(
+            db.session,
+            req,
+            staff=_member(),
+            reasons=form.reasons.data,
+            today=_today(),
+            settings=current_app.config,
+            send_letter=sender,
+        ),
+        _("The request is refused; the letter was sent."),
+    )
+
+
+@bp.post("/requests/<reference>/complete")
+@staff_required()
+def complete(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "complete",
+        lambda req, form, sender: services.complete(
+            db.session,
+            req,
+            staff=_member(),
+            today=_today(),
+            settings=current_app.config,
+            connectors=get_connectors(),
+            base_url=request.url_root,
+            summary=form.summary.data or "",
+            fee_acknowledged=bool(form.fee_acknowledged.data),
+            send_letter=sender,
+        ),
+        _("The request is completed; the letter was sent."),
+    )
+
+
+def _assign(req: PrivacyRequest, form: FlaskForm, _sender: _Letters) -> None:
+    chosen = form.assignee.data or ""  # type: ignore[attr-defined]
+    assignee = db.session.get(StaffMember, int(chosen)) if chosen.isdigit() else None
+    if chosen and assignee is None:
+        raise ActionRefused(_("Choose one of the staff members offered."), "assignee")
+    services.assign(db.session, req, staff=_member(), assignee=assignee)
+
+
+@bp.post("/requests/<reference>/assign")
+@staff_required()
+def assign(reference: str) -> Response | tuple[str, int]:
+    return _run_action(reference, "assign", _assign, _("Assignment saved."))
+
+
+@bp.post("/requests/<reference>/notes")
+@staff_required()
+def add_note(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "note",
+        lambda req, form, _sender: services.add_note(
+            db.session, req, staff=_member(), text=form.text.data
+        ),
+        _("Note added."),
+    )
+
+
+# --- letters ------------------------------------------------------------------------------------
+
+
+def _letter_input(privacy_request: PrivacyRequest) -> tuple[str, dict[str, str]]:
+    kind = request.form.get("kind", "")
+    member = _member()
+    allowed = {item.key: item for item in _letter_kinds(privacy_request, member)}
+    if kind in DPO_LETTERS and not has_role(member, "dpo"):
+        abort(403)
+    if kind not in allowed:
+        abort(400)
+    fields = {}
+    for spec in allowed[kind].fields_for(privacy_request.kind):
+        value = request.form.get(f"letter-{kind}-{spec.name}", "").strip()
+        if value:
+            fields[spec.name] = value
+    return kind, fields
+
+
+def _letter_failed(
+    privacy_request: PrivacyRequest, kind: str, fields: dict[str, str], error: Exception
+) -> tuple[str, int]:
+    if isinstance(error, letters.LetterFieldsMissing):
+        problems = {name: _("Fill in this field.") for name in error.missing}
+    else:
+        problems = {"": str(error)}
+    return _render_detail(
+        privacy_request,
+        letter_errors={kind: problems},
+        letter_values={kind: fields},
+        status=422,
+    )
+
+
+@bp.post("/requests/<reference>/letters/preview")
+@staff_required()
+def preview_letter(reference: str) -> Response | tuple[str, int]:
+    privacy_request = _request_or_404(reference)
+    if not LetterForm(prefix="letter").validate_on_submit():
+        abort(400)
+    kind, fields = _letter_input(privacy_request)
+    try:
+        pdf = letters.preview_letter(db.session, privacy_request, kind, fields, today=_today())
+    except letters.LetterError as error:
+        return _letter_failed(privacy_request, kind, fields, error)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{privacy_request.reference}-{kind}-preview.pdf"'
+    )
+    return response
+
+
+@bp.post("/requests/<reference>/letters/send")
+@staff_required()
+def send_letter(reference: str) -> Response | tuple[str, int]:
+    privacy_request = _request_or_404(reference)
+    if not LetterForm(prefix="letter").validate_on_submit():
+        abort(400)
+    kind, fields = _letter_input(privacy_request)
+    try:
+        letters.send_letter(
+            db.session,
+            privacy_request,
+            kind,
+            fields,
+            actor=_member().get_id(),
+            today=_today(),
+            app_config=current_app.config,
+        )
+    except letters.LetterError as error:
+        return _letter_failed(privacy_request, kind, fields, error)
+    except MailNotSent:
+        db.session.rollback()
+        message = _("The mail could not be sent; nothing was recorded. Try again later.")
+        return _letter_failed(privacy_request, kind, fields, RuntimeError(message))
+    flash(_("The letter was sent."))
+    return redirect(url_for(".detail", reference=privacy_request.reference), 303)
+
+
+@bp.get("/requests/<reference>/letters/<int:letter_id>.pdf")
+@staff_required()
+def letter_pdf(reference: str, letter_id: int) -> Response:
+    privacy_request = _request_or_404(reference)
+    letter = letters.find_sent_letter(privacy_request, letter_id)
+    if letter is None:
+        abort(404)
+    response = Response(letter.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{letters.attachment_name(privacy_request, letter.kind)}"'
+    )
+    return response
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+@bp.get("/dashboard")
+@staff_required("dpo")
+def dashboard() -> str:
+    today = _today()
+    numbers = figures.build_dashboard(db.session, today=today)
+    return render_template(
+        "staff/dashboard.html",
+        figures=numbers,
+        chart=figures.chart_svg(numbers.months, language=current_language()),
+        state_labels=STATE_LABELS,
+        today=today,
+        me=_member(),
+        can_see_figures=True,
+    )
+
+
+@bp.get("/register.csv")
+@staff_required("dpo")
+def register() -> Response:
+    response = Response(stream_with_context(figures.register_rows(db.session)), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="request-register-{_today().isoformat()}.csv"'
+    )
+    return response
