@@ -78,18 +78,21 @@ def _home() -> str:
     return url_for("rights.index")
 
 
-def _over_limit(notation: str, scope: str, email: str) -> bool:
-    """Count one attempt by address and by email typed; True when either is over the limit."""
+def over_sign_in_limit(notation: str, scope: str, email: str) -> bool:
+    """Count one attempt by address and by email typed; True when either is over the limit.
+    (The staff sign-in counts its own attempts the same way, under its own scope.)"""
     by_address = rate_limiter.hit(notation, f"{scope}-address", request.remote_addr or "-")
     by_email = rate_limiter.hit(notation, f"{scope}-email", rate_limit_key(email))
     return not (by_address and by_email)
 
 
-def _too_many(notation: str) -> Response:
+def too_many_attempts(notation: str, back_url: str) -> Response:
+    """The 429 page: how long to wait, and the way back to the sign-in page."""
     seconds = parse_limit(notation).get_expiry()
-    response = make_response(
-        render_template("accounts/rate_limited.html", minutes=max(1, -(-seconds // 60))), 429
+    page = render_template(
+        "accounts/rate_limited.html", minutes=max(1, -(-seconds // 60)), back_url=back_url
     )
+    response = make_response(page, 429)
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -124,8 +127,8 @@ def login() -> Response | str:
         form.next.data = target or ""
         return render_template("accounts/sign_in.html", form=form, error=None)
     limit = current_app.config["LOGIN_RATE_LIMIT"]
-    if _over_limit(limit, "sign-in", form.email.data or ""):
-        return _too_many(limit)
+    if over_sign_in_limit(limit, "sign-in", form.email.data or ""):
+        return too_many_attempts(limit, url_for(".login"))
     error = None
     if form.validate():
         account = authenticate(db.session, email=form.email.data, password=form.password.data)
@@ -155,8 +158,8 @@ def request_link() -> Response:
         form.next.data = safe_next(request.args.get("next")) or ""
         return _link_page(form, "sent" if request.args.get("sent") == "1" else "ask")
     limit = current_app.config["SIGN_IN_LINK_RATE_LIMIT"]
-    if _over_limit(limit, "sign-in-link", form.email.data or ""):
-        return _too_many(limit)
+    if over_sign_in_limit(limit, "sign-in-link", form.email.data or ""):
+        return too_many_attempts(limit, url_for(".login"))
     if not form.validate():
         return _link_page(form, "ask")
     target = safe_next(form.next.data)

@@ -8,24 +8,16 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from ..accounts.forms import SignInForm
 from ..models import STAFF_ROLES
 from .auth import MIN_PASSWORD_LENGTH
 
 ROLE_LABELS = {"agent": _l("Agent"), "dpo": _l("Data protection officer"), "admin": _l("Admin")}
 
 
-class StaffSignInForm(FlaskForm):
-    email = EmailField(
-        _l("Email address"),
-        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
-        render_kw={"autocomplete": "username", "spellcheck": "false"},
-    )
-    password = PasswordField(
-        _l("Password"),
-        validators=[DataRequired(_l("Enter your password.")), Length(max=1024)],
-        render_kw={"autocomplete": "current-password"},
-    )
-    next = HiddenField()
+class StaffSignInForm(SignInForm):
+    """The account holders' sign-in form; its button leads on to the code step."""
+
     submit = SubmitField(_l("Continue"))
 
 

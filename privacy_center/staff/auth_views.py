@@ -24,12 +24,12 @@ from flask_login import login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from ..accounts.services import rate_limit_key, safe_next
+from ..accounts.services import safe_next
+from ..accounts.views import over_sign_in_limit, too_many_attempts
 from ..content import get_content
-from ..extensions import db, rate_limiter
+from ..extensions import db
 from ..models import StaffMember
 from ..models.types import utcnow
-from ..ratelimit import parse_limit
 from ..sessions import is_staff_path
 from .access import (
     PENDING_AT_KEY,
@@ -127,18 +127,11 @@ def _refused() -> str:
 
 def _over_limit(email: str) -> bool:
     """Count one attempt (password or code) by address and by email; True when over."""
-    notation = current_app.config["LOGIN_RATE_LIMIT"]
-    by_address = rate_limiter.hit(notation, "staff-sign-in-address", request.remote_addr or "-")
-    by_email = rate_limiter.hit(notation, "staff-sign-in-email", rate_limit_key(email))
-    return not (by_address and by_email)
+    return over_sign_in_limit(current_app.config["LOGIN_RATE_LIMIT"], "staff-sign-in", email)
 
 
 def _too_many() -> Response:
-    seconds = parse_limit(current_app.config["LOGIN_RATE_LIMIT"]).get_expiry()
-    page = render_template("staff/auth/rate_limited.html", minutes=max(1, -(-seconds // 60)))
-    response = make_response(page, 429)
-    response.headers["Retry-After"] = str(seconds)
-    return response
+    return too_many_attempts(current_app.config["LOGIN_RATE_LIMIT"], url_for("staff.sign_in"))
 
 
 def _pending_member() -> StaffMember | None:
