@@ -35,6 +35,23 @@ def production_env(database_url: str, instance: str) -> dict[str, str]:
     }
 
 
+def demo_center_env(database_url: str, instance: str) -> dict[str, str]:
+    """The production settings on a migrated database holding the demo operator, with the
+    consent rate limit lifted (the guard against one abusive address: this load comes from one
+    address)."""
+    env = {
+        **os.environ,
+        **production_env(database_url, instance),
+        "CONSENT_RATE_LIMIT": "100000000 per minute",
+    }
+    for command in (["db", "upgrade"], ["demo", "seed"]):
+        subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "wsgi", *command],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -44,12 +61,24 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(app: str, env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
     """Serve ``app`` (module:variable) with gunicorn on a free loopback port."""
+    with gunicorn_process(app, env, cwd) as (base, _process):
+        yield base
+
+
+@contextmanager
+def gunicorn_process(
+    app: str, env: dict[str, str], cwd: Path = ROOT, extra: list[str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like :func:`gunicorn`, also giving the master process (to find its workers, or to stop
+    it gracefully before counting what it stored). Stopped with SIGTERM (gunicorn's graceful
+    shutdown: requests under way finish), killed if it does not stop in time."""
     port = free_port()
     process = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), *GUNICORN_SETTINGS, "--bind", f"127.0.0.1:{port}", app],
+        [str(VENV_BIN / "gunicorn"), *GUNICORN_SETTINGS, *(extra or []),
+         "--bind", f"127.0.0.1:{port}", app],
         cwd=cwd,
         env={**os.environ, **env},
-    )
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -61,10 +90,42 @@ def gunicorn(app: str, env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"gunicorn did not start for {app}") from None
                 time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop gunicorn gracefully (SIGTERM), or kill it when it does not stop in time."""
+    if process.poll() is None:
         process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
         process.wait(timeout=10)
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (gunicorn's workers), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(item) for item in task.read_text().split()]
+        except OSError:
+            continue
+    return sorted(set(found))
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of ``pid`` in MB (VmRSS of /proc/<pid>/status), None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def wrk(

@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, VENV_BIN, gunicorn, production_env, wrk
+from _harness import ROOT, demo_center_env, gunicorn, wrk
 
 BUDGET = 0.4
 LUA = Path(__file__).resolve().parent / "receipts.lua"
@@ -119,17 +118,7 @@ def verify_none_lost(center: str, url: str, count: int = 2000) -> tuple[int, int
 
 def measure(kind: str, hello: str, seconds: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as folder, database(kind, folder) as url:
-        env = {
-            **os.environ,
-            **production_env(url, folder),
-            # The limit guards against one abusive address; this load comes from one address.
-            "CONSENT_RATE_LIMIT": "100000000 per minute",
-        }
-        for command in (["db", "upgrade"], ["demo", "seed"]):
-            subprocess.run(
-                [str(VENV_BIN / "flask"), "--app", "wsgi", *command],
-                cwd=ROOT, env=env, check=True, capture_output=True,
-            )  # fmt: skip
+        env = demo_center_env(url, folder)
         ratios, ok, bad, rates, hello_rates = [], 0, 0, [], []
         with gunicorn("wsgi:app", env) as center:
             for _ in range(rounds):
@@ -180,19 +169,19 @@ def main() -> int:
             f"counted phase: 2xx {result['accepted']}, rows added {result['added']}, lost {lost}: "
             f"{'PASS' if good else 'FAIL'}"
         )
-    figure = ", ".join(
-        f"{kind} {r['ratio']:.2f}x (lost {r['accepted'] - r['added']})"
-        for kind, r in results.items()
-    )
-    print(
-        json.dumps(
+    # One row per database: each is its own budget line of DESIGN.md.
+    rows = []
+    for kind, r in results.items():
+        lost = r["accepted"] - r["added"]
+        rows.append(
             {
-                "budget": f"receipts/s >= {BUDGET}x hello on each database, none lost",
-                "figure": figure,
-                "pass": passed,
+                "budget": f"receipts/s >= {BUDGET}x hello on {kind}, none lost",
+                "figure": f"{r['ratio']:.2f}x ({statistics.median(r['rates']):.0f} vs "
+                f"{statistics.median(r['hello']):.0f} req/s), lost {lost}, non-2xx {r['bad']}",
+                "pass": r["ratio"] >= BUDGET and lost == 0 and r["bad"] == 0,
             }
         )
-    )
+    print(json.dumps(rows))
     return 0 if passed else 1
 
 

@@ -242,13 +242,21 @@ def main() -> int:
     )
     print(
         json.dumps(
-            {
-                "budget": f"export {largest:,} rows: memory < {MEMORY_BUDGET_MB} MB, "
-                f"linear (<= {LINEARITY_BUDGET}x)",
-                "figure": f"+{memory:.0f} MB, {results[largest]['seconds']:.1f} s, "
-                f"{linearity:.2f}x",
-                "pass": passed,
-            }
+            [
+                {
+                    "budget": f"export {largest:,} rows (streamed zip): peak memory < "
+                    f"{MEMORY_BUDGET_MB} MB",
+                    "figure": f"+{memory:.0f} MB",
+                    "pass": memory < MEMORY_BUDGET_MB,
+                },
+                {
+                    "budget": f"export time linear in rows (per-row time at {largest:,} <= "
+                    f"{LINEARITY_BUDGET}x that at {smallest:,})",
+                    "figure": f"{linearity:.2f}x ({results[largest]['seconds']:.1f} s for "
+                    f"{largest:,})",
+                    "pass": linearity <= LINEARITY_BUDGET,
+                },
+            ]
         )
     )
     return 0 if passed else 1

@@ -2,7 +2,7 @@
 -- Bodies are prepared in init() so that the load generator spends its CPU time sending, not
 -- formatting (the machine is shared with the server under test).
 local counters = {}
-ok, bad = 0, 0  -- globals: done() reads them from each thread
+ok, bad, server = 0, 0, 0  -- globals: done() reads them from each thread (server: 5xx)
 local bodies, next_body = {}, 0
 local POOL = 30000
 
@@ -49,13 +49,15 @@ end
 
 function response(status, headers, body)
   if status >= 200 and status < 300 then ok = ok + 1 else bad = bad + 1 end
+  if status >= 500 then server = server + 1 end
 end
 
 function done(summary, latency, requests)
-  local total_ok, total_bad = 0, 0
+  local total_ok, total_bad, total_server = 0, 0, 0
   for _, thread in ipairs(counters) do
     total_ok = total_ok + thread:get("ok")
     total_bad = total_bad + thread:get("bad")
+    total_server = total_server + thread:get("server")
   end
-  io.write(string.format("RECEIPTS ok=%d bad=%d\n", total_ok, total_bad))
+  io.write(string.format("RECEIPTS ok=%d bad=%d server=%d\n", total_ok, total_bad, total_server))
 end

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, demo, errors, i18n, models, security, templating
+from . import audit, demo, errors, i18n, models, security, storage, templating
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
@@ -16,6 +16,8 @@ from .exports.setup import init_app as init_exports
 from .extensions import babel, configure_sqlite, csrf, db, migrate, rate_limiter
 from .letters.setup import init_app as init_letters
 from .policy.setup import init_app as init_policy
+from .postmortem.setup import init_app as init_postmortem
+from .retention.setup import init_app as init_retention
 from .rights.setup import init_app as init_rights
 from .sessions import LazySessionInterface
 from .staff.setup import init_app as init_staff
@@ -53,7 +55,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     @app.before_request
     def protect_unsafe_methods() -> None:
-        if request.method in UNSAFE_METHODS:
+        # WTF_CSRF_ENABLED = False turns the check off, as Flask-WTF documents (tests only).
+        if request.method in UNSAFE_METHODS and app.config["WTF_CSRF_ENABLED"]:
             csrf.protect(apply_exemptions=True)
 
     security.init_app(app)
@@ -67,8 +70,11 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_exports(app)
     init_staff(app)
     init_letters(app)
+    init_postmortem(app)
+    init_retention(app)
     demo.init_app(app)
     audit.init_app(app)
+    storage.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
 

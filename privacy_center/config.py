@@ -72,6 +72,10 @@ class Config:
     EXPORT_RATE_LIMIT = "10 per hour"
     # Receipts of concurrent requests share one transaction (consent/writer.py).
     RECEIPT_GROUP_COMMIT = True
+    # The retention run (retention/): rows per batch (each batch is one short transaction), and
+    # when the operator's scheduler runs it, as shown on the staff page (README: cron, systemd).
+    RETENTION_BATCH_SIZE = 5000
+    RETENTION_SCHEDULE = "daily at 03:30 (systemd timer privacy-center-retention.timer)"
     # Outgoing mail (mail.py): through MAIL_SERVER when it is set, otherwise written as .eml
     # files to MAIL_OUTBOX_DIR (development). MAIL_USE_TLS is STARTTLS, MAIL_USE_SSL implicit TLS.
     MAIL_PORT = 25
@@ -104,10 +108,15 @@ class Config:
         self.EXPORT_KEY = self.encryption_key(
             instance_path, "exports", "it encrypts the copies of people's data made for download"
         )
+        # Keys replaced by a rotation, still read until `flask storage rotate-keys` has run.
+        self.IDENTITY_DOCUMENT_PREVIOUS_KEYS = previous_keys("identity-documents")
+        self.EXPORT_PREVIOUS_KEYS = previous_keys("exports")
         self.EXPORT_INLINE_MAX_ROWS = _env_number(
             "EXPORT_INLINE_MAX_ROWS", self.EXPORT_INLINE_MAX_ROWS
         )
         self.EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", self.EXPORT_RATE_LIMIT)
+        self.RETENTION_BATCH_SIZE = _env_number("RETENTION_BATCH_SIZE", self.RETENTION_BATCH_SIZE)
+        self.RETENTION_SCHEDULE = os.environ.get("RETENTION_SCHEDULE") or self.RETENTION_SCHEDULE
         for name in ("STAFF_LOCKOUT_ATTEMPTS", "STAFF_LOCKOUT_MINUTES", "STAFF_IDLE_MINUTES"):
             setattr(self, name, _env_number(name, getattr(self, name)))
         # The test suite never mails anyone: it reads the outbox or runs its own SMTP server.
@@ -255,6 +264,14 @@ def parse_document_key(value: str, source: str) -> bytes:
             "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'."
         )
     return key
+
+
+def previous_keys(name: str) -> tuple[bytes, ...]:
+    """The keys a folder's files may still be sealed with after a rotation
+    (``PC_<NAME>_PREVIOUS_KEYS``: URL-safe base64 keys separated by spaces or commas)."""
+    variable = _variable(name, "PREVIOUS_KEYS")
+    values = os.environ.get(variable, "").replace(",", " ").split()
+    return tuple(parse_document_key(value, variable) for value in values)
 
 
 def document_key(config: Mapping[str, object]) -> bytes:

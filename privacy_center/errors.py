@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -12,7 +14,7 @@ def refuse_untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str
     return "Unknown host.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def render_error(error: HTTPException) -> tuple[str, int]:
+def render_error(error: HTTPException) -> tuple[Any, int, list[tuple[str, str]]]:
     titles = {
         400: _("The request could not be understood"),
         403: _("You are not allowed to see this page"),
@@ -22,10 +24,12 @@ def render_error(error: HTTPException) -> tuple[str, int]:
         429: _("Too many attempts; please wait a moment"),
     }
     code = error.code or 500
+    # The headers the error carries are kept: Allow on a 405 (RFC 9110), Retry-After...
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
     if request.path.startswith("/api/"):
-        return jsonify(error=error.description), code
+        return jsonify(error=error.description), code, headers
     title = titles.get(code, _("Something went wrong on our side"))
-    return render_template("errors/error.html", code=code, title=title), code
+    return render_template("errors/error.html", code=code, title=title), code, headers
 
 
 def render_server_error(error: Exception) -> tuple[str, int]:

@@ -81,7 +81,9 @@ def remember_language(response: Response) -> Response:
             chosen,
             max_age=config["LANGUAGE_COOKIE_MAX_AGE"],
             samesite="Lax",
-            secure=request.is_secure,
+            # Secure wherever the session cookie is (production), even when TLS ends at a proxy
+            # whose X-Forwarded-Proto is not trusted; and on any https request.
+            secure=request.is_secure or bool(config.get("SESSION_COOKIE_SECURE")),
             httponly=True,
         )
     return response

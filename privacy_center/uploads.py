@@ -19,7 +19,7 @@ import struct
 import threading
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -132,6 +132,16 @@ def check_identity_document(filename: str, data: bytes) -> str:
     Raises ``RejectedUpload``, whose message says what is wrong and what to do, for anything
     but a sound PDF, JPEG or PNG file of at most ``MAX_DOCUMENT_BYTES``.
     """
+    if _CONTROL_CHARACTERS.search(filename or ""):
+        # No file picker sends them: a name made to fool a program that reads it (a NUL ending
+        # "passport.pdf\0.exe" early, a line break forging a log line).
+        raise RejectedUpload(
+            _(
+                "The file's name contains invisible control characters, which ordinary file "
+                "names do not have. Rename the file (for example to passport.pdf) and choose "
+                "it again."
+            )
+        )
     if not data:
         raise RejectedUpload(
             _(
@@ -168,6 +178,9 @@ def check_identity_document(filename: str, data: bytes) -> str:
     else:
         _check_image(data, detected)
     return detected
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _extension(filename: str) -> str:
@@ -299,6 +312,14 @@ def _check_image(data: bytes, mime: str) -> None:
                 image.load()
         if mime == "image/jpeg" and not _jpeg_ends(data):
             raise OSError("no end-of-image marker after the last scan")
+        if _smuggled_in_image(data):
+            raise RejectedUpload(
+                _(
+                    "The image also contains something other than the picture (such as a "
+                    "hidden archive, program or web page code). Open it and save it again as "
+                    "a new JPEG or PNG file (or take a screenshot of it), then upload that file."
+                )
+            )
     except RejectedUpload:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -310,6 +331,25 @@ def _check_image(data: bytes, mime: str) -> None:
                 "the scan again (or export it again as JPEG or PNG) and upload the new file."
             )
         ) from None
+
+
+# What a polyglot hides in an image or a PDF (in a comment, metadata, after the end): web
+# page code, archives and programs. Each pattern is long enough never to occur by chance in
+# the compressed pixels of a 10 MB photo.
+_SMUGGLED_ANYWHERE = re.compile(
+    rb"<\s*(?:script|html|iframe|object|embed)[\s/>]|<\?php|javascript:"
+    rb"|Rar!\x1a\x07|7z\xbc\xaf\x27\x1c|This program cannot be run in DOS mode",
+    re.IGNORECASE,
+)
+# A zip archive (or a jar, docx...) is found by readers from its end record, in the last 64 KB.
+_ZIP_END = b"PK\x05\x06"
+_ZIP_END_WINDOW = 22 + 65535
+
+
+def _smuggled_in_image(data: bytes) -> bool:
+    """Whether an image (or a PDF) is also another kind of file: a polyglot, such as a
+    "GIFAR"."""
+    return _SMUGGLED_ANYWHERE.search(data) is not None or _ZIP_END in data[-_ZIP_END_WINDOW:]
 
 
 def _jpeg_ends(data: bytes) -> bool:
@@ -420,6 +460,14 @@ def _check_pdf(data: bytes) -> None:
     # or something appended to the document.
     if not data.rstrip(_PDF_WHITESPACE).endswith(b"%%EOF"):
         raise _pdf_damaged()
+    if _smuggled_in_image(data):
+        raise RejectedUpload(
+            _(
+                "The PDF also contains something other than the document (such as web page "
+                "code, a hidden archive or a program). Print it to a new PDF, or scan the paper "
+                "document, and upload that file."
+            )
+        )
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -610,20 +658,50 @@ class DocumentTampered(StoredDocumentError):
 
 def store_document(data: bytes, *, directory: Path, key: bytes) -> str:
     """Encrypt ``data`` into a new file of ``directory``; returns its random name."""
-    cipher = _cipher(key)
+    _cipher(key)  # a wrong key fails before anything is written
     _make_private_directory(directory)
     name = secrets.token_urlsafe(32)
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    # The name is authenticated with the content: a file renamed to another document's name
-    # fails to decrypt instead of being shown as that document.
-    sealed = _MAGIC + nonce + cipher.encrypt(nonce, data, name.encode("ascii"))
-    write_atomically(directory / name, sealed)
+    write_atomically(directory / name, _seal(data, name, key))
     return name
 
 
-def read_document(name: str, *, directory: Path, key: bytes) -> bytes:
-    """The plain content of a stored document."""
-    cipher = _cipher(key)
+def read_document(
+    name: str, *, directory: Path, key: bytes, previous_keys: Sequence[bytes] = ()
+) -> bytes:
+    """The plain content of a stored document. ``previous_keys`` are the keys in use before the
+    current one: a file not yet re-encrypted by ``flask storage rotate-keys`` is still read."""
+    return _open_sealed(name, directory, (key, *previous_keys))[0]
+
+
+def reencrypt_document(
+    name: str, *, directory: Path, key: bytes, previous_keys: Sequence[bytes]
+) -> bool:
+    """Re-encrypt a stored document with the current ``key`` if one of ``previous_keys`` sealed
+    it (same name, written atomically); True when it was rewritten."""
+    plain, used = _open_sealed(name, directory, (key, *previous_keys))
+    if used == 0:
+        return False
+    write_atomically(directory / name, _seal(plain, name, key))
+    return True
+
+
+def stored_names(directory: Path) -> list[str]:
+    """The names of the documents stored in ``directory`` (nothing else found there)."""
+    if not directory.is_dir():
+        return []
+    return sorted(entry.name for entry in directory.iterdir() if _STORED_NAME.fullmatch(entry.name))
+
+
+def _seal(data: bytes, name: str, key: bytes) -> bytes:
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    # The name is authenticated with the content: a file renamed to another document's name
+    # fails to decrypt instead of being shown as that document.
+    return _MAGIC + nonce + _cipher(key).encrypt(nonce, data, name.encode("ascii"))
+
+
+def _open_sealed(name: str, directory: Path, keys: Sequence[bytes]) -> tuple[bytes, int]:
+    """The plain content and the index in ``keys`` of the key that opened it."""
+    ciphers = [_cipher(key) for key in keys]
     path = directory / _checked_name(name)
     try:
         # O_NOFOLLOW: a symbolic link planted in the directory is not followed.
@@ -642,13 +720,16 @@ def read_document(name: str, *, directory: Path, key: bytes) -> bytes:
     if not sealed.startswith(_MAGIC) or len(sealed) < header + _TAG_BYTES:
         raise DocumentTampered(f"The stored identity document {name!r} is not in our format.")
     nonce = sealed[len(_MAGIC) : header]
-    try:
-        return cipher.decrypt(nonce, sealed[header:], name.encode("ascii"))
-    except InvalidTag:
-        raise DocumentTampered(
-            f"The stored identity document {name!r} fails its integrity check: it was altered "
-            "or renamed, or it was encrypted with another key (IDENTITY_DOCUMENT_KEY)."
-        ) from None
+    for index, cipher in enumerate(ciphers):
+        try:
+            return cipher.decrypt(nonce, sealed[header:], name.encode("ascii")), index
+        except InvalidTag:
+            continue
+    raise DocumentTampered(
+        f"The stored identity document {name!r} fails its integrity check: it was altered "
+        "or renamed, or it was encrypted with another key than the current and previous ones "
+        "(PC_*_KEY, PC_*_PREVIOUS_KEYS)."
+    )
 
 
 def delete_document(name: str, *, directory: Path) -> bool:

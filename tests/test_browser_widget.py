@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -387,3 +388,182 @@ def test_policy_page_shows_the_current_choice_with_its_receipt(browser, live_ser
     tab.locator(".policy-body a[data-pc-open]").first.click()
     tab.locator('[role="dialog"]').wait_for()
     context.close()
+
+
+# --- receipts not acknowledged are kept and posted again --------------------------------------
+
+CONSENTS = "**/api/v1/consents"
+PENDING = "JSON.parse(localStorage.getItem('pc_pending') || '[]').map((body) => body.receiptId)"
+
+
+def receipt_post(receipt_id: str | None = None):
+    """A predicate for the widget's POST of a receipt (of this receipt id, when given)."""
+
+    def matches(message) -> bool:
+        request = getattr(message, "request", message)
+        if request.method != "POST" or not request.url.endswith("/api/v1/consents"):
+            return False
+        return receipt_id is None or json.loads(request.post_data)["receiptId"] == receipt_id
+
+    return matches
+
+
+def answer_receipts(visit: Visit, answer: dict) -> None:
+    """Routes the receipt posts: aborted (network error) or answered with ``answer["status"]``
+    while it is set, sent to the server when it is None; their receipt ids are listed in
+    ``answer["posted"]``. Preflights always reach the server."""
+    answer["posted"] = []
+
+    def handle(route) -> None:
+        status = answer.get("status")
+        if route.request.method == "POST":
+            answer["posted"].append(json.loads(route.request.post_data)["receiptId"])
+        if route.request.method != "POST" or status is None:
+            route.continue_()
+        elif status == "abort":
+            route.abort()
+        else:
+            # Readable by the page, as the server's own error answers are.
+            headers = {"Access-Control-Allow-Origin": route.request.headers.get("origin", "")}
+            route.fulfill(status=status, json={"error": "test"}, headers=headers)
+
+    visit.page.route(CONSENTS, handle)
+
+
+def receipt_looked_up(live_server: str, receipt_id: str) -> dict:
+    with urllib.request.urlopen(f"{live_server}/api/v1/consents/{receipt_id}") as answer:
+        return json.load(answer)
+
+
+def test_a_receipt_not_recorded_is_posted_again_on_the_next_page(visit, app, live_server):
+    page = visit()
+    # Timers only run when the test says so: the same-page retry cannot overtake the reload.
+    page.page.clock.install()
+    page.page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))
+    answer = {"status": "abort"}
+    answer_receipts(page, answer)
+    page.open()
+    with page.page.expect_request(receipt_post()):
+        page.page.locator('.pc-banner [data-pc-action="accept-all"]').click()
+    # The choice applies even though the server never heard of it.
+    page.page.wait_for_function("() => document.cookie.includes('_ga=')")
+    first = page.choice()["r"]
+    # A second choice answered 503 is kept too, after the first.
+    answer["status"] = 503
+    page.page.locator("button[data-pc-open]").click()
+    page.page.locator('[role="dialog"] [data-pc-category="analytics"]').uncheck()
+    with page.page.expect_response(receipt_post()) as refused:
+        page.page.locator('[role="dialog"] [data-pc-action="save"]').click()
+    assert refused.value.status == 503
+    second = page.choice()["r"]
+    assert second != first
+    assert page.page.evaluate(PENDING) == [first, second]
+    assert stored_receipt(app, first) is None and stored_receipt(app, second) is None
+
+    page.page.unroute(CONSENTS)
+    with (
+        page.page.expect_response(receipt_post(first)) as posted_first,
+        page.page.expect_response(receipt_post(second)) as posted_second,
+    ):
+        page.page.reload()
+    assert posted_first.value.status == 201 and posted_second.value.status == 201
+    page.page.wait_for_function(f"() => {PENDING}.length === 0")
+    accepted, saved = receipt_looked_up(live_server, first), receipt_looked_up(live_server, second)
+    assert accepted["action"] == "accept-all" and accepted["choices"]["analytics"] is True
+    assert saved["action"] == "save" and saved["choices"]["analytics"] is False
+    with app.app_context(), database.engine.connect() as connection:
+        rows = connection.execute(
+            select(ConsentReceipt.receipt_id).where(ConsentReceipt.receipt_id.in_([first, second]))
+        ).all()
+    assert sorted(row.receipt_id for row in rows) == sorted([first, second])  # once each
+
+
+def test_a_receipt_not_recorded_is_posted_again_once_on_the_same_page(visit, app):
+    page = visit()
+    page.page.clock.install()
+    page.page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))
+    answer = {"status": 503}
+    answer_receipts(page, answer)
+    page.open()
+    with page.page.expect_response(receipt_post()) as refused:
+        page.page.locator('.pc-banner [data-pc-action="reject-all"]').click()
+    assert refused.value.status == 503
+    receipt_id = page.choice()["r"]
+    assert page.page.evaluate(PENDING) == [receipt_id]
+    answer["status"] = None
+    with page.page.expect_response(receipt_post(receipt_id)) as posted:
+        page.page.clock.run_for(5000)
+    assert posted.value.status == 201
+    page.page.wait_for_function(f"() => {PENDING}.length === 0")
+    assert stored_receipt(app, receipt_id).action == "reject-all"
+
+    # That was this page's one retry: a later failure waits for the next page.
+    answer["status"] = 503
+    page.page.locator("button[data-pc-open]").click()
+    with page.page.expect_response(receipt_post()):
+        page.page.locator('[role="dialog"] [data-pc-action="save"]').click()
+    later = page.choice()["r"]
+    page.page.clock.run_for(60_000)
+    assert page.page.evaluate(PENDING) == [later]
+    assert answer["posted"] == [receipt_id, receipt_id, later]
+
+
+def test_a_receipt_refused_for_good_is_not_posted_again(visit):
+    page = visit()
+    answer_receipts(page, {"status": 422})
+    page.open()
+    with page.page.expect_response(receipt_post()) as refused:
+        page.page.locator('.pc-banner [data-pc-action="reject-all"]').click()
+    assert refused.value.status == 422
+    # Forgotten at once: the next page has nothing to post again.
+    page.page.wait_for_function(f"() => {PENDING}.length === 0")
+    assert page.choice()["c"]["analytics"] == 0
+    page.requests.clear()
+    page.page.reload()
+    page.wait_for_widget()
+    page.page.wait_for_load_state("networkidle")
+    assert not any(url.endswith("/api/v1/consents") for url in page.requests)
+
+
+def test_withdrawal_keeps_the_pending_receipts(visit):
+    page = visit()
+
+    def every_key_is_analytics(route) -> None:
+        response = route.fetch()
+        config = response.json()
+        for category in config["categories"]:
+            if category["key"] == "analytics":
+                category["storage"].append("*")
+        route.fulfill(response=response, json=config)
+
+    page.page.route("**/api/v1/sites/*/config*", every_key_is_analytics)
+    answer_receipts(page, {"status": "abort"})
+    page.open()
+    with page.page.expect_request(receipt_post()):
+        page.page.locator('.pc-banner [data-pc-action="accept-all"]').click()
+    page.page.wait_for_function("() => document.cookie.includes('_ga=')")
+    accepted = page.choice()["r"]
+    page.page.evaluate("localStorage.setItem('analytics-anything', '1')")
+    page.page.locator("button[data-pc-open]").click()
+    page.page.locator('[role="dialog"] [data-pc-category="analytics"]').uncheck()
+    with page.page.expect_request(receipt_post()):
+        page.page.locator('[role="dialog"] [data-pc-action="save"]').click()
+    # Withdrawing analytics removed every key its pattern "*" matches but the pending receipts.
+    assert page.page.evaluate("localStorage.getItem('analytics-anything')") is None
+    assert page.page.evaluate(PENDING) == [accepted, page.choice()["r"]]
+
+
+def test_without_storage_the_choice_is_still_recorded(visit, app):
+    page = visit()
+    page.page.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get() {"
+        " throw new DOMException('storage is disabled', 'SecurityError'); }})"
+    )
+    errors: list[str] = []
+    page.page.on("pageerror", lambda error: errors.append(str(error)))
+    page.open()
+    receipt = page.click_and_wait_for_receipt('.pc-banner [data-pc-action="reject-all"]')
+    assert receipt["receiptId"] == page.choice()["r"]
+    assert stored_receipt(app, receipt["receiptId"]).action == "reject-all"
+    assert page.page.locator(".pc-banner").count() == 0
+    assert errors == []

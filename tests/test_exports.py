@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.connectors import Category, Field, Subject
 from privacy_center.exports.archive import ExportPlan, PlannedCategory, stream_export
-from privacy_center.exports.services import purge_expired_exports
+from privacy_center.exports.services import next_copy_number, purge_expired_exports
 from privacy_center.extensions import db as database
 from privacy_center.mail import read_outbox
 from privacy_center.models import Account, DataExport, EmailToken
@@ -321,6 +321,32 @@ def test_the_progress_page_refreshes_until_the_copy_is_ready(db, signed_in, hold
     assert '<meta http-equiv="refresh" content="3">' in page
     assert '<progress id="export-progress" class="export-progress" max="100" value="25">' in page
     assert "<script>" not in page
+
+
+def test_a_preparation_whose_worker_was_killed_fails_and_is_not_counted(
+    db, signed_in, holder
+) -> None:
+    now = utcnow()
+    alive = DataExport(
+        account_id=holder.id, copy_number=1, language="fr", state="running",
+        rows_done=10, rows_total=1000, created_at=now - timedelta(hours=2),
+        progress_at=now - timedelta(minutes=14),
+    )  # fmt: skip
+    killed = DataExport(
+        account_id=holder.id, copy_number=2, language="fr", state="running",
+        rows_done=10, rows_total=1000, created_at=now - timedelta(hours=2),
+        progress_at=now - timedelta(minutes=16),
+    )  # fmt: skip
+    db.add_all([alive, killed])
+    db.flush()
+    # The killed one is not a copy made: the next is the second, not the third.
+    assert next_copy_number(db, holder.id) == 2
+
+    signed_in.get(f"/rights/download/{killed.id}?lang=en")
+    signed_in.get(f"/rights/download/{alive.id}?lang=en")
+    db.expire_all()
+    assert db.get(DataExport, killed.id).state == "failed"
+    assert db.get(DataExport, alive.id).state == "running"
 
 
 def test_the_emailed_link_works_once_without_signing_in(

@@ -22,7 +22,7 @@ from privacy_center.letters.services import (
 )
 from privacy_center.mail import MailNotSent, read_outbox
 from privacy_center.models import AuditEvent, Letter, PrivacyRequest
-from privacy_center.rights.kinds import KINDS
+from privacy_center.rights.kinds import KINDS, POSTMORTEM_KINDS
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 
 TODAY = date(2026, 11, 26)
@@ -146,8 +146,8 @@ def test_every_kind_declares_fields_and_articles():
         "fee_notice",
     }
     completion = LETTER_KINDS["completion"]
-    # One completion letter per right a person can exercise.
-    assert set(completion.variants) == set(KINDS)
+    # One completion letter per right a person can exercise (and per post-mortem request).
+    assert set(completion.variants) == set(KINDS) | set(POSTMORTEM_KINDS)
     assert "17" in completion.articles_for("erasure")
     assert "15" in completion.articles_for("access")
     refusal = LETTER_KINDS["refusal"]

@@ -100,7 +100,8 @@ def answer_receipt(
         return error(400, limit)
     try:
         data = json.loads(posted.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: arrays or objects nested a thousand deep fit in the 2 KB allowed.
         data = None
     try:
         receipt = validate_receipt(data, content, content.operator.today())

@@ -32,9 +32,10 @@ RECEIPT_FIELDS = {
     "language", "action", "gpc", "choices",
 }  # fmt: skip
 MAX_RECEIPT_BYTES = 2048
-_HEX = re.compile(r"^[0-9a-f]+$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# \Z, not $: "$" also matches before a final newline, which would let "<uuid>\n" through.
+_HEX = re.compile(r"^[0-9a-f]+\Z")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 # Categories a Global Privacy Control signal refuses unless the visitor opts in explicitly.
 GPC_REFUSED = ("advertising", "social")
 
@@ -112,6 +113,9 @@ def validate_receipt(data: object, content: OperatorContent, today: date) -> Rec
     if not isinstance(site, str) or operator.site(site) is None:
         raise InvalidReceipt(f"unknown site {site!r}", "site")
     version = data["policyVersion"]
+    if type(version) is float and version.is_integer():
+        # JSON has one number type: 2.0 is the integer 2 (as JSON Schema's "integer" says).
+        version = int(version)
     current = content.current_version(today).number
     if type(version) is not int or not 1 <= version <= current:
         raise InvalidReceipt(

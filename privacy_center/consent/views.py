@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from contextlib import nullcontext
+from functools import cache
+from pathlib import Path
 
+import yaml
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_babel import force_locale
 
@@ -29,10 +33,13 @@ bp = Blueprint("consent", __name__)
 CONFIG_CACHE = "privacy_center.widget_config"
 WRITER = "privacy_center.receipt_writer"
 BUILDS = "privacy_center.widget_builds"
+OPENAPI_CACHE = "privacy_center.openapi"
 CONFIG_MAX_AGE = 300
 # The stable address of the widget is revalidated hourly; hashed addresses never change.
 WIDGET_MAX_AGE = 3600
 IMMUTABLE = "public, max-age=31536000, immutable"
+# The API's description, shipped with the package; served with the deployment's values.
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
 
 def _json(document: object, status: int = 200) -> Response:
@@ -226,3 +233,43 @@ def receipt(receipt_id: str) -> Response:
     response = _json(receipt_document(stored, stored.site.key))
     response.headers["Cache-Control"] = "private, no-store"
     return _with_cors(response, allowed)
+
+
+# --- the API's description ------------------------------------------------------------------
+
+
+@cache
+def _openapi_file() -> dict:
+    return yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
+
+
+def openapi_description(sites: list[str], languages: list[str], current_version: int) -> str:
+    """The shipped OpenAPI description, with a deployment's sites, languages and current policy
+    version in the receipt's schema (what ``validate_receipt`` accepts there), and its sites
+    as examples of the configuration's ``site_key``."""
+    document = copy.deepcopy(_openapi_file())
+    fields = document["components"]["schemas"]["ReceiptInput"]["properties"]
+    fields["site"]["enum"] = sites
+    fields["language"]["enum"] = languages
+    fields["policyVersion"]["maximum"] = current_version
+    document["components"]["parameters"]["SiteKey"]["examples"] = {
+        site: {"value": site} for site in sites
+    }
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+
+
+@bp.get("/api/v1/openapi.yaml")
+def openapi() -> Response:
+    content = get_content()
+    operator = content.operator
+    current = content.current_version(operator.today()).number
+    served: dict = current_app.extensions.setdefault(OPENAPI_CACHE, {})
+    text = served.get(current)
+    if text is None:
+        sites = [site.key for site in operator.sites]
+        text = served[current] = openapi_description(sites, list(operator.languages), current)
+    response = Response(text, mimetype="application/yaml")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.cache_control.public = True
+    response.cache_control.max_age = CONFIG_MAX_AGE
+    return response

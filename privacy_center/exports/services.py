@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import Engine, create_engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, create_engine, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..connectors import Connector, ConnectorError, Subject, get_connector_set
@@ -48,9 +48,11 @@ log = logging.getLogger(__name__)
 
 PROCESSING_KEY = "privacy_center.processing"
 PREPARE_JOB = "privacy_center.exports.services:prepare_export"
-# A copy still queued or being prepared after this long was lost (a worker stopped): the purge
-# marks it failed so that the person can ask again.
+# A copy still queued after a day, or being prepared without progress for 15 minutes, was lost
+# (no worker took it, or its worker was killed): it is marked failed so that the person can ask
+# again, and it is not counted as a copy.
 STALE_AFTER = timedelta(days=1)
+STALLED_AFTER = timedelta(minutes=15)
 # Longest cell shown in the summary's first rows (the files hold every character).
 SUMMARY_CELL_CHARS = 120
 # In a worker, progress is written at most this often (seconds).
@@ -72,13 +74,45 @@ def subject_for(account: Account) -> Subject:
 # --- copies and the fee notice ----------------------------------------------------------------
 
 
-def next_copy_number(session: Session, account_id: int) -> int:
-    """The number the next copy gets: a copy that failed was never delivered and is not
-    counted."""
+def stalled(now: datetime) -> ColumnElement[bool]:
+    """Copies whose preparation stopped: running without progress for ``STALLED_AFTER`` (its
+    worker was killed), or queued for ``STALE_AFTER`` (no worker took it)."""
+    return or_(
+        and_(
+            DataExport.state == "running",
+            func.coalesce(DataExport.progress_at, DataExport.created_at) <= now - STALLED_AFTER,
+        ),
+        and_(DataExport.state == "queued", DataExport.created_at <= now - STALE_AFTER),
+    )
+
+
+def fail_stalled(session: Session, now: datetime, *, export_id: int | None = None) -> int:
+    """Mark the stalled copies failed (all, or the one ``export_id``) and commit; a new copy
+    can then be asked for, and the failed one is not counted."""
+    query = update(DataExport).where(stalled(now))
+    if export_id is not None:
+        query = query.where(DataExport.id == export_id)
+    result = session.execute(
+        query.values(
+            state="failed",
+            error="The preparation stopped before it finished (its worker was stopped).",
+        ).execution_options(synchronize_session="fetch")
+    )
+    session.commit()
+    return result.rowcount
+
+
+def next_copy_number(session: Session, account_id: int, now: datetime | None = None) -> int:
+    """The number the next copy gets: a copy that failed or stalled was never delivered and is
+    not counted."""
     made = session.scalar(
         select(func.count())
         .select_from(DataExport)
-        .where(DataExport.account_id == account_id, DataExport.state != "failed")
+        .where(
+            DataExport.account_id == account_id,
+            DataExport.state != "failed",
+            ~stalled(now or utcnow()),
+        )
     )
     return int(made or 0) + 1
 
@@ -129,7 +163,7 @@ def start_export(
     ``error``.
     """
     moment = now or utcnow()
-    copy_number = next_copy_number(session, account.id)
+    copy_number = next_copy_number(session, account.id, moment)
     notice_applies = copy_number >= 2 and operator.copy_fee_notice is not None
     if notice_applies and not fee_acknowledged:
         raise FeeNotAcknowledged
@@ -435,6 +469,7 @@ def prepare_export(export_id: int, base_url: str) -> None:
         return
     export.state = "running"
     export.rows_done = 0
+    export.progress_at = utcnow()
     session.commit()
     in_worker = _in_worker()
     reader = _reader_session(session) if in_worker else session
@@ -447,7 +482,9 @@ def prepare_export(export_id: int, base_url: str) -> None:
             return
         if time.monotonic() - last_write >= PROGRESS_INTERVAL:
             session.execute(
-                update(DataExport).where(DataExport.id == export_id).values(rows_done=rows_done)
+                update(DataExport)
+                .where(DataExport.id == export_id)
+                .values(rows_done=rows_done, progress_at=utcnow())
             )
             session.commit()
             last_write = time.monotonic()
@@ -540,9 +577,14 @@ def _mail_ready(
 
 
 def owned_export(session: Session, export_id: int, account_id: int) -> DataExport | None:
-    """The copy, if it belongs to ``account_id`` (anyone else learns nothing of it)."""
+    """The copy, if it belongs to ``account_id`` (anyone else learns nothing of it); a copy
+    whose preparation stalled is marked failed first, so its owner is told to ask again."""
     export = session.get(DataExport, export_id)
-    return export if export is not None and export.account_id == account_id else None
+    if export is None or export.account_id != account_id:
+        return None
+    if export.state in ("queued", "running"):
+        fail_stalled(session, utcnow(), export_id=export.id)
+    return export
 
 
 def downloadable(export: DataExport, now: datetime) -> bool:
@@ -558,7 +600,10 @@ def read_export(export: DataExport, config: Mapping[str, Any]) -> bytes:
     if export.stored_name is None:
         raise StoredDocumentError(f"export {export.id} has no stored file")
     return read_document(
-        export.stored_name, directory=Path(config["EXPORT_DIR"]), key=config["EXPORT_KEY"]
+        export.stored_name,
+        directory=Path(config["EXPORT_DIR"]),
+        key=config["EXPORT_KEY"],
+        previous_keys=config.get("EXPORT_PREVIOUS_KEYS", ()),
     )
 
 
@@ -611,13 +656,5 @@ def purge_expired_exports(
         # Commit each: a file deleted is never left referenced by a copy said to be ready.
         session.commit()
         expired += 1
-    lost = session.scalars(
-        select(DataExport).where(
-            DataExport.state.in_(("queued", "running")), DataExport.created_at <= now - STALE_AFTER
-        )
-    ).all()
-    for export in lost:
-        export.state = "failed"
-        export.error = "The preparation never finished (the background worker stopped)."
-    session.commit()
+    fail_stalled(session, now)
     return expired

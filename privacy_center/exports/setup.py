@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .. import connectors, jobs
@@ -21,9 +21,18 @@ exports_cli = AppGroup("exports", help="Copies of people's data prepared for dow
 
 @exports_cli.command("purge")
 def purge_command() -> None:
-    """Delete the prepared copies whose time is up (EXPORT_LIFETIME_DAYS)."""
+    """Delete the prepared copies whose time is up (EXPORT_LIFETIME_DAYS), and the files a
+    killed process left behind (flask storage sweep)."""
+    from ..storage import sweep_all
+
     expired = purge_expired_exports(db.session, utcnow())
     click.echo(f"Expired copies deleted: {expired}")
+    for name, report in sweep_all(db.session, current_app.config).items():
+        if report.temporaries or report.orphans:
+            click.echo(
+                f"Left behind in {name}: {report.temporaries} temporary and {report.orphans} "
+                "orphaned file(s) removed"
+            )
 
 
 def init_app(app: Flask) -> None:

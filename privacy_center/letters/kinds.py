@@ -146,6 +146,26 @@ _COMPLETION_VARIANTS: dict[str, Variant] = {
         fields=(LetterField("outcome", _l("What was stopped")),),
         articles=("21(2)", "21(3)"),
     ),
+    # Requests about a deceased person (French law 78-17, art. 85, cited in the letter's text):
+    # the free confirmation of what was done.
+    **{
+        key: Variant(
+            fields=(
+                LetterField(
+                    "done",
+                    _l("What was done"),
+                    help=_l("For a closure, the list given by the closing of the account."),
+                ),
+            )
+        )
+        for key in (
+            "postmortem_estate",
+            "postmortem_memories",
+            "postmortem_closure",
+            "postmortem_objection",
+            "postmortem_update",
+        )
+    },
 }
 
 LETTER_KINDS: dict[str, LetterKind] = {

@@ -16,7 +16,9 @@ from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
+from .postmortem import PostmortemDirective
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
+from .retention import RetentionRun
 from .site import Site
 from .staff import STAFF_ROLES, StaffMember
 
@@ -35,11 +37,13 @@ __all__ = [
     "Interest",
     "Invoice",
     "Letter",
+    "PostmortemDirective",
     "PreferenceChange",
     "PrivacyRequest",
     "ReminderSent",
     "RequestNote",
     "RequestTransition",
+    "RetentionRun",
     "Site",
     "StaffMember",
     "Subscription",

@@ -47,9 +47,13 @@ class Account(UserMixin, db.Model):
     billing_country: Mapped[str | None] = mapped_column(String(2))
     language: Mapped[str] = mapped_column(String(8), default="fr")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Last sign-in or use of the operator's site: drives the 5-year inactivity rule.
-    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Last sign-in or use of the operator's site: drives the 5-year inactivity rule (indexed:
+    # the retention run looks for the accounts inactive longest).
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the holder was warned that the account will be deactivated for inactivity
+    # (retention/): a warning older than the last activity no longer counts.
+    inactivity_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot sign in
@@ -80,7 +84,8 @@ class Subscription(db.Model):
 
 
 class Invoice(db.Model):
-    """Kept 10 years (accounting law), even after the account is closed."""
+    """Kept 10 years from the end of its financial year (accounting law), even after the account
+    is closed: then in the intermediate archive (``archived_at``)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int | None] = mapped_column(
@@ -94,6 +99,10 @@ class Invoice(db.Model):
     # How it was paid, as the payment provider reported it (never the card or IBAN itself).
     payment_method: Mapped[str] = mapped_column(String(100))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the invoice moved to the intermediate archive (retention/): its account was
+    # closed, and only accounting law keeps it. Archived invoices are out of every normal screen
+    # and export (content/connectors.yaml) until they are deleted.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class BrowsingEvent(db.Model):

@@ -34,29 +34,30 @@ DOCUMENT_DESCRIPTION = _l(
 )
 
 
-def _too_long(limit: int) -> Length:
+def too_long(limit: int) -> Length:
     message = _l("This text is too long (at most %(max)d characters).", max=limit)
     return Length(max=limit, message=message)
 
 
-class DocumentFields:
-    document = FileField(_l("Proof of identity"), description=DOCUMENT_DESCRIPTION)
-
-    def document_upload(self) -> tuple[str, bytes] | None:
-        """The uploaded file as (name, bytes), or None when no file was chosen."""
-        storage = self.document.data  # type: ignore[attr-defined]
-        if not isinstance(storage, FileStorage) or not storage.filename:
-            return None
-        return storage.filename, storage.stream.read()
+def uploaded_file(field: Field) -> tuple[str, bytes] | None:
+    """A file field's upload as (name, bytes), or None when no file was chosen."""
+    storage = field.data
+    if not isinstance(storage, FileStorage) or not storage.filename:
+        return None
+    return storage.filename, storage.stream.read()
 
 
-class RequestForm(DocumentFields, FlaskForm):
-    name = StringField(
+def requester_name_field() -> StringField:
+    return StringField(
         _l("Your full name"),
-        validators=[InputRequired(message=_l("Enter your full name.")), _too_long(MAX_NAME_LENGTH)],
+        validators=[InputRequired(message=_l("Enter your full name.")), too_long(MAX_NAME_LENGTH)],
         render_kw={"autocomplete": "name"},
     )
-    email = EmailField(
+
+
+def requester_email_field() -> EmailField:
+    """The requester's address, confirmed by an emailed link before the request counts."""
+    return EmailField(
         _l("Your email address"),
         description=_l(
             "We send a link to this address to check that it is yours, then write to you there."
@@ -68,11 +69,24 @@ class RequestForm(DocumentFields, FlaskForm):
         ],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
+
+
+class DocumentFields:
+    document = FileField(_l("Proof of identity"), description=DOCUMENT_DESCRIPTION)
+
+    def document_upload(self) -> tuple[str, bytes] | None:
+        """The uploaded file as (name, bytes), or None when no file was chosen."""
+        return uploaded_file(self.document)  # type: ignore[attr-defined]
+
+
+class RequestForm(DocumentFields, FlaskForm):
+    name = requester_name_field()
+    email = requester_email_field()
     language = SelectField(
         _l("Language of our replies"),
         description=_l("Every email and letter about this request will be in this language."),
     )
-    details = TextAreaField(validators=[Optional(), _too_long(MAX_DETAILS_LENGTH)])
+    details = TextAreaField(validators=[Optional(), too_long(MAX_DETAILS_LENGTH)])
 
     def specific_fields(self) -> list[Field]:
         return [field for field in self if field.name.startswith(SPECIFIC_PREFIX)]
@@ -99,7 +113,7 @@ def _specific_field(spec: SpecificField) -> Field:
             validators=validators,
             validate_choice=False,
         )
-    validators.append(_too_long(spec.max_length))
+    validators.append(too_long(spec.max_length))
     field_class = TextAreaField if spec.multiline else StringField
     return field_class(spec.label, description=spec.description or "", validators=validators)
 
@@ -121,7 +135,7 @@ def request_form_class(kind_key: str, *, ask_email: bool, document: str) -> type
         InputRequired(message=_l("Describe your request."))
         if kind.details_required
         else Optional(),
-        _too_long(MAX_DETAILS_LENGTH),
+        too_long(MAX_DETAILS_LENGTH),
     ]
     attributes["details"] = TextAreaField(kind.details_label, validators=details_validators)
     if not ask_email:

@@ -215,5 +215,80 @@ KINDS: dict[str, RequestKind] = {
 }
 
 
+# Requests of heirs, designated persons and notaries about a deceased account holder (French law
+# 78-17, art. 85). One kind per purpose the law allows; they are filed through the post-mortem
+# form (postmortem/), which always takes the three documents, never through the form of KINDS.
+POSTMORTEM_CAPACITIES: tuple[tuple[str, LazyString], ...] = (
+    ("designated_person", _l("The person designated by the deceased in their directives")),
+    ("heir", _l("An heir")),
+    ("notary", _l("A notary acting for the heirs")),
+)
+
+_POSTMORTEM_FIELDS = (
+    SpecificField("deceased_name", _l("Full name of the deceased"), max_length=200),
+    SpecificField(
+        "deceased_identifier",
+        _l("The deceased's email address or account reference"),
+        _l("The address they used with us, or a reference from an invoice or a letter."),
+        max_length=254,
+    ),
+    SpecificField("capacity", _l("You are acting as"), choices=POSTMORTEM_CAPACITIES),
+)
+
+POSTMORTEM_ARTICLE = "Loi 78-17 art. 85"
+
+POSTMORTEM_KINDS: dict[str, RequestKind] = {
+    kind.key: kind
+    for kind in (
+        RequestKind(
+            key="postmortem_estate",
+            label=_l("Information needed to settle the estate"),
+            explanation=_l(
+                "Receive the information about the deceased that is needed to settle their "
+                "estate, such as contracts and invoices."
+            ),
+            article=POSTMORTEM_ARTICLE,
+            fields=_POSTMORTEM_FIELDS,
+        ),
+        RequestKind(
+            key="postmortem_memories",
+            label=_l("Digital assets and family memories"),
+            explanation=_l(
+                "Receive the deceased's digital assets, or data that are family memories, that "
+                "can be passed on to their heirs."
+            ),
+            article=POSTMORTEM_ARTICLE,
+            fields=_POSTMORTEM_FIELDS,
+        ),
+        RequestKind(
+            key="postmortem_closure",
+            label=_l("Close the deceased's account"),
+            explanation=_l(
+                "Have the account closed, its consents withdrawn and marketing stopped; what the "
+                "law obliges us to keep (invoices) is kept."
+            ),
+            article=POSTMORTEM_ARTICLE,
+            fields=_POSTMORTEM_FIELDS,
+        ),
+        RequestKind(
+            key="postmortem_objection",
+            label=_l("Object to any further processing"),
+            explanation=_l("Have us stop using the deceased's data."),
+            article=POSTMORTEM_ARTICLE,
+            fields=_POSTMORTEM_FIELDS,
+        ),
+        RequestKind(
+            key="postmortem_update",
+            label=_l("Update the deceased's data"),
+            explanation=_l("Have the death recorded and the deceased's data brought up to date."),
+            article=POSTMORTEM_ARTICLE,
+            fields=_POSTMORTEM_FIELDS,
+            details_required=True,
+            details_label=_l("What should be updated?"),
+        ),
+    )
+}
+
+
 def get_kind(key: str) -> RequestKind | None:
-    return KINDS.get(key)
+    return KINDS.get(key) or POSTMORTEM_KINDS.get(key)

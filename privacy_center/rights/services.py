@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -171,6 +171,16 @@ def is_own_account(account: Account | None, email: str) -> bool:
 # --- Filing -------------------------------------------------------------------------------------
 
 
+def _nul_message() -> str:
+    # A NUL character is never typed; PostgreSQL cannot store one in text (a 500 otherwise).
+    return str(
+        _l(
+            "This text contains a NUL character, which is not allowed. Remove it (it can come "
+            "from copying and pasting) and send the form again."
+        )
+    )
+
+
 def _validate(
     kind: RequestKind | None,
     *,
@@ -187,6 +197,8 @@ def _validate(
     name = (name or "").strip()
     if not name:
         errors["name"] = str(_l("Enter your full name."))
+    elif "\x00" in name:
+        errors["name"] = _nul_message()
     elif len(name) > MAX_NAME_LENGTH:
         errors["name"] = str(
             _l("Your name is too long (at most %(max)d characters).", max=MAX_NAME_LENGTH)
@@ -204,6 +216,8 @@ def _validate(
     details = (details or "").strip()
     if kind.details_required and not details:
         errors["details"] = str(_l("Describe your request."))
+    elif "\x00" in details:
+        errors["details"] = _nul_message()
     elif len(details) > MAX_DETAILS_LENGTH:
         errors["details"] = str(
             _l("This text is too long (at most %(max)d characters).", max=MAX_DETAILS_LENGTH)
@@ -222,6 +236,8 @@ def _validate(
             continue
         if field.choices and value not in dict(field.choices):
             errors[field.name] = str(_l("Choose one of the answers offered."))
+        elif "\x00" in value:
+            errors[field.name] = _nul_message()
         elif len(value) > field.max_length:
             errors[field.name] = str(
                 _l("This text is too long (at most %(max)d characters).", max=field.max_length)
@@ -247,6 +263,7 @@ def file_request(
     today: date,
     settings: Mapping[str, Any],
     operator: Operator | None = None,
+    documents: Sequence[tuple[str, str, bytes]] = (),
 ) -> FiledRequest:
     """Validate and record a new request, with its identity document, in one transaction.
 
@@ -256,7 +273,11 @@ def file_request(
     clock starts when they follow it. The document is checked before anything is written;
     if anything fails afterwards, the stored file is deleted and the transaction rolled back.
 
-    Raises :class:`InvalidRequest` (field errors) or ``uploads.RejectedUpload`` (the document).
+    ``documents`` are further documents as (kind, file name, bytes), checked and stored the
+    same way (a post-mortem request: "death_certificate", "heirship", "heir_identity"); a request
+    that has them always needs its documents checked by staff.
+
+    Raises :class:`InvalidRequest` (field errors) or ``uploads.RejectedUpload`` (a document).
     """
     operator = operator or _operator()
     request_kind = get_kind(kind)
@@ -270,13 +291,15 @@ def file_request(
         operator=operator,
     )
     assert request_kind is not None  # _validate raised otherwise
-    mime_type = None
+    # (kind, bytes, MIME type) of every document, all checked before anything is written.
+    checked: list[tuple[str, bytes, str]] = []
     if document is not None:
-        filename, data = document
-        mime_type = check_identity_document(filename, data)  # raises before anything is written
+        checked.append(("identity", document[1], check_identity_document(*document)))
+    for document_kind, filename, data in documents:
+        checked.append((document_kind, data, check_identity_document(filename, data)))
     own = is_own_account(account, email)
     status_token, status_hash = new_status_token()
-    stored_name: str | None = None
+    stored_names: list[str] = []
     try:
         reference = _new_reference(session)
         now = utcnow()
@@ -291,23 +314,22 @@ def file_request(
             details=details,
             specifics=clean,
             received_at=now,
-            identity_required=identity_document_needed(
-                request_kind, own_account=own, operator=operator
-            ),
+            identity_required=bool(documents)
+            or identity_document_needed(request_kind, own_account=own, operator=operator),
             status_token_hash=status_hash,
             updated_at=now,
         )
         session.add(request)
         session.flush()
-        if document is not None and mime_type is not None:
+        for document_kind, data, mime_type in checked:
             directory, key = _document_settings(settings)
-            stored_name = store_document(document[1], directory=directory, key=key)
+            stored_names.append(store_document(data, directory=directory, key=key))
             request.documents.append(
                 IdentityDocument(
-                    kind="identity",
-                    stored_name=stored_name,
+                    kind=document_kind,
+                    stored_name=stored_names[-1],
                     mime_type=mime_type,
-                    size_bytes=len(document[1]),
+                    size_bytes=len(data),
                     uploaded_at=now,
                 )
             )
@@ -358,7 +380,7 @@ def file_request(
         session.commit()
     except BaseException:
         session.rollback()
-        if stored_name is not None:
+        for stored_name in stored_names:
             delete_document(stored_name, directory=_document_settings(settings)[0])
         raise
     return FiledRequest(request, status_token, confirmation_token)

@@ -88,7 +88,20 @@ def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -
     return url_for("rights.status", reference=privacy_request.reference, token=token, **arguments)
 
 
-def _over_limit(setting: str, scope: str) -> bool:
+def confirmation_sent(filed: services.FiledRequest) -> Response:
+    """Mail the confirmation link of a request filed without an account, then show that it
+    was sent (the page reads what it shows from the session, so a reload does not re-send)."""
+    mailed = services.send_confirmation(current_app.config, filed, links=_links())
+    session[SENT_KEY] = {
+        "reference": filed.request.reference,
+        "email": filed.request.email,
+        "kind": filed.request.kind,
+        "mailed": mailed,
+    }
+    return redirect(url_for("rights.sent"))
+
+
+def over_limit(setting: str, scope: str) -> bool:
     """Count this attempt against the client address's limit; True when it is over."""
     limit = current_app.config[setting]
     return not rate_limiter.hit(limit, scope, request.remote_addr or "unknown")
@@ -158,15 +171,16 @@ def _render_request_form(
 
 @bp.route("/requests/new/<kind>", methods=["GET", "POST"])
 def new_request(kind: str) -> Any:
-    request_kind = get_kind(kind)
+    # Post-mortem kinds have a form of their own (postmortem/), with the three documents.
+    request_kind = KINDS.get(kind)
     if request_kind is None:
         abort(404)
     account = _account()
     form = _request_form(request_kind, account)
     if request.method == "GET":
         return _render_request_form(request_kind, form, account)
-    if _over_limit("REQUEST_RATE_LIMIT", "rights-requests") or (
-        _has_upload() and _over_limit("UPLOAD_RATE_LIMIT", "rights-uploads")
+    if over_limit("REQUEST_RATE_LIMIT", "rights-requests") or (
+        _has_upload() and over_limit("UPLOAD_RATE_LIMIT", "rights-uploads")
     ):
         notice = _(
             "Too many requests were sent from your connection in a short time. Nothing was "
@@ -201,14 +215,7 @@ def new_request(kind: str) -> Any:
             if filed.confirmation_token is None:
                 services.send_acknowledgement(current_app.config, filed, links=_links())
                 return redirect(_status_url(filed.request, filed.status_token, done="filed"))
-            mailed = services.send_confirmation(current_app.config, filed, links=_links())
-            session[SENT_KEY] = {
-                "reference": filed.request.reference,
-                "email": filed.request.email,
-                "kind": filed.request.kind,
-                "mailed": mailed,
-            }
-            return redirect(url_for("rights.sent"))
+            return confirmation_sent(filed)
     return _render_request_form(request_kind, form, account), 422
 
 
@@ -313,7 +320,7 @@ def letter_pdf(reference: str, token: str, letter_id: int) -> Response:
 def add_document(reference: str, token: str) -> Any:
     privacy_request = _request_or_404(reference, token)
     form = DocumentForm()
-    if _over_limit("UPLOAD_RATE_LIMIT", "rights-uploads"):
+    if over_limit("UPLOAD_RATE_LIMIT", "rights-uploads"):
         notice = _(
             "Too many files were sent from your connection in a short time. Nothing was "
             "recorded; please wait an hour and try again."
@@ -368,7 +375,7 @@ def withdraw(reference: str, token: str) -> Any:
 def find() -> Any:
     form = FindForm()
     if request.method == "POST":
-        if _over_limit("REQUEST_RATE_LIMIT", "rights-find"):
+        if over_limit("REQUEST_RATE_LIMIT", "rights-find"):
             notice = _(
                 "Too many attempts were made from your connection in a short time. Please "
                 "wait an hour and try again."
@@ -407,7 +414,7 @@ def form_expired(error: CSRFError) -> Any:
     """An expired or missing form token: the request form comes back with what was typed."""
     if request.endpoint != "rights.new_request" or request.view_args is None:
         return render_error(error)
-    kind = get_kind(request.view_args.get("kind", ""))
+    kind = KINDS.get(request.view_args.get("kind", ""))
     if kind is None:
         return render_error(error)
     account = _account()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from .services import IDENTITY_DOCUMENT_TYPES, MAX_TEXT_LENGTH
 
@@ -70,6 +71,25 @@ class CompleteForm(FlaskForm):
     summary = TextAreaField(_l("What was done"), validators=[Optional(), _LONG])
     fee_acknowledged = BooleanField(_l("The requester accepted the fee notice for a further copy"))
     submit = SubmitField(_l("Complete and send the letter"))
+
+
+class ReleaseForm(FlaskForm):
+    """A release of a deceased person's data (post-mortem estate or memories request); the
+    categories' choices are set by the view (the connectors' categories)."""
+
+    categories = SelectMultipleField(
+        _l("Data communicated to the requester"),
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(_l("Choose the data to communicate."))],
+    )
+    estate_need = TextAreaField(_l("Estate-settlement need"), validators=[Optional(), _LONG])
+    submit = SubmitField(_l("Record the release"))
+
+
+class CloseAccountForm(FlaskForm):
+    submit = SubmitField(_l("Close the account, complete and send the letter"))
 
 
 class AssignForm(FlaskForm):

@@ -30,6 +30,7 @@ from ..exports.services import FeeNotAcknowledged, queue_export, start_export
 from ..models import IdentityDocument, PrivacyRequest, RequestNote, StaffMember
 from ..models.types import utcnow
 from ..operator import Operator
+from ..postmortem import handling as postmortem
 from ..rights.kinds import get_kind
 from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
 from ..uploads import delete_document, read_document
@@ -312,7 +313,13 @@ def view_identity_document(
         details={"document_id": document.id, "kind": document.kind},
     )
     session.commit()
-    return read_document(document.stored_name, directory=directory, key=key), document.mime_type
+    plain = read_document(
+        document.stored_name,
+        directory=directory,
+        key=key,
+        previous_keys=settings.get("IDENTITY_DOCUMENT_PREVIOUS_KEYS", ()),
+    )
+    return plain, document.mime_type
 
 
 def _destroy_documents(
@@ -530,6 +537,12 @@ COMPLETION_FIELDS = {
     "objection_processing": "outcome",
     "objection_profiling": "outcome",
     "objection_marketing": "outcome",
+    # The free confirmation of what was done for a deceased person (law 78-17 art. 85).
+    "postmortem_estate": "done",
+    "postmortem_memories": "done",
+    "postmortem_closure": "done",
+    "postmortem_objection": "done",
+    "postmortem_update": "done",
 }
 
 
@@ -651,6 +664,99 @@ def complete(
     session.commit()
     _send(send_letter, session, request, "completion", letter_fields)
     return Completion(target, letter_fields, erasure=erasure, export_id=export_id)
+
+
+# --- post-mortem requests (French law 78-17, art. 85; postmortem/handling.py) ---------------
+
+
+def _ensure_postmortem_checked(request: PrivacyRequest, kinds: frozenset[str]) -> None:
+    _ensure_open(request)
+    if request.kind not in kinds:
+        raise ActionRefused(_l("This action does not answer this type of request."))
+    if S.COMPLETED not in _targets(request):
+        raise ActionRefused(_l("This action is not possible in the request's current state."))
+    # The death certificate, the proof of capacity and the requester's identity document are
+    # checked (and deleted) with "confirm identity" before anyone acts on a deceased's data.
+    if request.identity_outcome != IDENTITY_CONFIRMED:
+        raise ActionRefused(
+            _l(
+                "Check the death certificate, the proof of capacity and the requester's "
+                "identity first (Confirm identity)."
+            )
+        )
+
+
+def release_postmortem_data(
+    session: Session,
+    request: PrivacyRequest,
+    *,
+    staff: StaffMember,
+    categories: Sequence[str],
+    estate_need: str = "",
+) -> postmortem.Release:
+    """Record that the data of ``categories`` are communicated to the heir or designated
+    person (estate or memories request). Checked against the deceased's directives and the
+    requester's standing: raises ``postmortem.handling.ReleaseBlocked`` (nothing written)
+    when they forbid it and no estate-settlement need is given. The request stays open: the
+    completion letter then says what was communicated."""
+    _ensure_postmortem_checked(request, postmortem.RELEASE_KINDS)
+    if not categories:
+        raise ActionRefused(_l("Choose the data to communicate."), "categories")
+    if len(estate_need or "") > MAX_TEXT_LENGTH:
+        raise ActionRefused(_l("At most %(num)d characters.", num=MAX_TEXT_LENGTH), "estate_need")
+    release = postmortem.record_release(
+        session,
+        request,
+        categories=categories,
+        estate_need=estate_need,
+        actor=staff.get_id(),
+    )
+    session.commit()
+    return release
+
+
+def close_deceased_account(
+    session: Session,
+    request: PrivacyRequest,
+    *,
+    staff: StaffMember,
+    today: date,
+    send_letter: LetterSender | None = None,
+) -> postmortem.ClosureReport:
+    """Close the deceased's account (closure or objection request) and complete the request
+    in the same transaction, then send the free confirmation letter saying what was done, in
+    the requester's language."""
+    _ensure_postmortem_checked(request, postmortem.CLOSURE_KINDS)
+    account, _directive = postmortem.directives_for_request(session, request)
+    if account is None:
+        raise ActionRefused(
+            _l("No account matches the deceased's identifier: there is no account to close.")
+        )
+    moment = utcnow()
+    report = postmortem.close_account(
+        session, account, request=request, actor=staff.get_id(), now=moment
+    )
+    transition(
+        session,
+        request,
+        S.COMPLETED,
+        actor=staff.get_id(),
+        reason="account of the deceased closed (law 78-17 art. 85)",
+        today=today,
+        now=moment,
+    )
+    done = "\n".join(report.lines(request.language))
+    audit.record(
+        session,
+        actor=staff.get_id(),
+        action="request.completed",
+        request_id=request.id,
+        details={"state": str(S.COMPLETED), "account_closed": account.id},
+        at=moment,
+    )
+    session.commit()
+    _send(send_letter, session, request, "completion", {"done": done})
+    return report
 
 
 # --- assignment and notes -----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
-from ..connectors import get_connectors
+from ..connectors import get_connector_set, get_connectors
 from ..content import get_content
 from ..extensions import db
 from ..i18n import current_language
@@ -34,7 +34,9 @@ from ..letters import services as letters
 from ..letters.kinds import LETTER_KINDS
 from ..mail import MailNotSent
 from ..models import PrivacyRequest, StaffMember
-from ..rights.kinds import KINDS
+from ..postmortem import handling as postmortem
+from ..postmortem.handling import staff_view as postmortem_view
+from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
 from ..rights.services import ExtensionTooLate
 from ..uploads import StoredDocumentError
 from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
@@ -46,12 +48,14 @@ from .forms import (
     AskIdentityForm,
     AssignForm,
     ClarificationForm,
+    CloseAccountForm,
     CompleteForm,
     ConfirmIdentityForm,
     ExtendForm,
     LetterForm,
     NoteForm,
     RefuseForm,
+    ReleaseForm,
     ResumeForm,
 )
 from .services import UNASSIGNED, ActionRefused, DocumentUnavailable
@@ -59,6 +63,9 @@ from .services import UNASSIGNED, ActionRefused, DocumentUnavailable
 log = logging.getLogger(__name__)
 
 S = RequestState
+
+# The queue's kind filter: every right, and the requests about a deceased person.
+QUEUE_KINDS = {**KINDS, **POSTMORTEM_KINDS}
 
 # Timeline entries in words (other actions are shown by their name).
 ACTION_LABELS = {
@@ -69,6 +76,8 @@ ACTION_LABELS = {
     "note.added": _l("Internal note added"),
     "request.completed": _l("Request answered"),
     "letter.sent": _l("Letter sent"),
+    "postmortem.data_released": _l("Data of the deceased communicated"),
+    "postmortem.account_closed": _l("Account of the deceased closed"),
 }
 
 
@@ -102,7 +111,7 @@ def index() -> str:
     search = args.get("q", "")[:254]
     if state and state not in {s.value for s in RequestState}:
         state = ""
-    if kind and kind not in KINDS:
+    if kind and kind not in QUEUE_KINDS:
         kind = ""
     if assignee not in ("", UNASSIGNED) and not assignee.isdigit():
         assignee = ""
@@ -116,7 +125,7 @@ def index() -> str:
         today=today,
         filters={"state": state, "kind": kind, "assignee": assignee, "q": search},
         states=STATE_LABELS,
-        kinds=KINDS,
+        kinds=QUEUE_KINDS,
         members=services.staff_members(db.session),
         unassigned=UNASSIGNED,
         me=_member(),
@@ -158,6 +167,32 @@ def _assign_form(privacy_request: PrivacyRequest) -> AssignForm:
     return form
 
 
+def _category_labels(language: str) -> dict[str, str]:
+    """The data categories of the connectors (content/connectors.yaml), labelled in
+    ``language``."""
+    return {c.key: c.label(language) for c in get_connector_set().categories()}
+
+
+def _release_form() -> ReleaseForm:
+    form = ReleaseForm(prefix="release")
+    form.categories.choices = list(_category_labels(current_language()).items())
+    return form
+
+
+def _complete_form(privacy_request: PrivacyRequest) -> CompleteForm:
+    """The completion form; for a post-mortem release, "what was done" starts from the data
+    recorded as communicated, in the requester's language (it goes into the letter)."""
+    form = CompleteForm(prefix="complete")
+    if not form.is_submitted() and privacy_request.kind in postmortem.RELEASE_KINDS:
+        lines = postmortem.release_lines(
+            postmortem.released_categories(db.session, privacy_request),
+            _category_labels(privacy_request.language),
+            privacy_request.language,
+        )
+        form.summary.data = "\n".join(lines)
+    return form
+
+
 def _forms(privacy_request: PrivacyRequest) -> dict[str, FlaskForm]:
     return {
         "confirm": ConfirmIdentityForm(prefix="confirm"),
@@ -166,7 +201,9 @@ def _forms(privacy_request: PrivacyRequest) -> dict[str, FlaskForm]:
         "resume": ResumeForm(prefix="resume"),
         "extend": ExtendForm(prefix="extend"),
         "refuse": RefuseForm(prefix="refuse"),
-        "complete": CompleteForm(prefix="complete"),
+        "complete": _complete_form(privacy_request),
+        "release": _release_form(),
+        "close_account": CloseAccountForm(prefix="close_account"),
         "assign": _assign_form(privacy_request),
         "note": NoteForm(prefix="note"),
     }
@@ -188,6 +225,12 @@ def _available_actions(privacy_request: PrivacyRequest, member: StaffMember) -> 
         actions.add("resume")
     if S.COMPLETED in targets:
         actions.add("complete")
+        # Agents may do both: answering a post-mortem request is not a DPO decision (a
+        # release against the directives needs the estate-settlement need recorded).
+        if privacy_request.kind in postmortem.RELEASE_KINDS:
+            actions.add("release")
+        if privacy_request.kind in postmortem.CLOSURE_KINDS:
+            actions.add("close_account")
     if has_role(member, "dpo"):
         if S.EXTENDED in targets and privacy_request.extended_on is None:
             actions.add("extend")
@@ -213,7 +256,7 @@ def _render_detail(
     page = render_template(
         "staff/request.html",
         req=privacy_request,
-        kind=KINDS.get(privacy_request.kind),
+        kind=get_kind(privacy_request.kind),
         state_label=STATE_LABELS[RequestState(privacy_request.state)],
         due=due,
         days_left=(due - today).days if due else None,
@@ -237,6 +280,9 @@ def _render_detail(
         identity_outcomes=services.IDENTITY_OUTCOME_LABELS,
         letter_labels={key: kind.label for key, kind in LETTER_KINDS.items()},
         me=member,
+        postmortem=postmortem_view(
+            db.session, privacy_request, _category_labels(current_language())
+        ),
     )
     return page, status
 
@@ -477,6 +523,59 @@ def complete(reference: str) -> Response | tuple[str, int]:
             send_letter=sender,
         ),
         _("The request is completed; the letter was sent."),
+    )
+
+
+def _release(req: PrivacyRequest, form: FlaskForm, _sender: _Letters) -> None:
+    try:
+        services.release_postmortem_data(
+            db.session,
+            req,
+            staff=_member(),
+            categories=form.categories.data or [],  # type: ignore[attr-defined]
+            estate_need=form.estate_need.data or "",  # type: ignore[attr-defined]
+        )
+    except postmortem.ReleaseBlocked as blocked:
+        labels = _category_labels(current_language())
+        names = ", ".join(labels.get(key, key) for key in blocked.against)
+        if blocked.communicate_nothing:
+            message = _(
+                "Refused: the deceased asked that nothing be communicated to any third party "
+                "after their death (%(categories)s). Record below which estate-settlement need "
+                "requires this release, or do not release these data.",
+                categories=names,
+            )
+        else:
+            message = _(
+                "Refused: the deceased's directives do not allow communicating %(categories)s "
+                "to this requester. Record below which estate-settlement need requires it, or "
+                "do not release these data.",
+                categories=names,
+            )
+        raise ActionRefused(message, "estate_need") from None
+
+
+@bp.post("/requests/<reference>/release")
+@staff_required()
+def release(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "release",
+        _release,
+        _("The release is recorded; the completion letter will say what was communicated."),
+    )
+
+
+@bp.post("/requests/<reference>/close-account")
+@staff_required()
+def close_account(reference: str) -> Response | tuple[str, int]:
+    return _run_action(
+        reference,
+        "close_account",
+        lambda req, _form, sender: services.close_deceased_account(
+            db.session, req, staff=_member(), today=_today(), send_letter=sender
+        ),
+        _("The account is closed and the request completed; the confirmation letter was sent."),
     )
 
 

@@ -1,5 +1,6 @@
 // Withdrawal: forget what a refused category stored on this site.
 import { cookieNames, expireCookie } from "./cookies.js";
+import { PENDING } from "./receipts.js";
 
 /**
  * A matcher for a registry name pattern, where `*` stands for any characters.
@@ -13,7 +14,8 @@ export function patternToRegExp(pattern) {
 
 /**
  * Deletes the cookies the registry lists for a category (on every path and domain they may
- * live on) and the localStorage/sessionStorage keys matching its storage or cookie patterns.
+ * live on) and the localStorage/sessionStorage keys matching its storage or cookie patterns
+ * (never the widget's own pending receipts).
  * Scripts that already run cannot be unloaded; what they stored is removed.
  * @param {{cookies?: Array<{name: string, domain?: string|null}>, storage?: string[]}} category
  */
@@ -30,7 +32,7 @@ export function forget(category) {
     try {
       const storage = window[area];
       for (const key of Object.keys(storage)) {
-        if (keys.some((regexp) => regexp.test(key))) storage.removeItem(key);
+        if (key !== PENDING && keys.some((regexp) => regexp.test(key))) storage.removeItem(key);
       }
     } catch (error) {
       // Storage disabled by the browser: nothing to forget.

@@ -4,7 +4,7 @@ import { scan, watch } from "./blocker.js";
 import { baseOf, fetchConfig, languageOf, loadStylesheet, ownScript } from "./config.js";
 import { on } from "./events.js";
 import { consentDefault } from "./gcm.js";
-import { renderReceipts } from "./receipts.js";
+import { renderReceipts, retryPending } from "./receipts.js";
 import { getConsent, loadChoice, state } from "./store.js";
 import { openDialog, showBanner } from "./ui.js";
 
@@ -25,7 +25,8 @@ function init() {
 }
 
 /**
- * Loads the configuration and the stylesheet, applies a stored choice or shows the banner.
+ * Loads the configuration and the stylesheet, posts the receipts still pending, applies a stored
+ * choice or shows the banner.
  * Until then nothing blocked runs.
  * @param {HTMLScriptElement|null} script
  * @returns {Promise<boolean>} true once ready
@@ -35,6 +36,7 @@ async function start(script) {
   if (!site) throw new Error('privacy center: the widget script needs a data-site="…" attribute');
   state.base = baseOf(script.src);
   state.config = await fetchConfig(state.base, site, languageOf(script));
+  retryPending();
   const styled = state.config.stylesheet ? loadStylesheet(state.config.stylesheet) : undefined;
   if (document.readyState === "loading") {
     await new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }));

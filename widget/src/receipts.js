@@ -6,10 +6,21 @@ import { getConsent, gpcApplies, state } from "./store.js";
 /** The widget's own build id, baked in by widget/build.mjs. */
 const BUILD = __PC_BUILD__;
 
+/** localStorage key of the receipts not acknowledged yet: JSON array of posted bodies. */
+export const PENDING = "pc_pending";
+/** At most this many pending receipts are kept (the oldest is dropped). */
+const KEPT = 5;
+/** Answers that refuse the receipt itself: posting it again cannot help. */
+const REFUSED = [400, 409, 413, 415, 422];
+/** Whether this page has already planned its one delayed retry. */
+let retrying = false;
+
 /**
- * Posts the receipt of the stored choice (fire and forget: the cookie is already written).
+ * Posts the receipt of the stored choice. The cookie is already written; the body is kept in
+ * localStorage until the server acknowledges it (or refuses it for good), and posted again with
+ * the same receipt id once a little later on this page and on the next page load.
  * @param {string} action accept-all | reject-all | save | close | embed
- * @returns {Promise<any>} the server's answer, or null when it could not be recorded
+ * @returns {Promise<any>} the server's answer, or null when it could not be recorded (yet)
  */
 export function postReceipt(action) {
   const { config, stored } = state;
@@ -25,15 +36,67 @@ export function postReceipt(action) {
     gpc: gpcApplies(),
     choices: getConsent(),
   };
-  return fetch(config.apiUrl, {
+  keep(pending().concat(body));
+  return send(body);
+}
+
+/** Posts again every pending receipt (at widget start, then once more after a failure). */
+export function retryPending() {
+  for (const body of pending()) send(body);
+}
+
+/**
+ * Posts one receipt body; forgets it once acknowledged (2xx) or refused (400, 409, 413, 415,
+ * 422); otherwise (network error, 429, 5xx…) plans the page's one retry 5 seconds later.
+ * @param {any} body
+ * @returns {Promise<any>} the server's answer, or null
+ */
+function send(body) {
+  return fetch(state.config.apiUrl, {
     method: "POST",
     credentials: "omit",
     keepalive: true,
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   })
-    .then((response) => (response.ok ? response.json() : null))
+    .catch(() => ({ status: 0 }))
+    .then((response) => {
+      if (!response.ok && !REFUSED.includes(response.status)) {
+        if (!retrying) setTimeout(retryPending, 5000);
+        retrying = true;
+        return null;
+      }
+      keep(pending().filter((item) => item.receiptId !== body.receiptId));
+      return response.ok ? response.json() : null;
+    })
     .catch(() => null);
+}
+
+/**
+ * The pending receipt bodies, oldest first (none when storage is unavailable or damaged).
+ * @returns {any[]}
+ */
+function pending() {
+  try {
+    const list = JSON.parse(localStorage.getItem(PENDING) || "[]");
+    return Array.isArray(list) ? list.filter((item) => item && item.receiptId) : [];
+  } catch (error) {
+    return [];
+  }
+}
+
+/**
+ * Stores the pending receipt bodies (the last few), or removes the key when there is none.
+ * Without storage (disabled, private mode, full) the receipt is posted once, as before.
+ * @param {any[]} list
+ */
+function keep(list) {
+  try {
+    if (list.length) localStorage.setItem(PENDING, JSON.stringify(list.slice(-KEPT)));
+    else localStorage.removeItem(PENDING);
+  } catch (error) {
+    // Storage unavailable: nothing kept.
+  }
 }
 
 /** Fills every [data-pc-receipt] element of the page with the current choice and its receipt. */
