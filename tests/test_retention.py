@@ -47,7 +47,14 @@ from privacy_center.retention.rules import (
     load_enforcement,
     parse_enforce,
 )
-from privacy_center.retention.services import Context, RetentionError, plan, run_retention
+from privacy_center.retention.services import (
+    Context,
+    RetentionBusy,
+    RetentionError,
+    exclusive_run,
+    plan,
+    run_retention,
+)
 from privacy_center.uploads import store_document
 
 T = datetime(2030, 1, 15, 10, 0, tzinfo=UTC)
@@ -543,6 +550,24 @@ def test_a_run_left_running_is_marked_interrupted_by_the_next_one(app, db):
     run(app, db, "identity-documents", T)
     db.refresh(killed)
     assert killed.status == "interrupted"
+
+
+def test_a_second_run_waits_for_the_first_to_finish(app, db):
+    under_way = RetentionRun(reference_time=T, status="running", batch_size=10, results={})
+    db.add(under_way)
+    db.flush()
+    runs_before = db.scalar(select(sa.func.count()).select_from(RetentionRun))
+    with exclusive_run(db):  # the first run, still going
+        with pytest.raises(RetentionBusy):
+            run(app, db, "identity-documents", T)
+        answer = app.test_cli_runner().invoke(args=["retention", "run"])
+        assert answer.exit_code == 1
+        assert "Another retention run is under way: nothing was done" in answer.output
+    db.refresh(under_way)
+    assert under_way.status == "running"
+    assert db.scalar(select(sa.func.count()).select_from(RetentionRun)) == runs_before
+    # Once it has finished, the next run takes the lock.
+    assert run(app, db, "identity-documents", T).status == "completed"
 
 
 def snapshot(db) -> dict[str, object]:

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import RetentionRun
 from ..models.types import utcnow
 from .rules import enforced_rules
-from .services import Context, Progress, RetentionError, run_retention
+from .services import Context, Progress, RetentionBusy, RetentionError, run_retention
 
 retention_cli = AppGroup("retention", help="Retention periods of the policy, enforced.")
 
@@ -99,6 +99,11 @@ def run_command(
         run = run_retention(
             db.session, enforced_rules(), ctx, batch_size=size, dry_run=dry_run, on_batch=progress
         )
+    except RetentionBusy:
+        raise click.ClickException(
+            "Another retention run is under way: nothing was done. Run it again once that one "
+            "has finished."
+        ) from None
     except RetentionError as error:
         raise click.ClickException(
             f"The retention run stopped: {error}. What was committed before stays done; fix the "

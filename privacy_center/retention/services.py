@@ -14,8 +14,10 @@ clock by passing ``now``.
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -63,6 +65,46 @@ DEFAULT_BATCH_SIZE = 5000
 
 class RetentionError(RuntimeError):
     """A rule cannot be applied as configured (e.g. a declared table does not exist)."""
+
+
+class RetentionBusy(RetentionError):
+    """Another retention run is under way."""
+
+
+# The advisory lock's key on PostgreSQL (any constant the application uses for nothing else).
+RUN_LOCK_KEY = 0x70635F72657465  # "pc_rete"
+
+
+@contextmanager
+def exclusive_run(session: Session) -> Iterator[None]:
+    """Held for a whole run, so that two runs (cron and a person, two hosts) never overlap:
+    a second one would mark the first "interrupted" and send its warnings again. PostgreSQL: a
+    session advisory lock on a connection of its own; SQLite: a lock file beside the database.
+    Raises :class:`RetentionBusy` at once when another run holds it."""
+    engine = session.get_bind().engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            if not connection.scalar(select(func.pg_try_advisory_lock(RUN_LOCK_KEY))):
+                raise RetentionBusy("another retention run is under way")
+            try:
+                yield
+            finally:
+                connection.scalar(select(func.pg_advisory_unlock(RUN_LOCK_KEY)))
+                connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield  # a database of one process: nothing else can run
+        return
+    with open(f"{database}.retention-lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetentionBusy("another retention run is under way") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -632,6 +674,20 @@ def run_retention(
         session.commit()
         return preview
 
+    with exclusive_run(session):
+        return _run_batches(session, rules, ctx, batch_size, started, results, on_batch)
+
+
+def _run_batches(
+    session: Session,
+    rules: Sequence[EnforcedRule],
+    ctx: Context,
+    batch_size: int,
+    started: datetime,
+    results: dict[str, Any],
+    on_batch: Callable[[Progress], None] | None,
+) -> RetentionRun:
+    # Under the run lock: a run still "running" was stopped without finishing.
     mark_abandoned_runs(session, started)
     run = RetentionRun(
         started_at=started,
