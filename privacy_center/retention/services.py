@@ -84,7 +84,11 @@ def exclusive_run(session: Session) -> Iterator[None]:
     engine = session.get_bind().engine
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            if not connection.scalar(select(func.pg_try_advisory_lock(RUN_LOCK_KEY))):
+            locked = connection.scalar(select(func.pg_try_advisory_lock(RUN_LOCK_KEY)))
+            # A session lock outlives the transaction: ending it keeps no snapshot open for the
+            # whole run (which would hold back vacuum on the tables the run deletes from).
+            connection.commit()
+            if not locked:
                 raise RetentionBusy("another retention run is under way")
             try:
                 yield
