@@ -92,27 +92,21 @@ NOTE = LetterField(
     help=_l("A paragraph added before the signature."),
 )
 
+# Access and portability letters name the copy sent with them.
+_COPY_NAME = LetterField(
+    "copy_name",
+    _l("Name of the copy's file (optional)"),
+    required=False,
+    help=_l("The file of the requester's data sent with this letter."),
+)
+
 _COMPLETION_VARIANTS: dict[str, Variant] = {
     "access": Variant(
-        fields=(
-            LetterField(
-                "copy_name",
-                _l("Name of the copy's file (optional)"),
-                required=False,
-                help=_l("The file of the requester's data sent with this letter."),
-            ),
-        ),
+        fields=(_COPY_NAME,),
         articles=("15",),
     ),
     "portability": Variant(
-        fields=(
-            LetterField(
-                "copy_name",
-                _l("Name of the copy's file (optional)"),
-                required=False,
-                help=_l("The file of the requester's data sent with this letter."),
-            ),
-        ),
+        fields=(_COPY_NAME,),
         articles=("20",),
     ),
     "erasure": Variant(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import force_locale, gettext, ngettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -266,8 +266,8 @@ def close_account(
         request_reference=request.reference,
         now=moment,
     )
-    invoices = len(
-        session.scalars(select(Invoice.id).where(Invoice.account_id == account.id)).all()
+    invoices = session.scalar(
+        select(func.count()).select_from(Invoice).where(Invoice.account_id == account.id)
     )
     report = ClosureReport(deactivated, withdrawn, invoices)
     session.flush()

@@ -183,7 +183,19 @@ class Step:
         return self.model.__table__.c[self.date_column]
 
     def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        raise NotImplementedError
+        """Act on the rows of keys ``first`` to ``last`` whose time is up: delete them, unless
+        the step does something else."""
+        table = self.key(session).table  # type: ignore[attr-defined]
+        result = session.execute(delete(table).where(*self._in_range(session, ctx, first, last)))
+        return Batch(result.rowcount, first, last)
+
+    def _set(self, session: Session, ctx: Context, first: int, last: int, **values: Any) -> Batch:
+        """Set ``values`` on the rows of keys ``first`` to ``last`` whose time is up."""
+        table = self.key(session).table  # type: ignore[attr-defined]
+        result = session.execute(
+            update(table).where(*self._in_range(session, ctx, first, last)).values(**values)
+        )
+        return Batch(result.rowcount, first, last)
 
     def table_name(self, session: Session) -> str:
         return self.key(session).table.name  # type: ignore[attr-defined]
@@ -303,13 +315,7 @@ class DeactivateInactiveAccounts(Step):
         ]
 
     def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        result = session.execute(
-            update(Account)
-            .where(*self._in_range(session, ctx, first, last))
-            .values(deactivated_at=ctx.now)
-            .execution_options(synchronize_session=False)
-        )
-        return Batch(result.rowcount, first, last)
+        return self._set(session, ctx, first, last, deactivated_at=ctx.now)
 
 
 # --- rows of any table --------------------------------------------------------------------------
@@ -367,11 +373,6 @@ class DeleteOldRows(Step):
             return [column <= cutoff.astimezone(UTC).replace(tzinfo=None)]
         return [column <= cutoff]
 
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        table = self.table(session)
-        result = session.execute(delete(table).where(*self._in_range(session, ctx, first, last)))
-        return Batch(result.rowcount, first, last)
-
 
 # --- invoices -----------------------------------------------------------------------------------
 
@@ -399,13 +400,7 @@ class ArchiveInvoices(Step):
         ]
 
     def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        result = session.execute(
-            update(Invoice)
-            .where(*self._in_range(session, ctx, first, last))
-            .values(archived_at=ctx.now)
-            .execution_options(synchronize_session=False)
-        )
-        return Batch(result.rowcount, first, last)
+        return self._set(session, ctx, first, last, archived_at=ctx.now)
 
 
 class DeleteExpiredInvoices(Step):
@@ -425,10 +420,6 @@ class DeleteExpiredInvoices(Step):
 
     def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
         return [Invoice.issued_on <= self.last_deletable_issue_date(ctx)]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        result = session.execute(delete(Invoice).where(*self._in_range(session, ctx, first, last)))
-        return Batch(result.rowcount, first, last)
 
 
 # --- consent receipts ---------------------------------------------------------------------------
@@ -474,12 +465,6 @@ class DeleteConsentReceipts(Step):
         if in_force:
             reasons.append(ConsentReceipt.policy_version < max(in_force))
         return [ConsentReceipt.recorded_at <= ended, or_(*reasons)]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        result = session.execute(
-            delete(ConsentReceipt).where(*self._in_range(session, ctx, first, last))
-        )
-        return Batch(result.rowcount, first, last)
 
 
 def _months(count: int) -> relativedelta:

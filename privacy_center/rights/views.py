@@ -28,8 +28,8 @@ from ..content import get_content
 from ..errors import render_error
 from ..extensions import db, rate_limiter
 from ..i18n import LANGUAGE_NAMES, current_language
+from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
-from ..letters.services import attachment_name, find_sent_letter
 from ..models import Account, PrivacyRequest
 from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
 from ..workflow import STATE_LABELS, ForbiddenTransition, RequestState
@@ -305,15 +305,7 @@ def status(reference: str, token: str) -> str:
 @bp.get("/requests/<reference>/<token>/letters/<int:letter_id>")
 def letter_pdf(reference: str, token: str, letter_id: int) -> Response:
     """A sent letter's PDF, exactly as sent, for whoever holds the status link."""
-    privacy_request = _request_or_404(reference, token)
-    letter = find_sent_letter(privacy_request, letter_id)
-    if letter is None:
-        abort(404)
-    response = Response(letter.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{attachment_name(privacy_request, letter.kind)}"'
-    )
-    return response
+    return sent_letter_response(_request_or_404(reference, token), letter_id)
 
 
 @bp.post("/requests/<reference>/<token>/document")

@@ -163,21 +163,15 @@ def check_password(
             at=now,
         )
         return None
-    if not member.is_active:
+    refusal = (
+        "deactivated" if not member.is_active else "locked" if is_locked(member, now) else None
+    )
+    if refusal is not None:
         audit.record(
             session,
             actor=actor_of(member),
             action="staff.sign_in_failed",
-            details={"step": "password", "reason": "deactivated"},
-            at=now,
-        )
-        return None
-    if is_locked(member, now):
-        audit.record(
-            session,
-            actor=actor_of(member),
-            action="staff.sign_in_failed",
-            details={"step": "password", "reason": "locked"},
+            details={"step": "password", "reason": refusal},
             at=now,
         )
         return None

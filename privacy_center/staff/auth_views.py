@@ -207,13 +207,9 @@ def _code_step(member: StaffMember, form: CodeForm) -> tuple[Response | None, st
     return None, _("The code is not right, or it was already used. Wait for the next code.")
 
 
-@bp.route("/sign-in/code", methods=["GET", "POST"])
-def code() -> Response | str:
-    member = _pending_member()
-    if member is None:
-        return _back_to_sign_in()
-    if member.totp_enrolled_at is None:
-        return redirect(url_for("staff.enrol", next=request.args.get("next")))
+def _code_form(member: StaffMember) -> tuple[CodeForm, str | None, Response | None]:
+    """The code form of the second step (code or enrolment page): on GET with its target, on
+    POST checked (a response when signed in or sent back); the code is never shown again."""
     form = CodeForm()
     error = None
     if request.method == "GET":
@@ -221,8 +217,21 @@ def code() -> Response | str:
     else:
         response, error = _code_step(member, form)
         if response is not None:
-            return response
+            return form, None, response
     form.code.data = ""
+    return form, error, None
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def code() -> Response | str:
+    member = _pending_member()
+    if member is None:
+        return _back_to_sign_in()
+    if member.totp_enrolled_at is None:
+        return redirect(url_for("staff.enrol", next=request.args.get("next")))
+    form, error, response = _code_form(member)
+    if response is not None:
+        return response
     return render_template("staff/auth/code.html", form=form, error=error)
 
 
@@ -250,15 +259,9 @@ def enrol() -> Response | str:
         return redirect(url_for("staff.code", next=request.args.get("next")))
     secret = pending_secret(db.session, current_app.config, member)
     db.session.commit()
-    form = CodeForm()
-    error = None
-    if request.method == "GET":
-        form.next.data = safe_next(request.args.get("next")) or ""
-    else:
-        response, error = _code_step(member, form)
-        if response is not None:
-            return response
-    form.code.data = ""
+    form, error, response = _code_form(member)
+    if response is not None:
+        return response
     issuer = f"{get_content().operator.name} staff"
     return render_template(
         "staff/auth/enrol.html",

@@ -31,6 +31,7 @@ from ..content import get_content
 from ..extensions import db
 from ..i18n import current_language
 from ..letters import services as letters
+from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
 from ..mail import MailNotSent
 from ..models import PrivacyRequest, StaffMember
@@ -688,15 +689,7 @@ def send_letter(reference: str) -> Response | tuple[str, int]:
 @bp.get("/requests/<reference>/letters/<int:letter_id>.pdf")
 @staff_required()
 def letter_pdf(reference: str, letter_id: int) -> Response:
-    privacy_request = _request_or_404(reference)
-    letter = letters.find_sent_letter(privacy_request, letter_id)
-    if letter is None:
-        abort(404)
-    response = Response(letter.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{letters.attachment_name(privacy_request, letter.kind)}"'
-    )
-    return response
+    return sent_letter_response(_request_or_404(reference), letter_id)
 
 
 # --- figures ------------------------------------------------------------------------------------
