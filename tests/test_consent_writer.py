@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask_migrate import upgrade
 from sqlalchemy import delete, func, select
 from test_consent_api import ORIGIN
 
@@ -156,3 +158,33 @@ def test_one_bad_receipt_does_not_fail_its_batch(grouped_app):
     assert isinstance(results.pop(7), ReceiptNotRecorded)
     assert results == [True] * 20
     assert stored(app, good) == 20 and stored(app, [bad]) == 0
+
+
+def test_on_sqlite_the_workers_write_their_batches_in_turn(make_app, tmp_path):
+    """Gunicorn's workers share a SQLite file: a batch waits while another worker holds the lock
+    file beside it (the test holds it here, as a worker would), and is written once freed."""
+    database_file = tmp_path / "center.sqlite3"
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{database_file}",
+        RECEIPT_GROUP_COMMIT=True,
+        CONSENT_RATE_LIMIT="100000 per minute",
+    )
+    with app.app_context():
+        upgrade()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert post(app, body(first)) == 201
+    try:
+        with open(f"{database_file}.receipts-lock", "a") as other_worker:
+            fcntl.flock(other_worker, fcntl.LOCK_EX)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                answer = pool.submit(post, app, body(second))
+                with pytest.raises(TimeoutError):
+                    answer.result(timeout=0.5)
+                assert stored(app, [second]) == 0
+                fcntl.flock(other_worker, fcntl.LOCK_UN)
+                assert answer.result(timeout=10) == 201
+        assert stored(app, [first, second]) == 2
+    finally:
+        app.extensions[WRITER].close()
+        with app.app_context():
+            database.engine.dispose()

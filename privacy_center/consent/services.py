@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Dialect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 
 from ..content import OperatorContent
 from ..models import ConsentReceipt
@@ -203,19 +204,28 @@ class ReceiptBatchInsert:
         self._prefix = f"INSERT INTO consent_receipt ({columns}, site_id) VALUES "  # noqa: S608
         self._suffix = " ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id"
 
-    def __call__(self, connection: Connection, rows: list[dict[str, object]]) -> set[str]:
+    def prepare(self, rows: list[dict[str, object]]) -> tuple[str, list[object]]:
+        """The statement and its parameters, made before the write lock is taken."""
         parameters: list[object] = []
         for row in rows:
             for name, process in self._processors:
                 parameters.append(process(row[name]) if process else row[name])
             parameters.append(row["site_key"])
-        sql = self._prefix + ", ".join([self._row] * len(rows)) + self._suffix
-        cursor = connection.connection.cursor()
+        return self._prefix + ", ".join([self._row] * len(rows)) + self._suffix, parameters
+
+    def execute(
+        self, connection: PoolProxiedConnection, statement: tuple[str, list[object]]
+    ) -> set[str]:
+        """Run a prepared statement on a driver connection; the ids of the new receipts."""
+        cursor = connection.cursor()
         try:
-            cursor.execute(sql, parameters)
+            cursor.execute(*statement)
             return {returned[0] for returned in cursor.fetchall()}
         finally:
             cursor.close()
+
+    def __call__(self, connection: Connection, rows: list[dict[str, object]]) -> set[str]:
+        return self.execute(connection.connection, self.prepare(rows))
 
 
 @lru_cache(maxsize=4)

@@ -9,20 +9,37 @@ before it answers, so nothing acknowledged can be lost.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, Protocol
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
+
+from ..extensions import SQLITE_BEGIN
 
 MAX_BATCH = 128
 
 
 class ReceiptNotRecorded(RuntimeError):
     """The database did not record the receipt (it is down, or too slow): nothing was stored."""
+
+
+class BatchInsert(Protocol):
+    """Writes a batch of receipts' values (``consent.services.ReceiptBatchInsert``)."""
+
+    def prepare(self, rows: list[dict[str, Any]]) -> tuple[str, list[object]]:
+        """The statement and its parameters."""
+
+    def execute(
+        self, connection: PoolProxiedConnection, statement: tuple[str, list[object]]
+    ) -> set[str]:
+        """Run a prepared statement; the ids of the receipts that were new."""
 
 
 @dataclass(eq=False)
@@ -46,13 +63,12 @@ class ReceiptWriter:
     waiting, so none is held up writing for others indefinitely; no thread of its own (nothing
     to restart after a fork); under load most receipts share a commit.
 
-    ``insert(connection, rows)`` writes a batch of receipts' values and returns the ids of those
-    that were new (``consent.services.ReceiptBatchInsert``).
+    On SQLite, the workers' batches take turns on a lock file beside the database: the kernel
+    hands it to the next worker as soon as it is free, where SQLite's own busy handler would
+    sleep and poll for its write lock (an idle millisecond or more per batch).
     """
 
-    def __init__(
-        self, engine: Engine, insert: Callable[[Connection, list[dict]], set[str]]
-    ) -> None:
+    def __init__(self, engine: Engine, insert: BatchInsert) -> None:
         self._engine = engine
         self._insert_rows = insert
         self._lock = threading.Lock()
@@ -60,8 +76,19 @@ class ReceiptWriter:
         self._writing = False
         # Batches are written one at a time, so one connection serves them all: no pool
         # checkout and liveness ping per batch. A failed batch drops it; the next one reconnects.
-        self._connection: Connection | None = None
-        self._connection_pid = 0
+        # It is the driver's own: SQLAlchemy's machinery around a statement costs more than the
+        # driver's work.
+        self._connection: PoolProxiedConnection | None = None
+        self._pid = 0
+        sqlite = engine.dialect.name == "sqlite"
+        # SQLite's driver is in autocommit mode (``configure_sqlite``): a batch begins by taking
+        # the write lock, as every transaction there does.
+        self._begin = SQLITE_BEGIN if sqlite else None
+        database = engine.url.database if sqlite else None
+        self._lock_path = (
+            f"{database}.receipts-lock" if database not in (None, "", ":memory:") else None
+        )
+        self._lock_file: IO[str] | None = None
         # Sites whose row is known to exist (the statement looks their id up).
         self.ready_sites: set[str] = set()
 
@@ -95,11 +122,16 @@ class ReceiptWriter:
         return pending.created
 
     def close(self) -> None:
-        """Close the batches' connection (the next batch would open another)."""
+        """Close the batches' connection and lock file (the next batch would open others)."""
         with self._lock:
             connection, self._connection = self._connection, None
+            lock_file, self._lock_file = self._lock_file, None
+            self._pid = 0
         if connection is not None:
-            connection.close()
+            # Closed for good, not returned to the pool: it may be in autocommit mode.
+            connection.invalidate()
+        if lock_file is not None:
+            lock_file.close()
 
     def _write_next_batch(self) -> None:
         with self._lock:
@@ -142,15 +174,43 @@ class ReceiptWriter:
                 pending.created = pending.values["receipt_id"] in inserted
 
     def _insert(self, batch: list[_Pending]) -> set[str]:
-        # A connection opened before a fork (gunicorn --preload) belongs to the parent.
-        if self._connection is None or self._connection_pid != os.getpid():
-            self._connection = self._engine.connect()
-            self._connection_pid = os.getpid()
+        statement = self._insert_rows.prepare([pending.values for pending in batch])
+        # A connection or lock file opened before a fork (gunicorn --preload) belongs to the
+        # parent (and a lock taken on that file would be the parent's lock too).
+        if self._pid != os.getpid():
+            self._connection = None
+            self._lock_file = open(self._lock_path, "a") if self._lock_path else None  # noqa: SIM115
+            self._pid = os.getpid()
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+            if not self._begin:
+                # The batch is one statement, so it can be its own transaction: one round trip
+                # to the server instead of a BEGIN, the INSERT and a COMMIT.
+                dialect = self._engine.dialect
+                dialect.set_isolation_level(self._connection.dbapi_connection, "AUTOCOMMIT")
         connection = self._connection
         try:
-            with connection.begin():
-                return self._insert_rows(connection, [pending.values for pending in batch])
+            with self._turn():
+                if self._begin:
+                    connection.cursor().execute(self._begin).close()
+                inserted = self._insert_rows.execute(connection, statement)
+                if self._begin:
+                    connection.commit()
+            return inserted
         except Exception:
             self._connection = None
             connection.invalidate()
             raise
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This process's turn to write, among the workers sharing a SQLite file."""
+        if self._lock_file is None:
+            yield
+            return
+        # Released by the kernel if the process dies holding it.
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
