@@ -12,6 +12,7 @@ import re
 import secrets
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -237,6 +238,30 @@ def make_account(db: scoped_session) -> Callable[..., object]:
         return account
 
     return factory
+
+
+def valid_receipt(**overrides: object) -> dict[str, object]:
+    """A consent receipt's body that the API accepts (new ids each time), fields overridden."""
+    payload: dict[str, object] = {
+        "receiptId": str(uuid.uuid4()),
+        "visitorId": str(uuid.uuid4()),
+        "site": "demo",
+        "policyVersion": 2,
+        "build": "0123456789ab",
+        "textsHash": "a" * 64,
+        "language": "fr",
+        "action": "save",
+        "gpc": False,
+        "choices": {
+            "functional": True,
+            "analytics": True,
+            "advertising": False,
+            "personalization": False,
+            "social": False,
+        },
+    }
+    payload.update(overrides)
+    return payload
 
 
 def sign_in(client: FlaskClient, account: object) -> None:

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import sign_in, staff_sign_in
+from conftest import sign_in, staff_sign_in, valid_receipt
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -324,24 +324,7 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
 
     visitor = str(uuid.uuid4())
     receipt_id = str(uuid.uuid4())
-    payload = {
-        "receiptId": receipt_id,
-        "visitorId": visitor,
-        "site": "demo",
-        "policyVersion": 2,
-        "build": "0123456789ab",
-        "textsHash": "a" * 64,
-        "language": "fr",
-        "action": "save",
-        "gpc": False,
-        "choices": {
-            "functional": True,
-            "analytics": True,
-            "advertising": False,
-            "personalization": False,
-            "social": False,
-        },
-    }
+    payload = valid_receipt(receiptId=receipt_id, visitorId=visitor)
     answer = app.test_client().post(
         "/api/v1/consents",
         data=json.dumps(payload),

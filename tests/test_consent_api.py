@@ -8,6 +8,7 @@ import uuid
 from datetime import date
 
 import pytest
+from conftest import valid_receipt
 from sqlalchemy import func, select
 from test_policy_content import CONTENT_DIR
 
@@ -22,30 +23,7 @@ ORIGIN = "http://127.0.0.1:5001"  # the demo operator page, declared in content/
 @pytest.fixture
 def receipt_payload():
     """Factory: a valid receipt body, with fields overridden."""
-
-    def make(**overrides):
-        payload = {
-            "receiptId": str(uuid.uuid4()),
-            "visitorId": str(uuid.uuid4()),
-            "site": "demo",
-            "policyVersion": 2,
-            "build": "0123456789ab",
-            "textsHash": "a" * 64,
-            "language": "fr",
-            "action": "save",
-            "gpc": False,
-            "choices": {
-                "functional": True,
-                "analytics": True,
-                "advertising": False,
-                "personalization": False,
-                "social": False,
-            },
-        }
-        payload.update(overrides)
-        return payload
-
-    return make
+    return valid_receipt
 
 
 def post(client, payload, origin=ORIGIN, **headers):
