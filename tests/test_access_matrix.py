@@ -230,6 +230,9 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
     """The objects of the two owners (also used by test_forms_security)."""
     monkeypatch.setitem(app.config, "IDENTITY_DOCUMENT_DIR", str(tmp_path / "documents"))
     monkeypatch.setitem(app.config, "EXPORT_DIR", str(tmp_path / "exports"))
+    # Every world posts a receipt from the same address: many tests in a minute would meet the
+    # consent API's rate limit, which is not what these tests are about.
+    monkeypatch.setitem(app.config, "CONSENT_RATE_LIMIT", "100000 per minute")
     tag = secrets.token_hex(4)
     holder_a = make_account(
         f"owner-a-{tag}@example.org", first_name=f"Ownerfirst{tag}", last_name=f"Ownerlast{tag}"
