@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,30 @@ def make_account(db: scoped_session) -> Callable[..., object]:
         db.add(account)
         db.flush()
         return account
+
+    return factory
+
+
+@pytest.fixture
+def make_invoice(db: scoped_session) -> Callable[..., object]:
+    """Factory: an invoice of an account (or of none: ``None``), flushed; fields overridden."""
+    from privacy_center.models import Invoice
+
+    def factory(account_id: int | None, **fields: object) -> Invoice:
+        invoice = Invoice(
+            account_id=account_id,
+            **{
+                "number": f"F-{secrets.token_hex(6)}",
+                "issued_on": date(2025, 1, 1),
+                "description": "Subscription",
+                "amount_cents": 999,
+                "payment_method": "card",
+                **fields,
+            },
+        )
+        db.add(invoice)
+        db.flush()
+        return invoice
 
     return factory
 

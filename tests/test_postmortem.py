@@ -8,7 +8,7 @@ import io
 import json
 import re
 import subprocess
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -376,19 +376,11 @@ def record(db, account, **fields: object) -> PostmortemDirective:
     return services.record_directives(db, account=account, **values)
 
 
-def test_the_deceased_is_found_by_email_or_invoice_number(web, db, outbox, documents, make_account):
+def test_the_deceased_is_found_by_email_or_invoice_number(
+    web, db, outbox, documents, make_account, make_invoice
+):
     account = make_account()
-    db.add(
-        Invoice(
-            account_id=account.id,
-            number=f"F-{account.id}-001",
-            issued_on=date(2025, 1, 1),
-            description="Subscription",
-            amount_cents=999,
-            payment_method="card",
-        )
-    )
-    db.flush()
+    make_invoice(account.id, number=f"F-{account.id}-001")
     assert handling.deceased_account(db, account.email.upper()) == account
     assert handling.deceased_account(db, f"F-{account.id}-001") == account
     assert handling.deceased_account(db, "nobody@example.org") is None
@@ -446,20 +438,10 @@ def test_communicate_nothing_blocks_a_release_unless_an_estate_need_is_recorded(
 
 
 def test_closing_the_account_keeps_invoices_and_stops_marketing(
-    web, db, outbox, documents, make_account
+    web, db, outbox, documents, make_account, make_invoice
 ):
     account = make_account()
-    db.add(
-        Invoice(
-            account_id=account.id,
-            number=f"F-{account.id}-002",
-            issued_on=date(2025, 1, 1),
-            description="Subscription",
-            amount_cents=999,
-            payment_method="card",
-        )
-    )
-    db.flush()
+    make_invoice(account.id, number=f"F-{account.id}-002")
     filed = filed_heir_request(web, db, documents, deceased_identifier=account.email)
     report = handling.close_account(db, account, request=filed, actor="staff:1")
     assert account.deactivated_at is not None

@@ -7,7 +7,6 @@ PDF in the requester's language."""
 from __future__ import annotations
 
 import secrets
-from datetime import date
 
 import pytest
 from conftest import staff_sign_in
@@ -243,20 +242,6 @@ def marketing_on(db, account) -> None:
     assert all(current_preferences(db, account).values())
 
 
-def invoice(db, account) -> Invoice:
-    item = Invoice(
-        account_id=account.id,
-        number=f"F-{account.id}-900",
-        issued_on=date(2025, 3, 1),
-        description="Subscription",
-        amount_cents=1299,
-        payment_method="card",
-    )
-    db.add(item)
-    db.flush()
-    return item
-
-
 @pytest.mark.parametrize(
     ("language", "greeting"), [("fr", "Madame, Monsieur"), ("en", "Dear Paul Martin")]
 )
@@ -267,11 +252,12 @@ def test_closing_the_account_from_the_console_sends_the_confirmation_letter(
     documents,  # noqa: F811
     make_account,
     make_staff,
+    make_invoice,
     language,
     greeting,
 ):
     account = make_account()
-    kept = invoice(db, account)
+    kept = make_invoice(account.id, number=f"F-{account.id}-900")
     marketing_on(db, account)
     record(db, account, communicate_nothing=True)
     filed = started(

@@ -291,26 +291,14 @@ def test_an_account_found_past_the_limit_is_warned_before_it_is_deactivated(
 # --- invoices (archive, then 10 years after the end of the financial year) ---------------------
 
 
-def make_invoice(db, account_id: int | None, issued_on: date) -> Invoice:
-    invoice = Invoice(
-        account_id=account_id,
-        number=f"T-{secrets.token_hex(6)}",
-        issued_on=issued_on,
-        description="Pass",
-        amount_cents=990,
-        payment_method="card (HIPAY)",
-    )
-    db.add(invoice)
-    db.flush()
-    return invoice
-
-
-def test_invoices_of_closed_accounts_go_to_the_archive_and_leave_the_export(app, db, make_account):
+def test_invoices_of_closed_accounts_go_to_the_archive_and_leave_the_export(
+    app, db, make_account, make_invoice
+):
     active = make_account()
     closed = make_account()
-    kept = make_invoice(db, active.id, date(2029, 6, 1))
-    archived = make_invoice(db, closed.id, date(2029, 6, 1))
-    orphan = make_invoice(db, None, date(2029, 6, 1))
+    kept = make_invoice(active.id, issued_on=date(2029, 6, 1))
+    archived = make_invoice(closed.id, issued_on=date(2029, 6, 1))
+    orphan = make_invoice(None, issued_on=date(2029, 6, 1))
     closed.deactivated_at = T
     db.flush()
 
@@ -329,10 +317,12 @@ def test_invoices_of_closed_accounts_go_to_the_archive_and_leave_the_export(app,
     assert len(list(connector.collect(active_subject, "invoices"))) == 1
 
 
-def test_invoices_are_deleted_10_years_after_the_end_of_their_financial_year(app, db, make_account):
+def test_invoices_are_deleted_10_years_after_the_end_of_their_financial_year(
+    app, db, make_account, make_invoice
+):
     account = make_account()
-    invoice = make_invoice(db, account.id, date(2030, 6, 1))  # financial year ends 2030-12-31
-    next_year = make_invoice(db, account.id, date(2031, 1, 1))
+    invoice = make_invoice(account.id, issued_on=date(2030, 6, 1))  # financial year ends 2030-12-31
+    next_year = make_invoice(account.id, issued_on=date(2031, 1, 1))
     noon = datetime(2040, 12, 31, 11, 0, tzinfo=UTC)  # noon in Paris
 
     run(app, db, "invoices", noon)  # the last day of the 10 years
@@ -581,9 +571,9 @@ def snapshot(db) -> dict[str, object]:
     return tables
 
 
-def test_the_dry_run_changes_nothing(app, db, make_account, outbox):
+def test_the_dry_run_changes_nothing(app, db, make_account, outbox, make_invoice):
     account = make_account(last_active_at=T)
-    make_invoice(db, account.id, date(2030, 6, 1))
+    make_invoice(account.id, issued_on=date(2030, 6, 1))
     db.add(BrowsingEvent(account_id=account.id, occurred_at=T, path="/a", device="desktop"))
     make_receipt(db, T, secrets.token_hex(8))
     request = make_request(db, "withdrawn", closed_at=T)
