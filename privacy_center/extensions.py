@@ -35,6 +35,13 @@ rate_limiter = RateLimiter()
 SQLITE_BEGIN = "BEGIN IMMEDIATE"
 
 
+def sqlite_lock_path(engine: Engine, purpose: str) -> str | None:
+    """A lock file beside the engine's SQLite database file; None when there is no such file."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return f"{engine.url.database}.{purpose}-lock"
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave like a real transactional database.
 

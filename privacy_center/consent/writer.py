@@ -21,7 +21,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from ..extensions import SQLITE_BEGIN
+from ..extensions import SQLITE_BEGIN, sqlite_lock_path
 
 MAX_BATCH = 128
 
@@ -80,14 +80,10 @@ class ReceiptWriter:
         # driver's work.
         self._connection: PoolProxiedConnection | None = None
         self._pid = 0
-        sqlite = engine.dialect.name == "sqlite"
         # SQLite's driver is in autocommit mode (``configure_sqlite``): a batch begins by taking
         # the write lock, as every transaction there does.
-        self._begin = SQLITE_BEGIN if sqlite else None
-        database = engine.url.database if sqlite else None
-        self._lock_path = (
-            f"{database}.receipts-lock" if database not in (None, "", ":memory:") else None
-        )
+        self._begin = SQLITE_BEGIN if engine.dialect.name == "sqlite" else None
+        self._lock_path = sqlite_lock_path(engine, "receipts")
         self._lock_file: IO[str] | None = None
         # Sites whose row is known to exist (the statement looks their id up).
         self.ready_sites: set[str] = set()

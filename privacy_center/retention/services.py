@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..content import OperatorContent
+from ..extensions import sqlite_lock_path
 from ..mail import MailNotSent, send_mail
 from ..models import (
     Account,
@@ -96,11 +97,11 @@ def exclusive_run(session: Session) -> Iterator[None]:
                 connection.scalar(select(func.pg_advisory_unlock(RUN_LOCK_KEY)))
                 connection.commit()
         return
-    database = engine.url.database
-    if not database or database == ":memory:":
-        yield  # a database of one process: nothing else can run
+    lock_path = sqlite_lock_path(engine, "retention")
+    if lock_path is None:
+        yield  # an in-memory database, of one process: nothing else can run
         return
-    with open(f"{database}.retention-lock", "a") as lock:
+    with open(lock_path, "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
