@@ -451,7 +451,7 @@ def ask_clarification(reference: str) -> Response | tuple[str, int]:
             today=_today(),
             send_letter=sender,
         ),
-        _("Clarification asked for; the clock is suspended."),
+        _("Clarification asked for; the clock keeps running."),
     )
 
 
