@@ -635,3 +635,14 @@ def test_the_letters_say_how_the_clock_runs_and_when_the_request_lapses(
     assert "suspended" not in html or kind == "identity_request"
     for promise in promises:
         assert promise in html
+
+
+def test_a_post_mortem_request_is_filed_again_on_its_own_form(app, db, outbox, documents):
+    request, _ = stalled_request(db, S.AWAITING_IDENTITY, kind="postmortem_estate")
+    later = (T + timedelta(days=31)).isoformat()
+    answer = app.test_cli_runner().invoke(
+        args=["requests", "lapse", "--now", later, "--base-url", BASE_URL]
+    )
+    assert answer.exit_code == 0, answer.output
+    body = mails_to(outbox, request)[0].get_body(("plain",)).get_content()
+    assert f"{BASE_URL}/rights/post-mortem/request?lang=en" in body
