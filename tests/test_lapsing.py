@@ -354,9 +354,16 @@ def test_the_status_page_shows_the_lapse_with_the_same_explanation(
         assert str(escape(sentence)) in html
         assert sentence in body
     assert 'href="/rights/requests/new/erasure"' in html
+    # No due date is promised for a request nothing more will be done about.
+    assert translate_in("fr", app, "We must answer by") not in html
     # Nothing more can be sent or withdrawn.
     assert 'id="add-document"' not in html
     assert "/withdraw" not in html
+
+
+def translate_in(language: str, app, text: str) -> str:
+    with app.app_context(), force_locale(language):
+        return translate(text)
 
 
 def test_a_waiting_request_says_when_it_will_lapse(app, db, client, documents):
@@ -646,3 +653,17 @@ def test_a_post_mortem_request_is_filed_again_on_its_own_form(app, db, outbox, d
     assert answer.exit_code == 0, answer.output
     body = mails_to(outbox, request)[0].get_body(("plain",)).get_content()
     assert f"{BASE_URL}/rights/post-mortem/request?lang=en" in body
+
+
+def test_staff_see_the_lapse_and_the_notice_in_the_timeline(
+    app, db, client, outbox, documents, make_staff
+):
+    from conftest import staff_sign_in
+
+    request, _ = stalled_request(db, S.AWAITING_IDENTITY)
+    lapse(app, db, T + timedelta(days=31))
+    staff_sign_in(client, make_staff("agent"))
+    page = client.get(f"/staff/requests/{request.reference}").get_data(as_text=True)
+    assert "Request lapsed, documents left destroyed" in page
+    assert "Requester told of the lapse" in page
+    assert "lapsed: no proof of identity received within 30 days of asking" in page

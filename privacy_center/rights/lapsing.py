@@ -245,8 +245,8 @@ def find_stalled(
     found = []
     for request in session.scalars(query):
         lapse = pending_lapse(request, operator)
-        assert lapse is not None and lapse.lapses_on <= today  # what the query selected
-        found.append(Stalled(request, lapse))
+        if lapse is not None and lapse.lapses_on <= today:  # what the query selected
+            found.append(Stalled(request, lapse))
     return found
 
 

@@ -79,6 +79,8 @@ ACTION_LABELS = {
     "letter.sent": _l("Letter sent"),
     "postmortem.data_released": _l("Data of the deceased communicated"),
     "postmortem.account_closed": _l("Account of the deceased closed"),
+    "request.lapsed": _l("Request lapsed, documents left destroyed"),
+    "request.lapse_notice": _l("Requester told of the lapse"),
 }
 
 
