@@ -112,9 +112,13 @@ def reply_due(
     """The date the answer is due, taking an extension and clock suspensions into account.
 
     The raw end of the one-month period (three months when ``extended``) is pushed back by the
-    calendar days the clock was suspended (waiting for an identity document or a clarification),
-    and only then moved to the next working day: a suspension gives back the days that were
-    lost, not the days of a weekend move.
+    calendar days the clock was suspended, and only then moved to the next working day: a
+    suspension gives back the days that were lost, not the days of a weekend move.
+
+    The only suspension is the wait for a proof of identity asked for under GDPR art. 12(6)
+    (suspended per EDPB Guidelines 01/2022 on the right of access, section 5.3; see
+    ``workflow.CLOCK_SUSPENDED``). Waiting for a clarification does not suspend the clock: no
+    provision supports it.
     """
     if isinstance(suspended_days, bool) or not isinstance(suspended_days, int):
         raise TypeError(f"suspended_days must be a whole number of days (got {suspended_days!r})")
@@ -128,8 +132,8 @@ def reply_due(
 def suspended_days_between(intervals: Iterable[tuple[date, date | None]], today: date) -> int:
     """The number of calendar days the clock was suspended, as of ``today``.
 
-    Each interval runs from the day the clock stopped (the request for a document or a
-    clarification) to the day it started again (the answer arrived), that day excluded: a
+    Each interval runs from the day the clock stopped (the request for an identity document,
+    art. 12(6)) to the day it started again (the document arrived), that day excluded: a
     request suspended on 10 March and answered on 15 March was suspended 5 days. An open
     interval (``None`` end) is still suspended and counts up to ``today``; days after ``today``
     are not counted yet. Overlapping intervals are counted once.

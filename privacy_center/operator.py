@@ -99,6 +99,21 @@ class Communication:
         return [(channel, topic.key) for topic in self.topics for channel in self.channels]
 
 
+# The clarification wait fits inside the shortest one-month time limit: the clock keeps running.
+MAX_CLARIFICATION_DAYS = 28
+MAX_LAPSE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class LapsePeriods:
+    """How many days a request may stall before it lapses (``lapse_after_days``), by what it
+    waits for: its email confirmation, a proof of identity, a clarification."""
+
+    unconfirmed: int = 7
+    awaiting_identity: int = 30
+    awaiting_requester: int = 14
+
+
 @dataclass(frozen=True)
 class Operator:
     name: str
@@ -120,6 +135,8 @@ class Operator:
     copy_fee_notice: Translated | None = None
     # When a requester must prove their identity with a document (IDENTITY_DOCUMENT_POLICIES).
     identity_document: str = "on_doubt"
+    # When a stalled request lapses (rights/lapsing.py).
+    lapse_after_days: LapsePeriods = field(default_factory=LapsePeriods)
 
     def site(self, key: str) -> Site | None:
         return next((site for site in self.sites if site.key == key), None)
@@ -206,7 +223,34 @@ def load_operator(path: Path) -> Operator:
         if raw.get("copy_fee_notice") is not None
         else None,
         identity_document=_load_identity_document(raw.get("identity_document"), where),
+        lapse_after_days=_load_lapse_periods(raw.get("lapse_after_days"), where),
     )
+
+
+def _load_lapse_periods(raw: Any, where: str) -> LapsePeriods:
+    """``lapse_after_days``: optional; each period a whole number of days (defaults otherwise)."""
+    if raw is None:
+        return LapsePeriods()
+    where = f"{where}: lapse_after_days"
+    known = tuple(LapsePeriods.__dataclass_fields__)
+    if not isinstance(raw, dict) or set(raw) - set(known):
+        raise ContentError(f"{where}: expected days for {', '.join(known)}; got {raw!r}")
+    values: dict[str, int] = {}
+    for key, value in raw.items():
+        limit, why = MAX_LAPSE_DAYS, ""
+        if key == "awaiting_requester":
+            limit = MAX_CLARIFICATION_DAYS
+            why = (
+                " (the clock keeps running while we wait for a clarification: the wait must fit "
+                "inside the one-month time limit)"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise ContentError(
+                f"{where}: {key} must be a whole number of days from 1 to {limit}{why}; "
+                f"got {value!r}"
+            )
+        values[key] = value
+    return LapsePeriods(**values)
 
 
 # "required": every requester without an account (or acting for someone else) uploads one;

@@ -40,8 +40,8 @@ TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     _S.AWAITING_CONFIRMATION: frozenset(
         {_S.AWAITING_IDENTITY, _S.IN_PROGRESS, _S.WITHDRAWN, _S.LAPSED}
     ),
-    # Clock suspended. Staff accept the document (in progress) or refuse it (refused, with
-    # reasons); no document in time and the request lapses.
+    # Clock suspended (see CLOCK_SUSPENDED). Staff accept the document (in progress) or refuse it
+    # (refused, with reasons); no document within lapse_after_days and the request lapses.
     _S.AWAITING_IDENTITY: frozenset({_S.IN_PROGRESS, _S.REFUSED, _S.WITHDRAWN, _S.LAPSED}),
     # Staff work the request. They may still doubt the identity (stating why), ask the requester
     # to clarify, extend the time limit, or close it.
@@ -56,7 +56,8 @@ TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
             _S.WITHDRAWN,
         }
     ),
-    # Clock suspended until the requester clarifies; no answer in time and the request lapses.
+    # The clock keeps running while the requester is asked to clarify (see CLOCK_SUSPENDED); no
+    # answer within lapse_after_days and the request lapses.
     _S.AWAITING_REQUESTER: frozenset({_S.IN_PROGRESS, _S.EXTENDED, _S.WITHDRAWN, _S.LAPSED}),
     # Extended to three months (notice sent within the first month); an extension is used once.
     _S.EXTENDED: frozenset(
@@ -75,7 +76,21 @@ FINAL_STATES: frozenset[RequestState] = frozenset(
 )
 
 # While in these states the legal time limit does not run (see deadlines.suspended_days_between).
-CLOCK_SUSPENDED: frozenset[RequestState] = frozenset({_S.AWAITING_IDENTITY, _S.AWAITING_REQUESTER})
+# Each suspension needs a legal source:
+# - AWAITING_IDENTITY: GDPR art. 12(6) lets a controller with reasonable doubts about the identity
+#   of the person making a request under articles 15 to 21 "request the provision of additional
+#   information necessary to confirm the identity of the data subject" (and recital 64). The
+#   article itself says nothing of the time limit; that the limit is suspended while the
+#   controller waits for that information (asked for without undue delay) is the reading of the
+#   EDPB Guidelines 01/2022 on the right of access (version 2, section 5.3, "Timing for the
+#   provision of access"), which supervisory authorities apply.
+# - AWAITING_REQUESTER is NOT suspended: no provision of the GDPR stops the clock while the
+#   controller waits for a clarification (recital 63 lets it ask an access requester to specify
+#   the request, without touching the time limit). The clock keeps running, the pages say so, and
+#   staff who need more time extend the request (art. 12(3)) within the first month.
+CLOCK_SUSPENDED: frozenset[RequestState] = frozenset({_S.AWAITING_IDENTITY})
+# Waiting for the requester, with the clock still running.
+CLOCK_RUNNING_WHILE_WAITING: frozenset[RequestState] = frozenset({_S.AWAITING_REQUESTER})
 
 STATE_LABELS: dict[RequestState, LazyString] = {
     _S.RECEIVED: _l("Received"),

@@ -7,6 +7,7 @@ from flask import Flask
 from flask_babel import force_locale
 
 from privacy_center.workflow import (
+    CLOCK_RUNNING_WHILE_WAITING,
     CLOCK_SUSPENDED,
     FINAL_STATES,
     STATE_LABELS,
@@ -151,7 +152,10 @@ def test_final_and_suspended_states() -> None:
         frozenset({S.COMPLETED, S.PARTIALLY_COMPLETED, S.REFUSED, S.WITHDRAWN, S.LAPSED})
         == FINAL_STATES
     )
-    assert frozenset({S.AWAITING_IDENTITY, S.AWAITING_REQUESTER}) == CLOCK_SUSPENDED
+    # Only the wait for a proof of identity (art. 12(6) GDPR) suspends the clock; no rule
+    # suspends it while a clarification is awaited.
+    assert frozenset({S.AWAITING_IDENTITY}) == CLOCK_SUSPENDED
+    assert frozenset({S.AWAITING_REQUESTER}) == CLOCK_RUNNING_WHILE_WAITING
     assert not CLOCK_SUSPENDED & FINAL_STATES
     for state in FINAL_STATES:
         assert allowed_targets(state) == frozenset()

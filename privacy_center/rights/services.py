@@ -589,8 +589,9 @@ def transition(
 def ask_for_identity(
     session: Session, request: PrivacyRequest, *, reason: str, actor: str, today: date
 ) -> RequestTransition:
-    """Staff doubt the requester's identity: they must say why; the clock is suspended until
-    a document arrives. Flushes; the caller commits (and writes to the requester)."""
+    """Staff doubt the requester's identity (art. 12(6) GDPR): they must say why; the clock is
+    suspended until a document arrives. Flushes; the caller commits (and writes to the
+    requester)."""
     if not reason.strip():
         raise ValueError("asking for an identity document needs the reason for the doubt")
     request.identity_required = True
@@ -653,7 +654,13 @@ def request_letters(request: PrivacyRequest) -> list[Any]:
 
 
 def can_add_document(request: PrivacyRequest) -> bool:
-    return request.state not in FINAL_STATES
+    """Only a request that needs a proof of identity offers to add one: it awaits one, or the
+    operator's rule requires one and none was received."""
+    if request.state in FINAL_STATES:
+        return False
+    return request.state == S.AWAITING_IDENTITY or (
+        request.identity_required and not request.documents
+    )
 
 
 def can_withdraw(request: PrivacyRequest) -> bool:
@@ -674,7 +681,7 @@ def add_document(
     fails afterwards, the stored file is deleted and the transaction rolled back.
     """
     if not can_add_document(request):
-        raise RequestClosed(f"{request.reference} is closed ({request.state})")
+        raise RequestClosed(f"{request.reference} needs no document now ({request.state})")
     filename, data = document
     mime_type = check_identity_document(filename, data)
     directory, key = _document_settings(settings)

@@ -32,8 +32,13 @@ from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
 from ..models import Account, PrivacyRequest
 from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
-from ..workflow import STATE_LABELS, ForbiddenTransition, RequestState
-from . import services
+from ..workflow import (
+    CLOCK_RUNNING_WHILE_WAITING,
+    STATE_LABELS,
+    ForbiddenTransition,
+    RequestState,
+)
+from . import lapsing, services
 from .forms import (
     SPECIFIC_PREFIX,
     ConfirmForm,
@@ -272,8 +277,16 @@ def _render_status(
 ) -> str:
     today = _today()
     state = RequestState(privacy_request.state)
+    lapse = lapsing.lapse_of(db.session, privacy_request)
+    form_endpoint, form_arguments = lapsing.form_address(privacy_request.kind)
     return render_template(
         "rights/status.html",
+        lapse=lapse,
+        pending_lapse=lapsing.pending_lapse(privacy_request),
+        explain=lapsing.explanation,
+        file_again=lapsing.file_again_text,
+        file_again_url=url_for(form_endpoint, **form_arguments) if lapse else None,
+        clock_running_while_waiting=state in CLOCK_RUNNING_WHILE_WAITING,
         privacy_request=privacy_request,
         token=token,
         kind=get_kind(privacy_request.kind),

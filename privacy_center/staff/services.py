@@ -385,7 +385,7 @@ def confirm_identity(
     session.commit()
 
 
-# --- actions that suspend the clock -------------------------------------------------------------
+# --- actions that wait for the requester ----------------------------------------------------
 
 
 def _send(
@@ -408,7 +408,8 @@ def ask_identity(
     today: date,
     send_letter: LetterSender | None = None,
 ) -> None:
-    """Ask for a proof of identity, stating the reason for the doubt (the clock stops)."""
+    """Ask for a proof of identity, stating the reason for the doubt (art. 12(6) GDPR: the
+    clock is suspended)."""
     _ensure_open(request)
     reason = _required_text(reason, "reason", "state the reason for doubting the identity")
     # Only once work started: before, the requester has not even confirmed their email.
@@ -428,7 +429,8 @@ def ask_clarification(
     today: date,
     send_letter: LetterSender | None = None,
 ) -> None:
-    """Ask the requester to clarify their request (the clock stops until they answer)."""
+    """Ask the requester to clarify their request (the clock keeps running: no rule suspends
+    it, see workflow.CLOCK_SUSPENDED)."""
     _ensure_open(request)
     questions = _required_text(questions, "questions", "write the questions to ask")
     if S.AWAITING_REQUESTER not in _targets(request):

@@ -79,6 +79,8 @@ ACTION_LABELS = {
     "letter.sent": _l("Letter sent"),
     "postmortem.data_released": _l("Data of the deceased communicated"),
     "postmortem.account_closed": _l("Account of the deceased closed"),
+    "request.lapsed": _l("Request lapsed, documents left destroyed"),
+    "request.lapse_notice": _l("Requester told of the lapse"),
 }
 
 
@@ -451,7 +453,7 @@ def ask_clarification(reference: str) -> Response | tuple[str, int]:
             today=_today(),
             send_letter=sender,
         ),
-        _("Clarification asked for; the clock is suspended."),
+        _("Clarification asked for; the clock keeps running."),
     )
 
 

@@ -1,0 +1,13 @@
+"""``flask --app wsgi requests ...``: the commands about requests to exercise a right.
+
+Each command lives in a module of its own and is added to this one group here.
+"""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+from .lapse_cli import lapse_command
+
+requests_cli = AppGroup("requests", help="Requests to exercise a right.")
+requests_cli.add_command(lapse_command)
