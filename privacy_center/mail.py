@@ -264,10 +264,15 @@ def outbox_file_name() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(6)}.eml"
 
 
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message serialised (UTF-8 headers only when an address needs them)."""
+    policy = message.policy.clone(utf8=True) if _is_international(message) else message.policy
+    return message.as_bytes(policy=policy)
+
+
 def write_outbox(message: EmailMessage, directory: Path) -> Path:
     """Write ``message`` as a new ``.eml`` file in ``directory``, all of it or nothing."""
-    policy = message.policy.clone(utf8=True) if _is_international(message) else message.policy
-    data = message.as_bytes(policy=policy)
+    data = message_bytes(message)
     target = directory / outbox_file_name()
     try:
         # Mails carry personal data: the folder and the files are the owner's only.
@@ -304,7 +309,15 @@ def default_sender(operator_name: str) -> str:
     return formataddr((operator_name, "no-reply@localhost"))
 
 
-def send_mail(
+def send_mail(app_config: Mapping[str, Any], **arguments: Any) -> EmailMessage:
+    """Render the mail ``template`` in ``language``, compose it for ``to`` and send it (the
+    arguments of :func:`build_mail`). Returns the message sent, e.g. for its Message-ID."""
+    message = build_mail(app_config, **arguments)
+    send(message, settings=app_config)
+    return message
+
+
+def build_mail(
     app_config: Mapping[str, Any],
     *,
     to: str,
@@ -315,12 +328,12 @@ def send_mail(
     reply_to: str | None = None,
     attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
-    """Render the mail ``template`` in ``language``, compose it for ``to`` and send it.
+    """Render the mail ``template`` in ``language`` and compose it for ``to``, unsent (the
+    outbox of mail_queue.py keeps it until it is delivered).
 
     The sender is ``MAIL_DEFAULT_SENDER`` (default: the operator's name at no-reply@localhost);
     replies go to ``reply_to``, by default the operator's privacy address, so that an answer
-    reaches someone. Needs an application context (see :func:`render_mail`). Returns the message
-    sent, e.g. for its Message-ID.
+    reaches someone. Needs an application context (see :func:`render_mail`).
     """
     subject, text, html = render_mail(template, language=language, **context)
     operator = get_content().operator
@@ -339,7 +352,6 @@ def send_mail(
         },
         attachments=attachments,
     )
-    send(message, settings=app_config)
     return message
 
 

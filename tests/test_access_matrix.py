@@ -55,6 +55,7 @@ from privacy_center.models import (
     CommunicationPreference,
     DataExport,
     IdentityDocument,
+    OutgoingMail,
     PostmortemDirective,
     PrivacyRequest,
     RequestTransition,
@@ -257,6 +258,16 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
         sent_by="system",
     )
     db.add(letter)
+    # A mail to A that could not be delivered (the console lists it, with "retry now").
+    mail = OutgoingMail(
+        request_id=request_a.id,
+        to_address=request_a.email,
+        subject=f"Your request {request_a.reference}",
+        message=b"To: a@example.org\r\nSubject: x\r\n\r\nx\r\n",
+        attempts=1,
+        last_error="the SMTP server refused it",
+    )
+    db.add(mail)
     db.add(RequestNote(request_id=request_a.id, text=f"Internal note on A {tag}"))
 
     document_bytes = f"%PDF-1.7 passport of A {tag}".encode()
@@ -340,6 +351,7 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
         "ref": request_a.reference,
         "token": token_a,
         "letter": str(letter.id),
+        "mail": str(mail.id),
         "document": str(document.id),
         "export": str(export.id),
         "link": link,
@@ -451,6 +463,8 @@ MATRIX = [
     Row("POST", STAFF_REQUEST + "/letters/send", "staff", owner=None),
     Row("POST", STAFF_REQUEST + "/extend", "dpo", owner=None),
     Row("POST", STAFF_REQUEST + "/refuse", "dpo", owner=None),
+    Row("GET", "/staff/mail", "staff", owner="reference"),
+    Row("POST", "/staff/mail/{mail}/retry", "staff", owner=None),
     Row("GET", "/staff/dashboard", "dpo"),
     Row("GET", "/staff/register.csv", "dpo", owner="reference"),
     Row("GET", "/staff/retention/", "dpo"),
@@ -693,6 +707,7 @@ def _as_rule(path: str) -> str:
         "sign_in_link": "token",
         "unsubscribe": "token",
         "member": "int:member_id",
+        "mail": "int:mail_id",
     }
     return re.sub(r"\{(\w+)\}", lambda match: f"<{names.get(match[1], match[1])}>", path)
 

@@ -25,7 +25,7 @@ from test_browser_policy import AXE, axe_violations
 from privacy_center.accounts.passwords import hash_password
 from privacy_center.content import get_content
 from privacy_center.extensions import db as database
-from privacy_center.models import Letter, PrivacyRequest, StaffMember
+from privacy_center.models import Letter, OutgoingMail, PrivacyRequest, StaffMember
 from privacy_center.models.types import utcnow
 from privacy_center.rights import services as rights
 from privacy_center.staff.auth import encrypt_totp_secret
@@ -112,6 +112,7 @@ def filed(app, documents, outbox) -> Iterator[str]:
         reference, request_id = confirmed.request.reference, confirmed.request.id
     yield reference
     with app.app_context():
+        database.session.execute(delete(OutgoingMail).where(OutgoingMail.request_id == request_id))
         database.session.execute(delete(Letter).where(Letter.request_id == request_id))
         database.session.commit()
 

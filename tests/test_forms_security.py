@@ -118,6 +118,7 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
         "/staff/members/{member}/reset-two-factor",
         {},
     ),
+    "/staff/mail/<int:mail_id>/retry": ("agent", "/staff/mail/{mail}/retry", {}),
 }
 STAFF_ACTIONS = {
     "confirm-identity": {"confirm-document_type": "passport"},

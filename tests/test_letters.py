@@ -14,14 +14,15 @@ from conftest import free_port
 from sqlalchemy import func, select
 
 from privacy_center.letters.kinds import LETTER_KINDS
-from privacy_center.letters.services import (
-    LetterError,
-    LetterFieldsMissing,
-    preview_letter,
+from privacy_center.letters.outbox import (
+    LegalLetterOnlyByAction,
+    commit_with_letter,
+    issue_letter,
     send_letter,
 )
-from privacy_center.mail import MailNotSent, read_outbox
-from privacy_center.models import AuditEvent, Letter, PrivacyRequest
+from privacy_center.letters.services import LetterError, LetterFieldsMissing, preview_letter
+from privacy_center.mail import read_outbox
+from privacy_center.models import AuditEvent, Letter, OutgoingMail, PrivacyRequest
 from privacy_center.rights.kinds import KINDS, POSTMORTEM_KINDS
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 
@@ -235,7 +236,7 @@ def test_the_requester_name_is_escaped_too(make_request, remote_server):
         ("clarification_request", "access", {}, ("questions",)),
         ("completion", "erasure", {}, ("outcomes",)),
         ("completion", "rectification", {}, ("changes",)),
-        ("extension_notice", "access", {"reasons": "x"}, ("new_due_date",)),
+        ("extension_notice", "access", {}, ("reasons",)),
     ],
 )
 def test_missing_fields_are_refused_and_nothing_is_stored_or_sent(
@@ -243,8 +244,8 @@ def test_missing_fields_are_refused_and_nothing_is_stored_or_sent(
 ):
     request = make_request(right, "fr")
     with pytest.raises(LetterFieldsMissing) as raised:
-        send_letter(
-            db, request, kind, fields, actor="staff:1", today=TODAY, app_config={
+        issue_letter(
+            db, request, kind, fields, actor="staff:1", today=TODAY, settings={
                 "MAIL_OUTBOX_DIR": str(outbox)
             }
         )  # fmt: skip
@@ -253,6 +254,7 @@ def test_missing_fields_are_refused_and_nothing_is_stored_or_sent(
     assert all(name in str(raised.value) for name in missing)
     assert read_outbox(outbox) == []
     assert db.scalar(select(func.count()).select_from(Letter)) == 0
+    assert db.scalar(select(func.count()).select_from(OutgoingMail)) == 0
 
 
 @pytest.mark.parametrize(
@@ -260,7 +262,8 @@ def test_missing_fields_are_refused_and_nothing_is_stored_or_sent(
     [
         ("refusal", "access", {"reasons": "x", "colour": "red"}, "no field colour"),
         ("nonsense", "access", {}, "not a kind of letter"),
-        ("extension_notice", "access", {"reasons": "x", "new_due_date": "soon"}, "not a date"),
+        # The new due date is computed, never typed.
+        ("extension_notice", "access", {"reasons": "x", "new_due_date": "2027-01-01"}, "no field"),
         (
             "completion",
             "erasure",
@@ -286,15 +289,16 @@ def test_an_acknowledgement_needs_a_started_clock(make_request):
 
 def test_a_sent_letter_is_mailed_stored_unchanged_and_audited(db, make_request, outbox, app):
     request = make_request("erasure", "de")
-    letter = send_letter(
+    issued = commit_with_letter(
         db,
         request,
         "refusal",
         {"reasons": "  Das Konto gehört jemand anderem.\r\n"},
         actor="staff:7",
         today=TODAY,
-        app_config=app.config,
+        settings=app.config,
     )
+    letter = issued.letter
     db.expire_all()
     stored = db.get(Letter, letter.id)
     assert stored.sent_at is not None and stored.sent_by == "staff:7"
@@ -309,7 +313,15 @@ def test_a_sent_letter_is_mailed_stored_unchanged_and_audited(db, make_request, 
         )
     )
     assert event.actor == "staff:7"
-    assert event.details == {"kind": "refusal", "sha256": stored.sha256, "letter_id": letter.id}
+    assert event.details == {
+        "kind": "refusal",
+        "sha256": stored.sha256,
+        "letter_id": letter.id,
+        "delivery": "email",
+        "mail_id": issued.mail.id,
+    }
+    assert stored.delivery == "email"
+    assert db.get(OutgoingMail, issued.mail.id).sent_at is not None
 
     (mail,) = read_outbox(outbox)
     assert mail["To"] == request.email
@@ -323,18 +335,40 @@ def test_a_sent_letter_is_mailed_stored_unchanged_and_audited(db, make_request, 
     assert [item.id for item in db.get(PrivacyRequest, request.id).letters] == [letter.id]
 
 
-def test_a_mail_failure_stores_nothing(db, make_request):
+def test_a_mail_failure_keeps_the_letter_and_its_mail_queued(db, make_request):
     request = make_request("access", "en")
     settings = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": free_port(), "MAIL_TIMEOUT": 2}
-    with pytest.raises(MailNotSent):
-        send_letter(
-            db, request, "acknowledgement", {}, actor="staff:1", today=TODAY, app_config=settings
-        )
-    assert not db.scalar(select(func.count()).where(Letter.request_id == request.id))
-    assert not db.scalar(
+    letter = send_letter(
+        db, request, "acknowledgement", {}, actor="staff:1", today=TODAY, app_config=settings
+    )
+    assert db.scalar(select(func.count()).where(Letter.request_id == request.id)) == 1
+    assert db.scalar(
         select(func.count()).where(
             AuditEvent.action == "letter.sent", AuditEvent.request_id == request.id
         )
+    )
+    (mail,) = db.scalars(select(OutgoingMail).where(OutgoingMail.letter_id == letter.id))
+    assert mail.sent_at is None and mail.attempts == 1
+    assert f"127.0.0.1:{settings['MAIL_PORT']}" in mail.last_error
+
+
+@pytest.mark.parametrize(
+    "kind", sorted(key for key, kind in LETTER_KINDS.items() if kind.legal)
+)  # fmt: skip
+def test_the_panel_path_refuses_a_legal_letter_before_anything_is_written(
+    db, make_request, outbox, app, kind
+):
+    request = make_request("rectification", "en")
+    with pytest.raises(LegalLetterOnlyByAction):
+        send_letter(
+            db, request, kind, {"reasons": "x"}, actor="staff:1", today=TODAY,
+            app_config=app.config,
+        )  # fmt: skip
+    assert db.scalar(select(func.count()).where(Letter.request_id == request.id)) == 0
+    assert db.scalar(select(func.count()).select_from(OutgoingMail)) == 0
+    assert read_outbox(outbox) == []
+    assert sorted(LETTER_KINDS) == sorted(
+        ["acknowledgement", "fee_notice", *(k for k, v in LETTER_KINDS.items() if v.legal)]
     )
 
 

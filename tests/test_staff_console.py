@@ -144,14 +144,10 @@ def add_document(app, db, request: PrivacyRequest, data: bytes = b"%PDF-1.7 pass
     db.flush()
 
 
-class Letters:
-    """Records the letters an action asks to send (the letters package sends them for real)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict]] = []
-
-    def __call__(self, session, request, kind, fields) -> None:
-        self.sent.append((request.reference, kind, fields))
+def letters_of(db, request: PrivacyRequest) -> list[tuple[str, dict]]:
+    """The letters the request's actions sent: (kind, fields), oldest first."""
+    db.expire(request, ["letters"])
+    return [(letter.kind, letter.fields) for letter in request.letters]
 
 
 def actions(db, request: PrivacyRequest) -> list[str]:
@@ -271,23 +267,22 @@ def test_confirming_identity_deletes_every_document_and_keeps_the_facts(
         )
 
 
-def test_asking_for_identity_needs_a_reason_and_suspends_the_clock(db, make_request, agent):
+def test_asking_for_identity_needs_a_reason_and_suspends_the_clock(
+    app, db, outbox, make_request, agent
+):
     # The suspension runs from the real day of the transition.
     today = get_content().operator.today()
     request = make_request(started=today - timedelta(days=3))
-    letters = Letters()
     with pytest.raises(ActionRefused):
         services.ask_identity(
-            db, request, staff=agent, reason="  ", today=today, send_letter=letters
+            db, request, staff=agent, reason="  ", today=today, settings=app.config
         )
-    assert request.state == S.IN_PROGRESS and letters.sent == []
+    assert request.state == S.IN_PROGRESS and letters_of(db, request) == []
     services.ask_identity(
-        db, request, staff=agent, reason="The email differs", today=today, send_letter=letters
+        db, request, staff=agent, reason="The email differs", today=today, settings=app.config
     )
     assert request.state == S.AWAITING_IDENTITY and request.identity_reason == "The email differs"
-    assert letters.sent == [
-        (request.reference, "identity_request", {"reason": "The email differs"})
-    ]
+    assert letters_of(db, request) == [("identity_request", {"reason": "The email differs"})]
     # Ten days later the suspension has pushed the due date back by as many days.
     row = next(
         row
@@ -297,16 +292,17 @@ def test_asking_for_identity_needs_a_reason_and_suspends_the_clock(db, make_requ
     assert row.suspended and not row.overdue and row.due_on > request.due_on
 
 
-def test_clarification_then_resume(db, make_request, agent):
+def test_clarification_then_resume(app, db, outbox, make_request, agent):
     request = make_request()
-    letters = Letters()
     with pytest.raises(ActionRefused):
-        services.ask_clarification(db, request, staff=agent, questions="", today=TODAY)
+        services.ask_clarification(
+            db, request, staff=agent, questions="", today=TODAY, settings=app.config
+        )
     services.ask_clarification(
-        db, request, staff=agent, questions="Which account?", today=TODAY, send_letter=letters
+        db, request, staff=agent, questions="Which account?", today=TODAY, settings=app.config
     )
     assert request.state == S.AWAITING_REQUESTER
-    assert letters.sent[0][1:] == ("clarification_request", {"questions": "Which account?"})
+    assert letters_of(db, request) == [("clarification_request", {"questions": "Which account?"})]
     with pytest.raises(ActionRefused):
         services.resume(db, request, staff=agent, reason="", today=TODAY)
     services.resume(db, request, staff=agent, reason="They answered: the old one", today=TODAY)
@@ -316,44 +312,41 @@ def test_clarification_then_resume(db, make_request, agent):
 
 
 def test_an_extension_needs_reasons_and_is_refused_after_the_first_due_date(
-    db, make_request, agent
+    app, db, outbox, make_request, agent
 ):
+    settings = app.config
     late = make_request(started=TODAY - timedelta(days=40))
     with pytest.raises(ExtensionTooLate):
-        services.extend(db, late, staff=agent, reasons="Many systems", today=TODAY)
+        services.extend(
+            db, late, staff=agent, reasons="Many systems", today=TODAY, settings=settings
+        )
     db.refresh(late)
     assert late.state == S.IN_PROGRESS and late.extended_on is None
 
     request = make_request(started=TODAY - timedelta(days=5))
-    letters = Letters()
     with pytest.raises(ActionRefused) as refused:
-        services.extend(db, request, staff=agent, reasons=" ", today=TODAY)
+        services.extend(db, request, staff=agent, reasons=" ", today=TODAY, settings=settings)
     assert refused.value.field == "reasons"
     services.extend(
-        db, request, staff=agent, reasons="Many systems", today=TODAY, send_letter=letters
+        db, request, staff=agent, reasons="Many systems", today=TODAY, settings=settings
     )
     assert request.state == S.EXTENDED and request.extended_on == TODAY
     assert request.due_on == reply_due(request.clock_started_on, extended=True)
-    assert letters.sent == [
-        (
-            request.reference,
-            "extension_notice",
-            {"reasons": "Many systems"},
-        )
-    ]
+    assert letters_of(db, request) == [("extension_notice", {"reasons": "Many systems"})]
     # Once only, even after a clarification.
-    services.ask_clarification(db, request, staff=agent, questions="Which?", today=TODAY)
+    services.ask_clarification(
+        db, request, staff=agent, questions="Which?", today=TODAY, settings=settings
+    )
     services.resume(db, request, staff=agent, reason="Answered", today=TODAY)
     with pytest.raises(ActionRefused):
-        services.extend(db, request, staff=agent, reasons="Again", today=TODAY)
+        services.extend(db, request, staff=agent, reasons="Again", today=TODAY, settings=settings)
 
 
 def test_refusal_needs_reasons_and_decides_a_pending_identity(
-    app, db, documents, make_request, agent
+    app, db, documents, outbox, make_request, agent
 ):
     request = make_request(state=S.AWAITING_IDENTITY)
     add_document(app, db, request)
-    letters = Letters()
     with pytest.raises(ActionRefused):
         services.refuse(db, request, staff=agent, reasons="", today=TODAY, settings=app.config)
     assert len(list(documents.iterdir())) == 1
@@ -364,22 +357,20 @@ def test_refusal_needs_reasons_and_decides_a_pending_identity(
         reasons="The document does not match",
         today=TODAY,
         settings=app.config,
-        send_letter=letters,
     )
     assert request.state == S.REFUSED and request.closed_at is not None
     assert request.identity_outcome == "not_proven" and list(documents.iterdir()) == []
-    assert letters.sent[0][1:] == ("refusal", {"reasons": "The document does not match"})
+    assert letters_of(db, request) == [("refusal", {"reasons": "The document does not match"})]
     with pytest.raises(ActionRefused):
         services.add_note(db, request, staff=agent, text="")
 
 
 def test_completing_an_erasure_runs_the_connectors_and_lists_what_was_kept(
-    app, db, make_account, make_request, agent
+    app, db, outbox, make_account, make_request, agent
 ):
     holder = make_account()
     fill_account(db, holder)
     request = make_request(kind="erasure", account=holder, language="fr")
-    letters = Letters()
     done = services.complete(
         db,
         request,
@@ -388,7 +379,6 @@ def test_completing_an_erasure_runs_the_connectors_and_lists_what_was_kept(
         settings=app.config,
         connectors=get_connectors(),
         base_url="http://localhost/",
-        send_letter=letters,
     )
     # Invoices are kept 10 years: the erasure is partial, and says why.
     assert done.state == S.PARTIALLY_COMPLETED == request.state
@@ -402,11 +392,12 @@ def test_completing_an_erasure_runs_the_connectors_and_lists_what_was_kept(
         )
         == 0
     )
-    kind, fields = letters.sent[0][1:]
+    ((kind, fields),) = letters_of(db, request)
     assert kind == "completion" and fields == done.letter_fields
     kept = next(item for item in fields["outcomes"] if item["action"] == "kept")
     assert kept["category"] == "Factures" and "L. 123-22" in kept["reason"]
-    event = events_of_request(db, request.id)[-1]
+    event, letter_event = events_of_request(db, request.id)[-2:]
+    assert letter_event.action == "letter.sent"
     assert event.action == "request.completed" and event.details["erasure"] == list(done.erasure)
     assert event.actor == agent.get_id()
 
@@ -417,7 +408,6 @@ def test_completing_an_access_request_prepares_the_copy(
     holder = make_account(language="en")
     fill_account(db, holder)
     request = make_request(kind="access", account=holder)
-    letters = Letters()
     done = services.complete(
         db,
         request,
@@ -426,19 +416,18 @@ def test_completing_an_access_request_prepares_the_copy(
         settings=app.config,
         connectors=get_connectors(),
         base_url="http://localhost/",
-        send_letter=letters,
     )
     export = db.get(DataExport, done.export_id)
     assert export.account_id == holder.id and export.state == "ready"
     assert request.state == S.COMPLETED
-    assert letters.sent[0][1:] == ("completion", {})
-    assert events_of_request(db, request.id)[-1].details["export_id"] == export.id
-    assert [message["To"] for message in read_outbox(outbox)] == [holder.email]
+    assert letters_of(db, request) == [("completion", {})]
+    assert events_of_request(db, request.id)[-2].details["export_id"] == export.id
+    # The download link's mail, then the completion letter's.
+    assert [message["To"] for message in read_outbox(outbox)] == [holder.email] * 2
 
 
-def test_completing_other_rights_says_what_was_done(app, db, make_request, agent):
+def test_completing_other_rights_says_what_was_done(app, db, outbox, make_request, agent):
     request = make_request(kind="rectification")
-    letters = Letters()
     with pytest.raises(ActionRefused) as refused:
         services.complete(
             db,
@@ -459,10 +448,9 @@ def test_completing_other_rights_says_what_was_done(app, db, make_request, agent
         connectors=[],
         base_url="http://localhost/",
         summary="Last name corrected",
-        send_letter=letters,
     )
     assert request.state == S.COMPLETED
-    assert letters.sent[0][1:] == ("completion", {"changes": "Last name corrected"})
+    assert letters_of(db, request) == [("completion", {"changes": "Last name corrected"})]
     with pytest.raises(ActionRefused):
         services.complete(
             db,
@@ -745,9 +733,17 @@ def test_actions_send_their_letter_and_letters_are_previewed_then_sent(
     assert download.headers["Content-Disposition"].startswith("attachment")
 
     # A letter missing a required field says which.
-    answer = web.post(f"{path}/letters/send", data={**data, "kind": "refusal"})
+    answer = web.post(f"{path}/letters/send", data={**data, "kind": "fee_notice"})
     assert answer.status_code == 422
-    assert 'id="letter-refusal-reasons-error"' in answer.get_data(as_text=True)
+    assert 'id="letter-fee_notice-reasons-error"' in answer.get_data(as_text=True)
+    # A legal letter is previewed in the panel, never sent from it (its action sends it).
+    refusal = {**data, "kind": "refusal", "letter-refusal-reasons": "No"}
+    assert web.post(f"{path}/letters/preview", data=refusal).data.startswith(b"%PDF")
+    answer = web.post(f"{path}/letters/send", data=refusal)
+    assert answer.status_code == 409
+    db.expire_all()
+    assert [letter.kind for letter in request.letters] == ["extension_notice", "acknowledgement"]
+    assert request.state == S.EXTENDED
 
 
 def test_completing_an_erasure_from_the_page_sends_what_was_kept(
@@ -814,8 +810,10 @@ def test_the_reminders_command_sends_once(app, db, outbox, make_request, agent):
     assert len([m for m in read_outbox(outbox) if m["To"] == agent.email]) == 1
 
 
-def test_staff_ask_for_identity_only_once_work_started(db, make_request, agent):
+def test_staff_ask_for_identity_only_once_work_started(app, db, make_request, agent):
     request = make_request(state=S.AWAITING_CONFIRMATION, started=None)
     with pytest.raises(ActionRefused):
-        services.ask_identity(db, request, staff=agent, reason="Doubt", today=TODAY)
+        services.ask_identity(
+            db, request, staff=agent, reason="Doubt", today=TODAY, settings=app.config
+        )
     assert request.state == S.AWAITING_CONFIRMATION

@@ -57,6 +57,10 @@ class LetterKind:
     articles: tuple[str, ...] = ()
     # Per request kind (completion letters): added to ``fields`` and ``articles``.
     variants: Mapping[str, Variant] = field(default_factory=dict)
+    # A legal letter announces a decision or a change of the request's state: it is sent only
+    # by the action that makes that change, with it (staff/services.py); the letters panel
+    # previews it and never sends it.
+    legal: bool = False
 
     @property
     def template(self) -> str:
@@ -185,6 +189,7 @@ LETTER_KINDS: dict[str, LetterKind] = {
                 NOTE,
             ),
             articles=("12(6)", "12(3)"),
+            legal=True,
         ),
         LetterKind(
             key="clarification_request",
@@ -192,23 +197,17 @@ LETTER_KINDS: dict[str, LetterKind] = {
             subject=_l("Your request %(reference)s: we need more information"),
             fields=(LetterField("questions", _l("Questions to the requester")), NOTE),
             articles=("12(2)", "12(3)"),
+            legal=True,
         ),
         LetterKind(
             key="extension_notice",
             label=_l("Extension of the time limit"),
             subject=_l("Your request %(reference)s: extension of the time limit"),
-            fields=(
-                REASONS,
-                LetterField(
-                    "new_due_date",
-                    _l("New due date"),
-                    type="date",
-                    required=False,
-                    help=_l("By default the due date of the extended request."),
-                ),
-                NOTE,
-            ),
+            # The new due date is computed (three months from the start of the clock, with
+            # the suspensions), never typed: rights.services.due_date_on.
+            fields=(REASONS, NOTE),
             articles=("12(3)",),
+            legal=True,
         ),
         LetterKind(
             key="refusal",
@@ -216,6 +215,7 @@ LETTER_KINDS: dict[str, LetterKind] = {
             subject=_l("Your request %(reference)s: our decision"),
             fields=(REASONS, NOTE),
             articles=("12(4)", "77", "79"),
+            legal=True,
         ),
         LetterKind(
             key="completion",
@@ -224,6 +224,7 @@ LETTER_KINDS: dict[str, LetterKind] = {
             fields=(NOTE,),
             articles=("12(3)",),
             variants=_COMPLETION_VARIANTS,
+            legal=True,
         ),
         LetterKind(
             key="fee_notice",

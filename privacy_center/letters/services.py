@@ -1,18 +1,15 @@
-"""Letters to requesters: check what staff wrote, render the PDF, preview it, or send it.
+"""Letters to requesters: check what staff wrote, render the PDF, preview it.
 
 A letter is written in the request's language (whatever the language of the staff member's
 page), on the operator's letterhead, and rendered by the one PDF function (render_pdf: nothing
 remote is ever fetched; what staff write is escaped, never read as HTML).
 
-Sending: the letter is rendered, emailed to the requester as a PDF attachment, and only once the
-mail is out is it stored, unchanged, with its SHA-256 (in the Letter row and in the audit log),
-marked sent and committed. A mail that fails stores nothing (the letter was not sent, so it must
-not show as sent on the status page) and raises ``mail.MailNotSent``; staff send again.
+Sending is letters/outbox.py: the letter is stored with its SHA-256 and its mail queued in the
+transaction of the action that issues it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -22,12 +19,9 @@ from flask_babel import force_locale, format_date, gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from .. import audit
 from ..connectors.base import ErasureReport
 from ..content import get_content
-from ..mail import send_mail
 from ..models import Letter, PrivacyRequest
-from ..models.types import utcnow
 from ..rights import services as rights_services
 from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
@@ -190,12 +184,11 @@ def render_letter_html(
             f"operator's languages ({', '.join(operator.languages)})"
         )
     due_on = _due_date(request, today)
-    if kind == "extension_notice":
-        if "new_due_date" in cleaned:
-            due_on = date.fromisoformat(cleaned["new_due_date"])
-        elif request.extended_on is None:
-            raise LetterFieldsMissing(kind, ["new_due_date"])
-    if kind == "acknowledgement" and due_on is None:
+    if kind == "extension_notice" and due_on is not None:
+        # Computed, never typed: three months from the start of the clock, plus the days it
+        # was suspended (the date the extension gives, or gave).
+        due_on = rights_services.due_date_on(request, today, extended=True)
+    if kind in ("acknowledgement", "extension_notice") and due_on is None:
         raise LetterError(
             f"{request.reference} has no due date yet: its clock starts when the requester "
             "confirms their email address"
@@ -247,68 +240,6 @@ def preview_letter(
 
 def attachment_name(request: PrivacyRequest, kind: str) -> str:
     return f"{request.reference}-{kind}.pdf"
-
-
-def send_letter(
-    session: Session,
-    request: PrivacyRequest,
-    kind: str,
-    fields: Mapping[str, Any],
-    *,
-    actor: str,
-    today: date,
-    app_config: Mapping[str, Any],
-) -> Letter:
-    """Render the letter, email it to the requester with the PDF attached, then store it
-    unchanged (with its SHA-256, also in the audit log) as sent, and commit.
-
-    Raises :class:`LetterFieldsMissing` / :class:`LetterError` before anything is sent, and
-    ``mail.MailNotSent`` when the mail fails: in both cases nothing is stored.
-    """
-    letter_kind, cleaned, html = render_letter_html(request, kind, fields, today=today)
-    pdf = render_pdf(html, stylesheets=(STYLESHEET,))
-    digest = hashlib.sha256(pdf).hexdigest()
-    with force_locale(request.language):
-        subject = letter_kind.subject_for(request.reference)
-    send_mail(
-        app_config,
-        to=request.email,
-        template="letter",
-        language=request.language,
-        context={
-            "privacy_request": request,
-            "letter_subject": subject,
-            "attachment_name": attachment_name(request, kind),
-        },
-        attachments=[(attachment_name(request, kind), "application/pdf", pdf)],
-    )
-    # The mail is out: from here on the letter is recorded whatever the caller does next.
-    moment = utcnow()
-    letter = Letter(
-        request_id=request.id,
-        kind=letter_kind.key,
-        language=request.language,
-        fields=cleaned,
-        pdf=pdf,
-        sha256=digest,
-        created_at=moment,
-        sent_at=moment,
-        sent_by=actor,
-    )
-    session.add(letter)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="letter.sent",
-        request_id=request.id,
-        details={"kind": letter_kind.key, "sha256": digest, "letter_id": letter.id},
-        at=moment,
-    )
-    session.commit()
-    # PrivacyRequest.letters is view-only: read it again to list the new letter.
-    session.expire(request, ["letters"])
-    return letter
 
 
 def find_sent_letter(request: PrivacyRequest, letter_id: int) -> Letter | None:

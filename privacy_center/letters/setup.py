@@ -1,12 +1,17 @@
 """Plugs the letters into the application: their templates (letters/ and the mail that carries
-a letter) join the app's template loader. The letters have no pages of their own."""
+a letter) join the app's template loader, and the outbox's command (``mail deliver``) its CLI.
+The letters have no pages of their own."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask
+
+from .. import mail_queue
 
 bp = Blueprint("letters", __name__, template_folder="templates")
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # The outbox that carries letters by mail: ``flask mail deliver``.
+    mail_queue.init_app(app)

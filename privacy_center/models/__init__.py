@@ -16,6 +16,7 @@ from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
+from .mail import OutgoingMail
 from .postmortem import PostmortemDirective
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
@@ -37,6 +38,7 @@ __all__ = [
     "Interest",
     "Invoice",
     "Letter",
+    "OutgoingMail",
     "PostmortemDirective",
     "PreferenceChange",
     "PrivacyRequest",

@@ -28,9 +28,13 @@ class Letter(db.Model):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When it was issued: stored, and handed to the outbox or marked for posting.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # "staff:<id>" or "system".
     sent_by: Mapped[str] = mapped_column(String(100))
+    # How it reaches the requester: "email" (an OutgoingMail carries it) or "post" (no email
+    # address: printed and posted; letters/outbox.py decides).
+    delivery: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
 
 
 class RequestNote(db.Model):

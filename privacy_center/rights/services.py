@@ -510,14 +510,21 @@ def suspended_since(request: PrivacyRequest, operator: Operator | None = None) -
     return intervals[-1][0] if intervals and intervals[-1][1] is None else None
 
 
-def due_date_on(request: PrivacyRequest, today: date, operator: Operator | None = None) -> date:
-    """The reply's due date as of ``today`` (a running suspension pushes it back each day)."""
+def due_date_on(
+    request: PrivacyRequest,
+    today: date,
+    operator: Operator | None = None,
+    *,
+    extended: bool = False,
+) -> date:
+    """The reply's due date as of ``today`` (a running suspension pushes it back each day);
+    ``extended``: as it is, or would be, once the time limit is extended."""
     operator = operator or _operator()
     if request.clock_started_on is None:
         raise ValueError(f"the clock of {request.reference} has not started")
     return reply_due(
         request.clock_started_on,
-        extended=request.extended_on is not None,
+        extended=extended or request.extended_on is not None,
         suspended_days=suspended_days_between(suspension_intervals(request, operator), today),
         country=operator.country,
     )

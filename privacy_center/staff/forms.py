@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -107,3 +114,11 @@ class NoteForm(FlaskForm):
 class LetterForm(FlaskForm):
     """The CSRF token of a letter's form; its fields depend on the letter's kind and are read
     by name (``letter-<kind>-<field>``) and checked by the letters package."""
+
+
+class RetryMailForm(FlaskForm):
+    """Staff's "retry now" on a mail that could not be delivered; ``back`` says which page to
+    return to ("request": the mail's request, otherwise the list of undelivered mails)."""
+
+    back = HiddenField()
+    submit = SubmitField(_l("Retry now"))

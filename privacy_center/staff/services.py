@@ -4,8 +4,8 @@ Plain functions with explicit arguments; they never look at the HTTP request or 
 Each action checks what the law needs (reasons for a refusal or an extension, the reason for
 doubting an identity, the questions of a clarification), goes through
 ``rights.services.transition`` for any change of state, is recorded in the audit log, and
-commits. Letters to the requester are sent by the ``send_letter`` callable the caller passes
-(the letters package's ``send_letter`` in the web layer), after the commit they announce.
+commits. An action that writes to the requester commits its change together with its letter,
+stored and audited, and the letter's mail queued (letters/outbox.py): one transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..config import document_key
 from ..connectors import Connector, ConnectorError, Subject
 from ..content import get_content
 from ..exports.services import FeeNotAcknowledged, queue_export, start_export
+from ..letters.outbox import commit_with_letter
 from ..models import IdentityDocument, PrivacyRequest, RequestNote, StaffMember
 from ..models.types import utcnow
 from ..operator import Operator
@@ -62,8 +63,8 @@ IDENTITY_OUTCOME_LABELS = {
 # Kinds whose completion sends the subject a copy of their data.
 EXPORT_KINDS = frozenset({"access", "portability"})
 
-# (session, request, letter kind, fields) -> anything. Called after the action is committed.
-LetterSender = Callable[[Session, PrivacyRequest, str, dict[str, Any]], object]
+# What runs last before an action and its letter are committed (see _answer).
+BeforeCommit = Callable[[], object] | None
 
 
 class ActionRefused(ValueError):
@@ -388,15 +389,27 @@ def confirm_identity(
 # --- actions that wait for the requester ----------------------------------------------------
 
 
-def _send(
-    send_letter: LetterSender | None,
+def _answer(
     session: Session,
     request: PrivacyRequest,
+    staff: StaffMember,
+    today: date,
+    settings: Mapping[str, Any],
     kind: str,
     fields: dict[str, Any],
+    before_commit: BeforeCommit = None,
 ) -> None:
-    if send_letter is not None:
-        send_letter(session, request, kind, fields)
+    """Commit the action with its letter (stored, audited, its mail queued), or nothing."""
+    commit_with_letter(
+        session,
+        request,
+        kind,
+        fields,
+        actor=staff.get_id(),
+        today=today,
+        settings=settings,
+        before_commit=before_commit,
+    )
 
 
 def ask_identity(
@@ -406,7 +419,7 @@ def ask_identity(
     staff: StaffMember,
     reason: str,
     today: date,
-    send_letter: LetterSender | None = None,
+    settings: Mapping[str, Any],
 ) -> None:
     """Ask for a proof of identity, stating the reason for the doubt (art. 12(6) GDPR: the
     clock is suspended)."""
@@ -416,8 +429,7 @@ def ask_identity(
     if request.state != S.IN_PROGRESS:
         raise ActionRefused(f"a proof of identity cannot be asked for now ({request.state})")
     ask_for_identity(session, request, reason=reason, actor=staff.get_id(), today=today)
-    session.commit()
-    _send(send_letter, session, request, "identity_request", {"reason": reason})
+    _answer(session, request, staff, today, settings, "identity_request", {"reason": reason})
 
 
 def ask_clarification(
@@ -427,7 +439,7 @@ def ask_clarification(
     staff: StaffMember,
     questions: str,
     today: date,
-    send_letter: LetterSender | None = None,
+    settings: Mapping[str, Any],
 ) -> None:
     """Ask the requester to clarify their request (the clock keeps running: no rule suspends
     it, see workflow.CLOCK_SUSPENDED)."""
@@ -443,8 +455,8 @@ def ask_clarification(
         reason=f"clarification requested: {questions}",
         today=today,
     )
-    session.commit()
-    _send(send_letter, session, request, "clarification_request", {"questions": questions})
+    fields = {"questions": questions}
+    _answer(session, request, staff, today, settings, "clarification_request", fields)
 
 
 def resume(
@@ -473,9 +485,10 @@ def extend(
     staff: StaffMember,
     reasons: str,
     today: date,
-    send_letter: LetterSender | None = None,
+    settings: Mapping[str, Any],
 ) -> None:
-    """Extend the time limit by two months, with reasons, and send the extension notice.
+    """Extend the time limit by two months, with reasons: the request is extended together with
+    its notice (the new due date computed, never typed), in one transaction.
 
     Raises ``rights.services.ExtensionTooLate`` after the first due date (nothing changes).
     """
@@ -487,8 +500,7 @@ def extend(
         raise ActionRefused(f"{request.reference} cannot be extended now ({request.state})")
     # ExtensionTooLate is raised before anything changes.
     transition(session, request, S.EXTENDED, actor=staff.get_id(), reason=reasons, today=today)
-    session.commit()
-    _send(send_letter, session, request, "extension_notice", {"reasons": reasons})
+    _answer(session, request, staff, today, settings, "extension_notice", {"reasons": reasons})
 
 
 def refuse(
@@ -499,7 +511,6 @@ def refuse(
     reasons: str,
     today: date,
     settings: Mapping[str, Any],
-    send_letter: LetterSender | None = None,
 ) -> None:
     """Refuse the request, with reasons (the letter names the right to complain to the
     supervisory authority and to a court). A refusal while awaiting identity decides it: not
@@ -513,12 +524,14 @@ def refuse(
         request.identity_outcome = IDENTITY_NOT_PROVEN
         request.identity_checked_at = moment
         request.identity_checked_by = staff.get_id()
-    _destroy_documents(session, request, settings, moment)
     transition(
         session, request, S.REFUSED, actor=staff.get_id(), reason=reasons, today=today, now=moment
     )
-    session.commit()
-    _send(send_letter, session, request, "refusal", {"reasons": reasons})
+
+    def destroy() -> None:  # last, once the letter is written: the files cannot come back
+        _destroy_documents(session, request, settings, moment)
+
+    _answer(session, request, staff, today, settings, "refusal", {"reasons": reasons}, destroy)
 
 
 @dataclass(frozen=True)
@@ -582,9 +595,8 @@ def complete(
     summary: str = "",
     fee_acknowledged: bool = False,
     operator: Operator | None = None,
-    send_letter: LetterSender | None = None,
 ) -> Completion:
-    """Answer the request, then send the completion letter.
+    """Answer the request and send the completion letter, committed together.
 
     Access and portability: an account holder's copy of their data is prepared (and its link
     mailed) through the exports; for anyone else ``summary`` (required) says how the copy was
@@ -663,8 +675,7 @@ def complete(
         request_id=request.id,
         details=details,
     )
-    session.commit()
-    _send(send_letter, session, request, "completion", letter_fields)
+    _answer(session, request, staff, today, settings, "completion", letter_fields)
     return Completion(target, letter_fields, erasure=erasure, export_id=export_id)
 
 
@@ -723,11 +734,11 @@ def close_deceased_account(
     *,
     staff: StaffMember,
     today: date,
-    send_letter: LetterSender | None = None,
+    settings: Mapping[str, Any],
 ) -> postmortem.ClosureReport:
-    """Close the deceased's account (closure or objection request) and complete the request
-    in the same transaction, then send the free confirmation letter saying what was done, in
-    the requester's language."""
+    """Close the deceased's account (closure or objection request) and complete the request,
+    with the free confirmation letter saying what was done, in the requester's language, in
+    the same transaction."""
     _ensure_postmortem_checked(request, postmortem.CLOSURE_KINDS)
     account, _directive = postmortem.directives_for_request(session, request)
     if account is None:
@@ -756,8 +767,7 @@ def close_deceased_account(
         details={"state": str(S.COMPLETED), "account_closed": account.id},
         at=moment,
     )
-    session.commit()
-    _send(send_letter, session, request, "completion", {"done": done})
+    _answer(session, request, staff, today, settings, "completion", {"done": done})
     return report
 
 

@@ -23,22 +23,22 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
 from ..connectors import get_connector_set, get_connectors
 from ..content import get_content
 from ..extensions import db
 from ..i18n import current_language
+from ..letters import outbox
 from ..letters import services as letters
 from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
-from ..mail import MailNotSent
+from ..mail_queue import mails_of_letters
 from ..models import PrivacyRequest, StaffMember
 from ..postmortem import handling as postmortem
 from ..postmortem.handling import staff_view as postmortem_view
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
-from ..rights.services import ExtensionTooLate
+from ..rights.services import ExtensionTooLate, due_date_on
 from ..uploads import StoredDocumentError
 from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
 from . import dashboard as figures
@@ -58,6 +58,7 @@ from .forms import (
     RefuseForm,
     ReleaseForm,
     ResumeForm,
+    RetryMailForm,
 )
 from .services import UNASSIGNED, ActionRefused, DocumentUnavailable
 
@@ -144,9 +145,9 @@ DPO_LETTERS = frozenset({"refusal", "extension_notice"})
 
 
 def _letter_kinds(privacy_request: PrivacyRequest, member: StaffMember) -> list[Any]:
-    """The letters ``member`` may write from the letters panel: those whose every required
-    field can be typed in (an erasure's completion letter is sent by the completion action),
-    and no refusal or extension notice for an agent."""
+    """The letters ``member`` may write from the letters panel (legal letters are only
+    previewed there: their action sends them): those whose every required field can be typed
+    in (not an erasure's completion letter), and no refusal or extension notice for an agent."""
     return [
         kind
         for kind in LETTER_KINDS.values()
@@ -242,6 +243,13 @@ def _available_actions(privacy_request: PrivacyRequest, member: StaffMember) -> 
     return actions
 
 
+def _extended_due(privacy_request: PrivacyRequest, today: date) -> date | None:
+    """The due date an extension would give now (the extension form shows it)."""
+    if privacy_request.clock_started_on is None or privacy_request.extended_on is not None:
+        return None
+    return due_date_on(privacy_request, today, extended=True)
+
+
 def _render_detail(
     privacy_request: PrivacyRequest,
     *,
@@ -278,6 +286,9 @@ def _render_detail(
         letter_errors=letter_errors or {},
         letter_values=letter_values or {},
         sent_letters=privacy_request.letters,
+        letter_mails=mails_of_letters(db.session, [item.id for item in privacy_request.letters]),
+        retry_form=RetryMailForm(prefix="retry"),
+        extended_due=_extended_due(privacy_request, today),
         state_labels=STATE_LABELS,
         document_types=services.IDENTITY_DOCUMENT_TYPES,
         identity_outcomes=services.IDENTITY_OUTCOME_LABELS,
@@ -329,38 +340,10 @@ def document(reference: str, document_id: int) -> Response:
 # --- actions ------------------------------------------------------------------------------------
 
 
-class _Letters:
-    """Sends the letters of actions through the letters package, keeping failures for the page
-    (the action itself is done and committed by then)."""
-
-    def __init__(self, member: StaffMember, today: date) -> None:
-        self.member = member
-        self.today = today
-        self.failed: list[str] = []
-
-    def __call__(
-        self, session: Session, privacy_request: PrivacyRequest, kind: str, fields: dict[str, Any]
-    ) -> None:
-        try:
-            letters.send_letter(
-                session,
-                privacy_request,
-                kind,
-                fields,
-                actor=self.member.get_id(),
-                today=self.today,
-                app_config=current_app.config,
-            )
-        except (letters.LetterError, MailNotSent) as error:
-            log.warning("letter %s of %s not sent: %s", kind, privacy_request.reference, error)
-            session.rollback()
-            self.failed.append(str(LETTER_KINDS[kind].label) if kind in LETTER_KINDS else kind)
-
-
 def _run_action(
     reference: str,
     name: str,
-    action: Callable[[PrivacyRequest, FlaskForm, _Letters], object],
+    action: Callable[[PrivacyRequest, FlaskForm], object],
     done: str,
 ) -> Response | tuple[str, int]:
     privacy_request = _request_or_404(reference)
@@ -376,9 +359,8 @@ def _run_action(
         )
     if not form.validate_on_submit():
         return _render_detail(privacy_request, forms=forms, status=422)
-    sender = _Letters(member, _today())
     try:
-        action(privacy_request, form, sender)
+        action(privacy_request, form)
     except ActionRefused as error:
         db.session.rollback()
         field = getattr(form, error.field, None) if error.field else None
@@ -392,14 +374,10 @@ def _run_action(
             "Too late to extend: an extension must be notified on or before the first due date."
         )
         return _render_detail(privacy_request, forms=forms, errors={name: message}, status=409)
+    except letters.LetterError as error:  # nothing was written: the letter goes with the action
+        db.session.rollback()
+        return _render_detail(privacy_request, forms=forms, errors={name: str(error)}, status=409)
     flash(done)
-    for label in sender.failed:
-        flash(
-            _(
-                "The letter “%(letter)s” could not be sent: send it again from the letters below.",
-                letter=label,
-            )
-        )
     return redirect(url_for(".detail", reference=privacy_request.reference), 303)
 
 
@@ -409,7 +387,7 @@ def confirm_identity(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "confirm",
-        lambda req, form, _sender: services.confirm_identity(
+        lambda req, form: services.confirm_identity(
             db.session,
             req,
             staff=_member(),
@@ -427,13 +405,13 @@ def ask_identity(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "identity",
-        lambda req, form, sender: services.ask_identity(
+        lambda req, form: services.ask_identity(
             db.session,
             req,
             staff=_member(),
             reason=form.reason.data,
             today=_today(),
-            send_letter=sender,
+            settings=current_app.config,
         ),
         _("A proof of identity was asked for; the clock is suspended."),
     )
@@ -445,13 +423,13 @@ def ask_clarification(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "clarify",
-        lambda req, form, sender: services.ask_clarification(
+        lambda req, form: services.ask_clarification(
             db.session,
             req,
             staff=_member(),
             questions=form.questions.data,
             today=_today(),
-            send_letter=sender,
+            settings=current_app.config,
         ),
         _("Clarification asked for; the clock keeps running."),
     )
@@ -463,7 +441,7 @@ def resume(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "resume",
-        lambda req, form, _sender: services.resume(
+        lambda req, form: services.resume(
             db.session, req, staff=_member(), reason=form.reason.data, today=_today()
         ),
         _("Work resumed; the clock runs again."),
@@ -476,13 +454,13 @@ def extend(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "extend",
-        lambda req, form, sender: services.extend(
+        lambda req, form: services.extend(
             db.session,
             req,
             staff=_member(),
             reasons=form.reasons.data,
             today=_today(),
-            send_letter=sender,
+            settings=current_app.config,
         ),
         _("The time limit is extended; the notice was sent."),
     )
@@ -494,14 +472,13 @@ def refuse(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "refuse",
-        lambda req, form, sender: services.refuse(
+        lambda req, form: services.refuse(
             db.session,
             req,
             staff=_member(),
             reasons=form.reasons.data,
             today=_today(),
             settings=current_app.config,
-            send_letter=sender,
         ),
         _("The request is refused; the letter was sent."),
     )
@@ -513,7 +490,7 @@ def complete(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "complete",
-        lambda req, form, sender: services.complete(
+        lambda req, form: services.complete(
             db.session,
             req,
             staff=_member(),
@@ -523,13 +500,12 @@ def complete(reference: str) -> Response | tuple[str, int]:
             base_url=request.url_root,
             summary=form.summary.data or "",
             fee_acknowledged=bool(form.fee_acknowledged.data),
-            send_letter=sender,
         ),
         _("The request is completed; the letter was sent."),
     )
 
 
-def _release(req: PrivacyRequest, form: FlaskForm, _sender: _Letters) -> None:
+def _release(req: PrivacyRequest, form: FlaskForm) -> None:
     try:
         services.release_postmortem_data(
             db.session,
@@ -575,14 +551,14 @@ def close_account(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "close_account",
-        lambda req, _form, sender: services.close_deceased_account(
-            db.session, req, staff=_member(), today=_today(), send_letter=sender
+        lambda req, _form: services.close_deceased_account(
+            db.session, req, staff=_member(), today=_today(), settings=current_app.config
         ),
         _("The account is closed and the request completed; the confirmation letter was sent."),
     )
 
 
-def _assign(req: PrivacyRequest, form: FlaskForm, _sender: _Letters) -> None:
+def _assign(req: PrivacyRequest, form: FlaskForm) -> None:
     chosen = form.assignee.data or ""  # type: ignore[attr-defined]
     assignee = db.session.get(StaffMember, int(chosen)) if chosen.isdigit() else None
     if chosen and assignee is None:
@@ -602,9 +578,7 @@ def add_note(reference: str) -> Response | tuple[str, int]:
     return _run_action(
         reference,
         "note",
-        lambda req, form, _sender: services.add_note(
-            db.session, req, staff=_member(), text=form.text.data
-        ),
+        lambda req, form: services.add_note(db.session, req, staff=_member(), text=form.text.data),
         _("Note added."),
     )
 
@@ -629,7 +603,11 @@ def _letter_input(privacy_request: PrivacyRequest) -> tuple[str, dict[str, str]]
 
 
 def _letter_failed(
-    privacy_request: PrivacyRequest, kind: str, fields: dict[str, str], error: Exception
+    privacy_request: PrivacyRequest,
+    kind: str,
+    fields: dict[str, str],
+    error: Exception,
+    status: int = 422,
 ) -> tuple[str, int]:
     if isinstance(error, letters.LetterFieldsMissing):
         problems = {name: _("Fill in this field.") for name in error.missing}
@@ -639,7 +617,7 @@ def _letter_failed(
         privacy_request,
         letter_errors={kind: problems},
         letter_values={kind: fields},
-        status=422,
+        status=status,
     )
 
 
@@ -669,7 +647,7 @@ def send_letter(reference: str) -> Response | tuple[str, int]:
         abort(400)
     kind, fields = _letter_input(privacy_request)
     try:
-        letters.send_letter(
+        outbox.send_letter(
             db.session,
             privacy_request,
             kind,
@@ -678,12 +656,14 @@ def send_letter(reference: str) -> Response | tuple[str, int]:
             today=_today(),
             app_config=current_app.config,
         )
+    except outbox.LegalLetterOnlyByAction:
+        message = _(
+            "This letter is sent only by its action above, together with the change it "
+            "announces; here it can only be previewed."
+        )
+        return _letter_failed(privacy_request, kind, fields, RuntimeError(message), 409)
     except letters.LetterError as error:
         return _letter_failed(privacy_request, kind, fields, error)
-    except MailNotSent:
-        db.session.rollback()
-        message = _("The mail could not be sent; nothing was recorded. Try again later.")
-        return _letter_failed(privacy_request, kind, fields, RuntimeError(message))
     flash(_("The letter was sent."))
     return redirect(url_for(".detail", reference=privacy_request.reference), 303)
 
