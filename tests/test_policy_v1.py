@@ -65,11 +65,12 @@ def plain_text(html: str) -> str:
     return "".join(parser.parts)
 
 
+BLOCKS = frozenset({"p", "ul", "ol", "li", "table", "tr", "th", "td", "dl", "dt", "dd"})
+
+
 class _Shape(HTMLParser):
     """A document's skeleton: headings with their anchors, paragraphs, lists and their items,
     table rows and cells, definitions, and where every link goes."""
-
-    BLOCKS = {"h2", "h3", "h4", "p", "ul", "ol", "li", "table", "tr", "th", "td", "dl", "dt", "dd"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -79,7 +80,7 @@ class _Shape(HTMLParser):
         attributes = dict(attrs)
         if tag in {"h2", "h3", "h4"}:
             self.shape.append(f"{tag}#{attributes.get('id')}")
-        elif tag in self.BLOCKS:
+        elif tag in BLOCKS:
             self.shape.append(tag)
         elif tag == "a":
             self.shape.append(f"a {attributes.get('href')} {'data-pc-open' in attributes}")
