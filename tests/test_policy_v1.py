@@ -23,11 +23,6 @@ LANGUAGES = ("en", "fr", "es", "de")
 # (what the seed says, what version 1 says, why). Everything else is the seed's own words.
 FIXES = (
     (
-        "provide when:\n- create your customer account.",
-        "provide when:\n- you create your customer account.",
-        "the list item had no subject ('We collect the information you provide when: create')",
-    ),
-    (
         "structure/data-protection-authoritie s/index_en. htm",
         "structure/data-protection-authorities/index_en.htm",
         "the address of the list of authorities was broken by spaces at a line end",
