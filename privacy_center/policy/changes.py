@@ -111,17 +111,27 @@ def split_sections(document: PolicyDocument) -> list[Section]:
 
 def _word_diff(old: str, new: str) -> tuple[Segment, ...]:
     old_words, new_words = _WORDS.findall(old), _WORDS.findall(new)
-    segments: list[Segment] = []
-    matcher = SequenceMatcher(a=old_words, b=new_words, autojunk=False)
+    pieces: list[tuple[str, str]] = []
+    # Words are compared without the space after them: "Explorer" ending a title is the same
+    # word as "Explorer " followed by more.
+    matcher = SequenceMatcher(
+        a=[word.rstrip() for word in old_words],
+        b=[word.rstrip() for word in new_words],
+        autojunk=False,
+    )
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "equal":
-            segments.append(Segment("equal", "".join(old_words[a1:a2])))
+            pieces.append(("equal", "".join(new_words[b1:b2])))
             continue
         if a2 > a1:
-            segments.append(Segment("delete", "".join(old_words[a1:a2])))
+            pieces.append(("delete", "".join(old_words[a1:a2])))
         if b2 > b1:
-            segments.append(Segment("insert", "".join(new_words[b1:b2])))
-    return tuple(segments)
+            pieces.append(("insert", "".join(new_words[b1:b2])))
+    # A block's last word has no space after it; one is needed when another piece follows.
+    return tuple(
+        Segment(op, text if index == len(pieces) - 1 or text[-1:].isspace() else f"{text} ")
+        for index, (op, text) in enumerate(pieces)
+    )
 
 
 def _block_changes(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[BlockChange, ...]:
