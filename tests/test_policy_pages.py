@@ -137,6 +137,12 @@ def test_changes_between_versions(client):
     # A heading that grew keeps its words apart from the added ones.
     grown = 'Internet Explorer <ins><span class="visually-hidden">[added] </span>and Microsoft'
     assert grown in body
+    # A step rewritten through and through is shown whole: the old one, then the new one.
+    rewritten = (
+        '<p class="change-block change-delete"><del><span class="visually-hidden">[removed] '
+        "</span>In the Firefox menu, go to “Tools” and then to “Options”.</del></p>"
+    )
+    assert rewritten in body
     assert client.get("/policy/changes?from=2&to=1").status_code == 404
     assert client.get("/policy/changes?from=1&to=9").status_code == 404
 

@@ -141,9 +141,18 @@ def _block_changes(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[BlockCha
         if op == "equal":
             continue
         removed, added = list(old[a1:a2]), list(new[b1:b2])
-        # Pair a rewritten paragraph with its new wording, so the reader sees the words that moved.
+        # Pair a rewritten paragraph with its new wording, so the reader sees the words that moved;
+        # one rewritten through and through reads better whole, the old one then the new one.
         while removed and added:
-            changes.append(BlockChange("replace", _word_diff(removed.pop(0), added.pop(0))))
+            before, after = removed.pop(0), added.pop(0)
+            segments = _word_diff(before, after)
+            kept = sum(len(segment.text.split()) for segment in segments if segment.op == "equal")
+            lengths = sorted((len(before.split()), len(after.split())))
+            if kept == lengths[0] or kept * 2 >= lengths[1]:
+                changes.append(BlockChange("replace", segments))
+            else:
+                changes.append(BlockChange("delete", (Segment("delete", before),)))
+                changes.append(BlockChange("insert", (Segment("insert", after),)))
         changes.extend(BlockChange("delete", (Segment("delete", text),)) for text in removed)
         changes.extend(BlockChange("insert", (Segment("insert", text),)) for text in added)
     return tuple(changes)
