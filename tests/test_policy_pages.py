@@ -143,6 +143,9 @@ def test_changes_between_versions(client):
         "</span>In the Firefox menu, go to “Tools” and then to “Options”.</del></p>"
     )
     assert rewritten in body
+    # The two “Chrome” sections say which section they belong to.
+    assert '<span class="change-parent">Setting up your internet browser ›</span>' in body
+    assert '<span class="change-parent">Disabling third-party cookies ›</span>' in body
     assert client.get("/policy/changes?from=2&to=1").status_code == 404
     assert client.get("/policy/changes?from=1&to=9").status_code == 404
 

@@ -19,6 +19,9 @@ class Section:
     id: str
     title: str
     blocks: tuple[str, ...]
+    # The title of the heading it belongs to ("" for a top-level one): two sections may share a
+    # title ("Chrome" under the browser settings and under third-party cookies).
+    parent: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class SectionChange:
     title: str
     status: str  # "added", "removed" or "changed"
     blocks: tuple[BlockChange, ...]
+    parent: str = ""
 
 
 class _SectionSplitter(HTMLParser):
@@ -53,6 +57,9 @@ class _SectionSplitter(HTMLParser):
         self._buffer: list[str] = []
         self._heading_id: str | None = None
         self._link_target: str | None = None
+        self._parent = ""
+        self._level = 0
+        self._open_headings: list[tuple[int, str]] = []
 
     def _flush(self) -> str:
         text = " ".join("".join(self._buffer).split())
@@ -61,7 +68,7 @@ class _SectionSplitter(HTMLParser):
 
     def _close_section(self) -> None:
         if self._id or self._blocks:
-            self.sections.append(Section(self._id, self._title, tuple(self._blocks)))
+            self.sections.append(Section(self._id, self._title, tuple(self._blocks), self._parent))
         self._blocks = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -72,6 +79,7 @@ class _SectionSplitter(HTMLParser):
         if tag in HEADING_TAGS:
             self._close_section()
             self._heading_id = dict(attrs).get("id") or ""
+            self._level = int(tag[1])
         if tag == "a":
             href = dict(attrs).get("href") or ""
             # An external address is part of what the reader is told; show when it changes.
@@ -86,6 +94,10 @@ class _SectionSplitter(HTMLParser):
         if tag in HEADING_TAGS and self._heading_id is not None:
             self._id, self._title = self._heading_id, self._flush()
             self._heading_id = None
+            while self._open_headings and self._open_headings[-1][0] >= self._level:
+                self._open_headings.pop()
+            self._parent = self._open_headings[-1][1] if self._open_headings else ""
+            self._open_headings.append((self._level, self._title))
         elif tag in BLOCK_TAGS:
             text = self._flush()
             if text:
@@ -168,14 +180,20 @@ def compare_documents(old: PolicyDocument, new: PolicyDocument) -> list[SectionC
         before = old_sections.get(section.id)
         if before is None:
             blocks = _block_changes((), section.blocks)
-            changes.append(SectionChange(section.id, section.title, "added", blocks))
+            changes.append(
+                SectionChange(section.id, section.title, "added", blocks, section.parent)
+            )
         elif before.blocks != section.blocks or before.title != section.title:
             blocks = _block_changes(
                 (before.title, *before.blocks), (section.title, *section.blocks)
             )
-            changes.append(SectionChange(section.id, section.title, "changed", blocks))
+            changes.append(
+                SectionChange(section.id, section.title, "changed", blocks, section.parent)
+            )
     for section in old_sections.values():
         if section.id not in new_ids:
             blocks = _block_changes(section.blocks, ())
-            changes.append(SectionChange(section.id, section.title, "removed", blocks))
+            changes.append(
+                SectionChange(section.id, section.title, "removed", blocks, section.parent)
+            )
     return changes
