@@ -111,6 +111,7 @@ def test_translations_are_translated(content, language):
         "Firefox",
         "Safari",
         "Marketing",
+        "Internet Explorer",
         "Internet Explorer and Microsoft Edge",
     }
     for version in content.versions:

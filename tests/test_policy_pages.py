@@ -102,6 +102,10 @@ def test_earlier_version_stays_at_its_permanent_address(client):
     body = response.data.decode()
     assert "earlier version" in body
     assert "Article 40-1" in body and "Article 85 of Law" not in body
+    # As the operator published it: its own browser instructions and links, its “XXX” section.
+    assert 'href="http://support.google.com/chrome/bin/answer.py?hl=fr&amp;hlrm=en' in body
+    assert "From the Chrome menu, select “Settings”." in body
+    assert "in the “XXX” section" in body
     current = client.get("/policy?lang=en").data.decode()
     assert "Article 85 of Law" in current
     assert client.get("/policy/versions/3").status_code == 404
@@ -125,6 +129,23 @@ def test_changes_between_versions(client):
     # Sections that did not change are not listed.
     assert 'id="change-banking-data"' not in body
     assert 'id="change-post-mortem"' in body
+    # The published browser instructions and links, replaced in version 2.
+    assert "answer.py?hl=fr&amp;hlrm=en&amp;answer=95647" in deleted
+    assert "https://support.google.com/chrome/answer/95647?hl=en" in inserted
+    assert "“XXX”" in deleted and "communication preferences" in inserted
+    assert re.search(r'id="change-cookie-list">.*?New section', body, re.DOTALL)
+    # A heading that grew keeps its words apart from the added ones.
+    grown = 'Internet Explorer <ins><span class="visually-hidden">[added] </span>and Microsoft'
+    assert grown in body
+    # A step rewritten through and through is shown whole: the old one, then the new one.
+    rewritten = (
+        '<p class="change-block change-delete"><del><span class="visually-hidden">[removed] '
+        "</span>In the Firefox menu, go to “Tools” and then to “Options”.</del></p>"
+    )
+    assert rewritten in body
+    # The two “Chrome” sections say which section they belong to.
+    assert '<span class="change-parent">Setting up your internet browser ›</span>' in body
+    assert '<span class="change-parent">Disabling third-party cookies ›</span>' in body
     assert client.get("/policy/changes?from=2&to=1").status_code == 404
     assert client.get("/policy/changes?from=1&to=9").status_code == 404
 

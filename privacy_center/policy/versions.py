@@ -73,6 +73,8 @@ class PolicyVersion:
     effective: date
     changes: Translated
     documents: dict[str, PolicyDocument] = field(hash=False)
+    # False for a version kept as it was published, its facts typed as text (versions.yaml).
+    generated_parts: bool = True
 
     def document(self, language: str) -> PolicyDocument:
         return self.documents[language]
@@ -172,6 +174,12 @@ def load_versions(policy_dir: Path, languages: tuple[str, ...]) -> tuple[PolicyV
             raise ContentError(f"{where}: effective must be a date like 2026-01-31")
         if versions and effective <= versions[-1].effective:
             raise ContentError(f"{where}: effective date must come after the previous version's")
+        # A version kept word for word as it was published declares ``generated_parts: false``:
+        # it has no placeholder, its cookie list, periods and authorities are the text of then.
+        generated_parts = entry.get("generated_parts", True)
+        if not isinstance(generated_parts, bool):
+            raise ContentError(f"{where}: generated_parts must be true or false")
+        expected = sorted(PLACEHOLDERS) if generated_parts else []
         documents = {
             language: render_document(policy_dir / f"v{number}" / f"{language}.md", language)
             for language in languages
@@ -185,10 +193,16 @@ def load_versions(policy_dir: Path, languages: tuple[str, ...]) -> tuple[PolicyV
                     "in the same order"
                 )
             placeholders = [text for kind, text in document.parts if kind == "placeholder"]
-            if sorted(placeholders) != sorted(PLACEHOLDERS):
+            if sorted(placeholders) != expected and generated_parts:
                 raise ContentError(
                     f"{policy_dir / f'v{number}' / f'{language}.md'}: each of the placeholders "
                     f"{', '.join(f'[[{name}]]' for name in PLACEHOLDERS)} must appear once"
+                )
+            if sorted(placeholders) != expected:
+                raise ContentError(
+                    f"{policy_dir / f'v{number}' / f'{language}.md'}: has a placeholder "
+                    f"[[{placeholders[0]}]], but versions.yaml says this version has no "
+                    "generated parts (generated_parts: false)"
                 )
         versions.append(
             PolicyVersion(
@@ -196,6 +210,7 @@ def load_versions(policy_dir: Path, languages: tuple[str, ...]) -> tuple[PolicyV
                 effective=effective,
                 changes=Translated.parse(entry.get("changes"), languages, f"{where}: changes"),
                 documents=documents,
+                generated_parts=generated_parts,
             )
         )
     if not versions:

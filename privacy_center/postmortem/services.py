@@ -42,6 +42,9 @@ CONSENT_WORDING = _l(
     "about my personal data after my death, and to their being followed. I can change or "
     "withdraw them at any time."
 )
+# Every wording ever in force, by version: a certificate quotes the words its holder agreed to,
+# not today's. Keep the old ones here when the wording changes.
+CONSENT_WORDINGS = {CONSENT_WORDING_VERSION: CONSENT_WORDING}
 
 CHOICE_LABELS = {
     "keep": _l("Keep"),
@@ -372,7 +375,7 @@ def certificate_pdf(
             issued_on=format_date(issued_on, "long"),
             recorded_at=format_datetime(directive.recorded_at, "long"),
             consent_given_at=format_datetime(directive.consent_given_at, "long"),
-            consent_wording=str(CONSENT_WORDING),
+            consent_wording=str(CONSENT_WORDINGS[directive.consent_wording_version]),
             fingerprint=group_fingerprint(directive.fingerprint),
         )
     return render_pdf(html, stylesheets=("css/letter.css",))
