@@ -337,6 +337,16 @@ def test_a_status_page_refuses_hostile_documents_and_keeps_nothing(upload_app, d
             today=upload_app.extensions[EXTENSION_KEY].operator.today(),
             settings=upload_app.config,
         )
+        # The status page offers an upload only to a request that needs a proof of identity:
+        # staff ask for one.
+        rights_services.ask_for_identity(
+            db,
+            filed.request,
+            reason="The name differs from the account's.",
+            actor="staff:1",
+            today=upload_app.extensions[EXTENSION_KEY].operator.today(),
+        )
+        db.commit()
         status = f"/rights/requests/{filed.request.reference}/{filed.status_token}"
     client = upload_app.test_client()
     assert client.get(status).status_code == 200
