@@ -381,3 +381,11 @@ def test_the_served_policy_states_the_facts(client, content):
     page = client.get("/policy?lang=fr").data.decode()
     assert "Votre choix est conservé pendant six (6) mois" in html.unescape(page)
     assert "au plus tard un (1) mois après" in html.unescape(page)
+
+
+def test_the_changes_page_says_what_version_3_changed(client, content):
+    body = html.unescape(client.get("/policy/changes?from=2&to=3&lang=en").data.decode())
+    assert content.version(3).changes("en") in body
+    inserted = " ".join(re.findall(r"<ins>(.*?)</ins>", body, re.DOTALL))
+    assert "We never ask you to sign your request" in inserted
+    assert "{{" not in body
