@@ -389,3 +389,20 @@ def test_the_changes_page_says_what_version_3_changed(client, content):
     inserted = " ".join(re.findall(r"<ins>(.*?)</ins>", body, re.DOTALL))
     assert "We never ask you to sign your request" in inserted
     assert "{{" not in body
+
+
+def test_a_new_placeholder_is_required_from_its_version_on_only(content_copy, monkeypatch):
+    from privacy_center.policy import versions
+
+    monkeypatch.setattr(versions, "PLACEHOLDERS", {**versions.PLACEHOLDERS, "recipients": 3})
+    with pytest.raises(ContentError, match=r"v3/fr\.md: each of the placeholders .*\[\[recipients"):
+        load_content(content_copy)
+    for language in LANGUAGES:
+        replace_in(
+            content_copy / "policy" / "v3" / f"{language}.md",
+            "\n[[retention]]\n",
+            "\n[[retention]]\n\n[[recipients]]\n",
+        )
+    content = load_content(content_copy)  # versions 1 and 2 were published without it
+    assert ("placeholder", "recipients") in content.versions[-1].document("en").parts
+    assert ("placeholder", "recipients") not in content.versions[1].document("en").parts
