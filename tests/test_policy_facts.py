@@ -19,7 +19,7 @@ import yaml
 from privacy_center import deadlines
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.consent.services import max_age_seconds
-from privacy_center.content import OperatorContent, load_content
+from privacy_center.content import OperatorContent, get_content, load_content
 from privacy_center.operator import ContentError, Period
 from privacy_center.policy.facts import escape_markdown, list_fact, spell_period
 from privacy_center.policy.registry import MAX_LIFETIME_MONTHS, Lifetime
@@ -298,18 +298,24 @@ def test_the_paragraph_on_exercising_rights_says_what_the_forms_ask(
         # The text of the setting in force, not the other (their first words differ).
         assert plain(texts[setting].split("{{")[0]) in page
         assert plain(texts[other].split("{{")[0]) not in page
-    form = client.get("/rights/requests/new/access?lang=en").data.decode()
-    for field in ("name", "email", "language", "details"):
-        assert f'name="{field}"' in form
-    asks_document = "document" in file_inputs(form)
     with application.app_context():
-        from privacy_center.content import get_content
-
         operator = get_content().operator
-    assert asks_document == identity_document_needed(
-        KINDS["access"], own_account=False, operator=operator
+    # Every form asks for the name, the email address, the language and what is asked (details
+    # and the kind's own fields), the identity document as the setting says, and nothing else:
+    # no signature, no postal address.
+    for kind in KINDS.values():
+        page = client.get(f"/rights/requests/new/{kind.key}?lang=en").data.decode()
+        form = re.search(r"<form[^>]*multipart.*?</form>", page, re.S).group(0)
+        names = set(re.findall(r'<(?:input|select|textarea)[^>]*name="([^"]+)"', form))
+        document = identity_document_needed(kind, own_account=False, operator=operator)
+        common = {"csrf_token", "name", "email", "language", "details"}
+        assert {name for name in names if not name.startswith("specific_")} == common | (
+            {"document"} if document else set()
+        ), kind.key
+        assert ("document" in file_inputs(form)) == document
+    assert identity_document_needed(KINDS["access"], own_account=False, operator=operator) == (
+        setting == "required"
     )
-    assert asks_document == (setting == "required")
     # Stopping marketing never needs a document, as the "required" text says.
     marketing = client.get("/rights/requests/new/objection_marketing?lang=en").data.decode()
     assert "document" not in file_inputs(marketing)
