@@ -69,13 +69,13 @@ PROMISES: tuple[Promise, ...] = (
     ),
     Promise(
         "policy",
-        "the statistics of audience measurement and your raw data of frequentation of the site "
-        "are not kept more than thirteen (13) months.",
+        "the statistics of audience measurement are not kept more than thirteen (13) months, and "
+        "your raw data of frequentation of the site not more than thirteen (13) months.",
         ("test_retention.py::test_raw_visits_are_deleted_13_months_after_collection",),
     ),
     Promise(
         "policy",
-        "the obligation to keep invoices for a period of ten (10) years",
+        "the obligation to keep invoices for ten (10) years",
         (
             "test_retention.py::test_invoices_are_deleted_10_years_after_the_end_of_their_financial_year",
             "test_retention.py::test_invoices_of_closed_accounts_go_to_the_archive_and_leave_the_export",
@@ -84,7 +84,7 @@ PROMISES: tuple[Promise, ...] = (
     # --- rights --------------------------------------------------------------------------------
     Promise(
         "policy",
-        "A reply will be sent to you within one (1) month of receipt of the request.",
+        "A reply will be sent to you at the latest one (1) month after we receive your request",
         ("test_deadlines.py::test_due_date", "test_deadlines.py::test_default_period_is_one_month"),
     ),
     Promise(
@@ -97,7 +97,7 @@ PROMISES: tuple[Promise, ...] = (
     ),
     Promise(
         "policy",
-        "You can also exercise your rights online, without writing a letter",
+        "You can exercise them online, without writing a letter",
         ("test_rights_requests.py::test_each_right_end_to_end_without_an_account",),
     ),
     Promise(
