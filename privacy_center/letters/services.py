@@ -4,8 +4,9 @@ A letter is written in the request's language (whatever the language of the staf
 page), on the operator's letterhead, and rendered by the one PDF function (render_pdf: nothing
 remote is ever fetched; what staff write is escaped, never read as HTML).
 
-Sending: the letter is rendered, emailed to the requester as a PDF attachment, and only once the
-mail is out is it stored, unchanged, with its SHA-256 (in the Letter row and in the audit log),
+Sending: the letter is rendered, emailed to the requester as a PDF attachment (a requester without
+an email address gets it by post: it is kept for staff to print), and only once the mail is out
+is it stored, unchanged, with its SHA-256 (in the Letter row and in the audit log),
 marked sent and committed. A mail that fails stores nothing (the letter was not sent, so it must
 not show as sent on the status page) and raises ``mail.MailNotSent``; staff send again.
 """
@@ -259,8 +260,9 @@ def send_letter(
     today: date,
     app_config: Mapping[str, Any],
 ) -> Letter:
-    """Render the letter, email it to the requester with the PDF attached, then store it
-    unchanged (with its SHA-256, also in the audit log) as sent, and commit.
+    """Render the letter, email it to the requester with the PDF attached (not for a requester
+    without an email address: the letter is to be printed and posted), then store it unchanged
+    (with its SHA-256, also in the audit log) as sent, and commit.
 
     Raises :class:`LetterFieldsMissing` / :class:`LetterError` before anything is sent, and
     ``mail.MailNotSent`` when the mail fails: in both cases nothing is stored.
@@ -270,19 +272,25 @@ def send_letter(
     digest = hashlib.sha256(pdf).hexdigest()
     with force_locale(request.language):
         subject = letter_kind.subject_for(request.reference)
-    send_mail(
-        app_config,
-        to=request.email,
-        template="letter",
-        language=request.language,
-        context={
-            "privacy_request": request,
-            "letter_subject": subject,
-            "attachment_name": attachment_name(request, kind),
-        },
-        attachments=[(attachment_name(request, kind), "application/pdf", pdf)],
-    )
-    # The mail is out: from here on the letter is recorded whatever the caller does next.
+    # A requester without an email address (a request received by post or phone) gets every
+    # letter by post: nothing is mailed; the letter is stored below for staff to print and post
+    # in a window envelope (the staff page says so and offers the PDF).
+    by_post = not request.email
+    if not by_post:
+        send_mail(
+            app_config,
+            to=request.email,
+            template="letter",
+            language=request.language,
+            context={
+                "privacy_request": request,
+                "letter_subject": subject,
+                "attachment_name": attachment_name(request, kind),
+            },
+            attachments=[(attachment_name(request, kind), "application/pdf", pdf)],
+        )
+    # The mail is out (or the letter is to be posted): from here on the letter is recorded
+    # whatever the caller does next.
     moment = utcnow()
     letter = Letter(
         request_id=request.id,
@@ -302,7 +310,12 @@ def send_letter(
         actor=actor,
         action="letter.sent",
         request_id=request.id,
-        details={"kind": letter_kind.key, "sha256": digest, "letter_id": letter.id},
+        details={
+            "kind": letter_kind.key,
+            "sha256": digest,
+            "letter_id": letter.id,
+            "delivery": "post" if by_post else "email",
+        },
         at=moment,
     )
     session.commit()
