@@ -475,3 +475,34 @@ def test_an_erasure_without_email_or_account_is_not_claimed_done(app, db, make_s
             connectors=get_connectors(),
             base_url="http://localhost",
         )
+
+
+def test_a_proof_of_identity_sent_later_by_post_is_scanned_in_and_the_request_moves_on(
+    app, db, console, documents
+):
+    answer = intake(app, *POST_REQUEST)
+    reference = answer.output.split()[0]
+    request = db.scalar(select(PrivacyRequest).where(PrivacyRequest.reference == reference))
+    assert request.state == S.AWAITING_IDENTITY
+    page = console.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    token = TOKEN.search(page)[1]
+    refused = console.post(
+        f"/staff/requests/{reference}/documents",
+        data={"scan-csrf_token": token, "scan-documents": [(io.BytesIO(b"MZ\x90\x00"), "id.pdf")]},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 303 and stored_files(documents) == []
+    assert "id.pdf:" in console.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert request.state == S.AWAITING_IDENTITY and request.documents == []
+    added = console.post(
+        f"/staff/requests/{reference}/documents",
+        data={"scan-csrf_token": token, "scan-documents": [(io.BytesIO(png_bytes()), "id.png")]},
+        content_type="multipart/form-data",
+    )
+    assert added.status_code == 303
+    db.refresh(request)
+    assert request.state == S.IN_PROGRESS and len(request.documents) == 1
+    assert len(stored_files(documents)) == 1
+    actions = [e.action for e in events_of_request(db, request.id)]
+    assert "identity_document.added" in actions
+    assert "1 document added." in console.get(f"/staff/requests/{reference}").get_data(as_text=True)

@@ -310,12 +310,8 @@ def send_letter(
         actor=actor,
         action="letter.sent",
         request_id=request.id,
-        details={
-            "kind": letter_kind.key,
-            "sha256": digest,
-            "letter_id": letter.id,
-            "delivery": "post" if by_post else "email",
-        },
+        details={"kind": letter_kind.key, "sha256": digest, "letter_id": letter.id}
+        | ({"delivery": "post"} if by_post else {}),
         at=moment,
     )
     session.commit()

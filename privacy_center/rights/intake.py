@@ -43,6 +43,8 @@ from .services import (
     MAX_DETAILS_LENGTH,
     MAX_NAME_LENGTH,
     InvalidRequest,
+    RequestClosed,
+    can_add_document,
     identity_document_needed,
     new_status_token,
     transition,
@@ -353,3 +355,74 @@ def intake_request(
             delete_document(stored_name, directory=directory)
         raise
     return request
+
+
+def add_scanned_documents(
+    session: Session,
+    request: PrivacyRequest,
+    *,
+    documents: Sequence[tuple[str, bytes]],
+    actor: str,
+    today: date,
+    settings: Mapping[str, Any],
+) -> list[IdentityDocument]:
+    """Documents the requester sent later by post or email (a proof of identity, most often),
+    scanned by staff: checked and stored encrypted like uploads, and a request waiting for a
+    proof of identity moves on (the clock starts again). One transaction; commits.
+
+    Raises :class:`~.services.InvalidRequest` ("documents") or
+    :class:`~.services.RequestClosed` before anything is written.
+    """
+    if not can_add_document(request):
+        raise RequestClosed(f"{request.reference} is closed ({request.state})")
+    if not documents:
+        raise InvalidRequest({"documents": str(_l("Choose the scanned documents to add."))})
+    if len(documents) > MAX_DOCUMENTS:
+        raise InvalidRequest(
+            {"documents": str(_l("At most %(max)d documents per request.", max=MAX_DOCUMENTS))}
+        )
+    checked = _check_documents(documents)
+    if not settings.get("IDENTITY_DOCUMENT_DIR"):
+        raise RuntimeError("IDENTITY_DOCUMENT_DIR must be set to store scanned documents")
+    directory, key = Path(settings["IDENTITY_DOCUMENT_DIR"]), document_key(settings)
+    stored: list[str] = []
+    records: list[IdentityDocument] = []
+    try:
+        now = utcnow()
+        for data, mime_type in checked:
+            stored.append(store_document(data, directory=directory, key=key))
+            records.append(
+                IdentityDocument(
+                    kind="identity",
+                    stored_name=stored[-1],
+                    mime_type=mime_type,
+                    size_bytes=len(data),
+                    uploaded_at=now,
+                )
+            )
+            request.documents.append(records[-1])
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="identity_document.added",
+            request_id=request.id,
+            details={"documents": [record.id for record in records]},
+            at=now,
+        )
+        if request.state == S.AWAITING_IDENTITY:
+            transition(
+                session,
+                request,
+                S.IN_PROGRESS,
+                actor=actor,
+                reason="documents sent by the requester, scanned by staff",
+                today=today,
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        for stored_name in stored:
+            delete_document(stored_name, directory=directory)
+        raise
+    return records

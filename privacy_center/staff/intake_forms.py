@@ -41,3 +41,12 @@ class IntakeForm(FlaskForm):
         _l("Scanned documents"), render_kw={"accept": ".pdf,.jpg,.jpeg,.png"}
     )
     submit = SubmitField(_l("Record the request"))
+
+
+class ScanForm(FlaskForm):
+    """Documents a requester sent later by post or email, scanned by staff."""
+
+    documents = MultipleFileField(
+        _l("Scanned documents received since"), render_kw={"accept": ".pdf,.jpg,.jpeg,.png"}
+    )
+    submit = SubmitField(_l("Add the documents"))

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from ..content import get_content
 from ..extensions import db
 from ..i18n import LANGUAGE_NAMES
-from ..rights.intake import MAX_DOCUMENTS, intake_request
+from ..rights.intake import (
+    MAX_ADDRESS_LINE_LENGTH,
+    MAX_ADDRESS_LINES,
+    MAX_DOCUMENTS,
+    add_scanned_documents,
+    intake_request,
+)
 from ..rights.kinds import KINDS
-from ..rights.services import InvalidRequest
+from ..rights.services import InvalidRequest, RequestClosed
+from . import services
 from .access import current_staff, has_role, staff_required
 from .blueprint import bp
-from .intake_forms import IntakeForm
+from .intake_forms import IntakeForm, ScanForm
 
 
 def _form() -> IntakeForm:
@@ -43,6 +59,8 @@ def _page(form: IntakeForm, status: int = 200) -> tuple[str, int]:
         me=member,
         can_see_figures=has_role(member, "dpo"),
         max_documents=MAX_DOCUMENTS,
+        address_lines=MAX_ADDRESS_LINES,
+        address_line_length=MAX_ADDRESS_LINE_LENGTH,
         limit_mb=limit // (1024 * 1024),
         today=get_content().operator.today(),
     )
@@ -57,11 +75,7 @@ def new_request() -> Response | tuple[str, int]:
         return _page(form)
     if not form.validate_on_submit():
         return _page(form, 422)
-    documents = [
-        (upload.filename or "document", upload.read())
-        for upload in request.files.getlist(form.documents.name)
-        if upload.filename
-    ]
+    documents = _uploads(form.documents.name)
     member = current_staff()
     assert member is not None
     try:
@@ -94,3 +108,42 @@ def new_request() -> Response | tuple[str, int]:
         )
     )
     return redirect(url_for(".detail", reference=created.reference), 303)
+
+
+def _uploads(field_name: str) -> list[tuple[str, bytes]]:
+    return [
+        (upload.filename or "document", upload.read())
+        for upload in request.files.getlist(field_name)
+        if upload.filename
+    ]
+
+
+@bp.post("/requests/<reference>/documents")
+@staff_required()
+def add_documents(reference: str) -> Response:
+    """Documents the requester sent later (by post or email), scanned: added to the request;
+    one awaiting a proof of identity moves on. Errors are flashed on the request's page."""
+    found = services.find_request(db.session, reference)
+    if found is None:
+        abort(404)
+    form = ScanForm(prefix="scan")
+    if not form.validate_on_submit():
+        abort(400)
+    member = current_staff()
+    assert member is not None
+    try:
+        added = add_scanned_documents(
+            db.session,
+            found,
+            documents=_uploads(form.documents.name),
+            actor=member.get_id(),
+            today=get_content().operator.today(),
+            settings=current_app.config,
+        )
+    except InvalidRequest as error:
+        flash(" ".join(error.errors.values()))
+    except RequestClosed:
+        flash(_("This action is not possible in the request's current state."))
+    else:
+        flash(ngettext("%(num)d document added.", "%(num)d documents added.", len(added)))
+    return redirect(url_for(".detail", reference=found.reference), 303)
