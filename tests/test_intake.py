@@ -337,7 +337,9 @@ def test_the_console_form_shows_every_error_and_creates_nothing(app, db, console
 def test_a_post_request_without_email_is_in_the_queue_the_register_and_the_dashboard(
     app, db, console
 ):
-    received = get_content().operator.today() - timedelta(days=2)
+    today = get_content().operator.today()
+    before = dashboard.build_dashboard(db, today=today)
+    received = today - timedelta(days=2)
     answer = post_form(console, **{"intake-received_on": received.isoformat()})
     reference = answer.headers["Location"].rsplit("/", 1)[1]
     queue = console.get("/staff/").get_data(as_text=True)
@@ -347,9 +349,11 @@ def test_a_post_request_without_email_is_in_the_queue_the_register_and_the_dashb
     assert rows[reference]["channel"] == "post"
     assert rows[reference]["clock_started_on"] == received.isoformat()
     assert rows[reference]["received_at"].startswith(received.isoformat())
-    figures = dashboard.build_dashboard(db, today=get_content().operator.today())
+    after = dashboard.build_dashboard(db, today=today)
+    assert after.open_total == before.open_total + 1
+    state = S.AWAITING_IDENTITY.value  # identity required, no scan sent with it
+    assert after.open_by_state.get(state, 0) == before.open_by_state.get(state, 0) + 1
     assert console.get("/staff/dashboard").status_code == 200
-    assert figures is not None
     # The requester's "find my request" cannot match a request without an email address.
     assert rights_services.find_for_requester(db, email="", reference=reference) is None
 
@@ -506,3 +510,73 @@ def test_a_proof_of_identity_sent_later_by_post_is_scanned_in_and_the_request_mo
     actions = [e.action for e in events_of_request(db, request.id)]
     assert "identity_document.added" in actions
     assert "1 document added." in console.get(f"/staff/requests/{reference}").get_data(as_text=True)
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    source = tmp_path / "text.pdf"
+    source.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(source), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return " ".join(text.split())
+
+
+LETTER_FIELDS = {
+    "acknowledgement": {},
+    "identity_request": {"reason": "The signature differs from the one we know."},
+    "clarification_request": {"questions": "Which account do you mean?"},
+    "fee_notice": {"amount": "15 EUR", "reasons": "A third copy this year."},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LETTER_FIELDS))
+def test_letters_to_a_request_received_by_post_say_how_to_write_back(app, db, kind, tmp_path):
+    """No status page link and no email went to a requester who wrote by post: the letters tell
+    them to write to the operator's postal address or email, quoting the reference."""
+    request = intake_request(
+        db,
+        kind="access",
+        name="Jeanne Martin",
+        email=None,
+        received_on=TODAY,
+        channel="post",
+        language="en",
+        postal_address=ADDRESS,
+        documents=[],
+        actor="cli",
+        today=TODAY,
+        settings=app.config,
+    )
+    text = pdf_text(
+        letters.preview_letter(db, request, kind, LETTER_FIELDS[kind], today=TODAY), tmp_path
+    )
+    operator = get_content().operator
+    assert "status page" not in text and "the email that carries this letter" not in text
+    assert " ".join(operator.postal_contact.split()) in text and operator.privacy_email in text
+
+
+@pytest.mark.parametrize("kind", sorted(LETTER_FIELDS))
+def test_letters_to_a_web_request_keep_their_status_page_wording(app, db, kind, tmp_path):
+    request = intake_request(
+        db,
+        kind="access",
+        name="Jeanne Martin",
+        email="jeanne@example.org",
+        received_on=TODAY,
+        channel="email",
+        language="en",
+        postal_address=None,
+        documents=[],
+        actor="cli",
+        today=TODAY,
+        settings=app.config,
+    )
+    request.channel = "web"  # as the self-service forms leave it
+    text = pdf_text(
+        letters.preview_letter(db, request, kind, LETTER_FIELDS[kind], today=TODAY), tmp_path
+    )
+    assert "jeanne@example.org" in text  # no postal address: the old recipient block
+    if kind != "clarification_request":
+        assert "status page" in text
+    else:
+        assert "the email that carries this letter" in text
