@@ -580,3 +580,27 @@ def test_letters_to_a_web_request_keep_their_status_page_wording(app, db, kind, 
         assert "status page" in text
     else:
         assert "the email that carries this letter" in text
+
+
+@pytest.mark.parametrize("kind", ["access", "portability"])
+def test_a_completion_without_an_account_does_not_claim_a_download_link(app, db, kind, tmp_path):
+    """Without an account no copy is prepared behind a download link (staff say how they gave
+    it): the completion letter says so, and carries what staff wrote."""
+    request = intake_request(
+        db,
+        kind=kind,
+        name="Jeanne Martin",
+        email=None,
+        received_on=TODAY,
+        channel="post",
+        language="en",
+        postal_address=ADDRESS,
+        documents=[],
+        actor="cli",
+        today=TODAY,
+        settings=app.config,
+    )
+    note = "The copy is enclosed with this letter on a USB key."
+    pdf = letters.preview_letter(db, request, "completion", {"note": note}, today=TODAY)
+    text = pdf_text(pdf, tmp_path)
+    assert "download link" not in text and "is described below" in text and note in text
