@@ -604,3 +604,32 @@ def test_a_completion_without_an_account_does_not_claim_a_download_link(app, db,
     pdf = letters.preview_letter(db, request, "completion", {"note": note}, today=TODAY)
     text = pdf_text(pdf, tmp_path)
     assert "download link" not in text and "is described below" in text and note in text
+
+
+def test_an_objection_to_marketing_received_by_phone_stops_marketing_at_once(app, db):
+    """Art. 21(3): as on the forms, the objection takes effect when it is recorded."""
+    from privacy_center.models import PreferenceChange
+
+    answer = intake(
+        app,
+        "--kind",
+        "objection_marketing",
+        "--name",
+        "Jeanne Martin",
+        "--email",
+        "jeanne.phone@example.org",
+        "--received-on",
+        "2026-02-02",
+        "--channel",
+        "phone",
+    )
+    assert answer.exit_code == 0, answer.output
+    reference = answer.output.split()[0]
+    proofs = db.scalars(
+        select(PreferenceChange).where(PreferenceChange.request_reference == reference)
+    ).all()
+    assert proofs and all(not proof.subscribed for proof in proofs)
+    assert {proof.email for proof in proofs} == {"jeanne.phone@example.org"}
+    request = db.scalar(select(PrivacyRequest).where(PrivacyRequest.reference == reference))
+    # No document protects an objection to marketing: it is worked at once.
+    assert request.state == S.IN_PROGRESS and not request.identity_required
