@@ -108,6 +108,11 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
         "/staff/members",
         {"email": "new-member@example.org", "name": "New", "role": "agent", "password": "x" * 20},
     ),
+    "/staff/requests/new": (
+        "admin",
+        "/staff/requests/new",
+        {"intake-kind": "access", "intake-name": "Jeanne Martin", "intake-channel": "phone"},
+    ),
     "/staff/members/<int:member_id>/deactivate": (
         "admin",
         "/staff/members/{member}/deactivate",
@@ -132,6 +137,7 @@ STAFF_ACTIONS = {
     "notes": {"note-text": "A note"},
     "letters/preview": {"kind": "acknowledgement"},
     "letters/send": {"kind": "acknowledgement"},
+    "documents": {},
     "extend": {"extend-reasons": "Many requests"},
     "refuse": {"refuse-reasons": "Manifestly unfounded"},
 }

@@ -14,6 +14,10 @@ from .letter import Letter
 from .staff import StaffMember
 from .types import UTCDateTime, utcnow
 
+# How a request can reach the operator; "web" is the self-service forms, the others are entered
+# by staff (rights/intake.py).
+CHANNELS = ("web", "post", "email", "phone")
+
 
 class PrivacyRequest(db.Model):
     """A request to exercise a right (access, erasure, objection, ...), filed by its subject."""
@@ -28,7 +32,15 @@ class PrivacyRequest(db.Model):
     state: Mapped[str] = mapped_column(String(24))
     # Every letter and email to the requester is written in this language.
     language: Mapped[str] = mapped_column(String(8))
-    email: Mapped[str] = mapped_column(String(254), index=True)
+    # None for a request staff entered from a letter or a call without one: every letter then
+    # goes by post, to postal_address (letters/services.py).
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    # How it arrived: "web" (the self-service forms) or, entered by staff (rights/intake.py),
+    # "post", "email" or "phone" (see CHANNELS).
+    channel: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
+    # Where letters go by post (lines separated by newlines, without the name); shown in the
+    # window of the envelope on every letter.
+    postal_address: Mapped[str | None] = mapped_column(Text)
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"), index=True
     )
@@ -36,6 +48,8 @@ class PrivacyRequest(db.Model):
     details: Mapped[str] = mapped_column(Text, default="")
     # What the kind needs besides the free text (rectification: field and new value, ...).
     specifics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # When it reached the operator: a request entered by staff carries the day it was received
+    # (at noon in the operator's time zone), not the day it was typed in.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The day the legal clock starts: receipt, or the email confirmation of a requester
     # without an account (the request is not real before).

@@ -743,8 +743,9 @@ def find_for_requester(session: Session, *, email: str, reference: str) -> Priva
         else None
     )
     given = (email or "").strip().casefold().encode()
-    expected = request.email.casefold().encode() if request is not None else b""
-    if request is None or not hmac.compare_digest(expected, given):
+    expected = (request.email or "").casefold().encode() if request is not None else b""
+    # A request entered without an email address (by post) has no address to match.
+    if request is None or not expected or not hmac.compare_digest(expected, given):
         return None
     return request
 
@@ -757,6 +758,8 @@ def _send(
 ) -> bool:
     """Send one mail about ``request`` in its language; False (logged) when it could not be."""
     kind = get_kind(request.kind)
+    if not request.email:  # entered by staff without one: letters go by post
+        return False
     try:
         send_mail(
             settings,

@@ -193,6 +193,7 @@ REGISTER_COLUMNS = (
     "outcome",
     "identity_outcome",
     "assigned_to",
+    "channel",
 )
 
 
@@ -234,6 +235,7 @@ def register_rows(session: Session) -> Iterator[bytes]:
                 request.state if closed else None,
                 request.identity_outcome,
                 request.assigned_to.email if request.assigned_to else None,
+                request.channel,
             )
         )
         yield take()

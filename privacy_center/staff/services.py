@@ -561,8 +561,16 @@ COMPLETION_FIELDS = {
 }
 
 
+NO_SUBJECT = _l(
+    "The connectors find a person's data by email address or account, and this request has "
+    "neither: the erasure cannot be done here."
+)
+
+
 def _erase(request: PrivacyRequest, connectors: Sequence[Connector]) -> tuple[dict[str, Any], ...]:
-    subject = Subject(email=request.email, account_id=request.account_id)
+    if not request.email and request.account_id is None:  # entered by staff (rights/intake.py)
+        raise ActionRefused(NO_SUBJECT)
+    subject = Subject(email=request.email or "", account_id=request.account_id)
     outcomes = []
     for connector in connectors:
         labels = {category.key: category.label for category in connector.categories()}

@@ -73,6 +73,7 @@ QUEUE_KINDS = {**KINDS, **POSTMORTEM_KINDS}
 ACTION_LABELS = {
     "request.transition": _l("State changed"),
     "identity_document.viewed": _l("Identity document viewed"),
+    "identity_document.added": _l("Scanned documents added"),
     "identity.confirmed": _l("Identity confirmed, documents deleted"),
     "request.assigned": _l("Assigned"),
     "note.added": _l("Internal note added"),
