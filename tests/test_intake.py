@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from privacy_center.audit import events_of_request
 from privacy_center.content import get_content
 from privacy_center.deadlines import due_date
+from privacy_center.letters import outbox as letter_outbox
 from privacy_center.letters import services as letters
 from privacy_center.models import IdentityDocument, Letter, PrivacyRequest
 from privacy_center.rights import services as rights_services
@@ -405,7 +406,7 @@ def test_a_letter_to_a_requester_without_email_is_stored_to_print_with_the_addre
     event = next(e for e in events_of_request(db, request.id) if e.action == "letter.sent")
     assert event.details["delivery"] == "post" and event.details["sha256"] == letter.sha256
     detail = console.get(f"/staff/requests/{reference}").get_data(as_text=True)
-    assert "to print and post" in detail and "Download to print (PDF)" in detail
+    assert "print it and post it" in detail and "Download to print (PDF)" in detail
     download = console.get(f"/staff/requests/{reference}/letters/{letter.id}.pdf")
     assert download.data == letter.pdf and "attachment" in download.headers["Content-Disposition"]
     # The name and every line of the address are in the window, the sender's line above them.
@@ -441,7 +442,7 @@ def test_a_letter_to_an_email_requester_with_a_postal_address_shows_it_and_is_ma
         today=TODAY,
         settings=app.config,
     )
-    letter = letters.send_letter(
+    letter = letter_outbox.send_letter(
         db, request, "acknowledgement", {}, actor="cli", today=TODAY, app_config=app.config
     )
     assert len(list(outbox.iterdir())) == 1

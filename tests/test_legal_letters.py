@@ -89,8 +89,9 @@ def make_request(db):
         if suspended:
             first, days = suspended
             moves += [
-                (S.IN_PROGRESS, S.AWAITING_REQUESTER, first),
-                (S.AWAITING_REQUESTER, S.IN_PROGRESS, first + timedelta(days=days)),
+                # Only the wait for a proof of identity suspends the clock (art. 12(6)).
+                (S.IN_PROGRESS, S.AWAITING_IDENTITY, first),
+                (S.AWAITING_IDENTITY, S.IN_PROGRESS, first + timedelta(days=days)),
             ]
         for source, target, day in moves:
             request.transitions.append(
