@@ -20,6 +20,7 @@ import pytest
 from babel.dates import format_date
 from conftest import free_port, staff_sign_in
 from sqlalchemy import func, select
+from test_exports import redis_url as redis_server
 
 from privacy_center import mail_queue
 from privacy_center.audit import events_of_request
@@ -41,6 +42,7 @@ from privacy_center.staff import services
 from privacy_center.workflow import RequestState
 
 S = RequestState
+redis_url = redis_server  # a private Redis server (test_exports' fixture)
 LEGAL = sorted(key for key, kind in LETTER_KINDS.items() if kind.legal)
 TOKEN = re.compile(r'name="[a-z-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
 
@@ -440,6 +442,55 @@ def _member(db):
     db.add(member)
     db.commit()
     return member
+
+
+def test_with_redis_the_first_attempt_is_a_job_of_the_worker(
+    app, db, make_request, smtp, redis_url, monkeypatch
+):
+    from redis import Redis
+    from rq import Queue
+
+    from privacy_center.jobs import DEFAULT_QUEUE
+
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    request = make_request()
+    services.ask_clarification(
+        db, request, staff=_member(db), questions="Which?", today=today(), settings=app.config
+    )
+    request_id, email = request.id, request.email
+    mail = db.scalar(select(OutgoingMail).where(OutgoingMail.request_id == request_id))
+    assert mail.attempts == 0 and mail.sent_at is None and smtp.messages == []
+    connection = Redis.from_url(redis_url)
+    try:
+        # The job waiting on the worker's queue, run as the worker runs it.
+        (job,) = Queue(DEFAULT_QUEUE, connection=connection).jobs
+        assert job.args == ("privacy_center.mail_queue:deliver_job", mail.id)
+        job.perform()
+    finally:
+        connection.delete(*connection.keys("rq:*"))
+        connection.close()
+    # (the worker's application context ended with the session: read the mail again)
+    mail = db.scalar(select(OutgoingMail).where(OutgoingMail.request_id == request_id))
+    assert mail.sent_at is not None and mail.attempts == 1
+    (message,) = smtp.messages
+    assert message["To"] == email
+
+
+def test_an_unreachable_job_queue_leaves_the_mail_queued_for_the_next_run(
+    app, db, make_request, smtp, monkeypatch
+):
+    monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    request = make_request()
+    services.ask_clarification(
+        db, request, staff=_member(db), questions="Which?", today=today(), settings=app.config
+    )
+    db.expire_all()
+    assert request.state == S.AWAITING_REQUESTER and len(request.letters) == 1
+    mail = db.scalar(select(OutgoingMail).where(OutgoingMail.request_id == request.id))
+    assert mail.attempts == 0 and mail.sent_at is None
+    result = app.test_cli_runner().invoke(args=["mail", "deliver"])
+    assert result.exit_code == 0 and "delivered 1" in result.output
+    assert [message["To"] for message in smtp.messages] == [request.email]
 
 
 def test_the_wait_grows_after_each_failure_and_stays_bounded():
