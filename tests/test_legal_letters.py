@@ -263,6 +263,7 @@ def test_each_legal_action_records_its_change_letter_audit_and_mail_together(
         data={f"{prefix}-csrf_token": token, **data},
     )
     assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert "could not be delivered" not in web.get(answer.location).get_data(as_text=True)
     letter = assert_one_unit(db, request, kind, target)
     # Attempted at once, after the commit: delivered.
     (message,) = smtp.messages
@@ -330,8 +331,9 @@ def test_a_failed_mail_stays_queued_is_shown_to_staff_and_a_later_run_sends_it(
     assert mail.next_attempt_at > mail.last_attempt_at  # a wait before the next attempt
 
     # Staff see it: on the request's page, and on every console page.
-    html = web.get(f"/staff/requests/{request.reference}").get_data(as_text=True)
-    assert "mail not delivered (1 attempts)" in html
+    html = web.get(answer.location).get_data(as_text=True)
+    assert "A mail to the requester could not be delivered yet" in html
+    assert "mail not delivered after 1 attempt: " in html
     assert f'action="/staff/mail/{mail.id}/retry"' in html
     queue = web.get("/staff/").get_data(as_text=True)
     assert 'id="undelivered-mail-warning"' in queue and "could not be delivered" in queue
