@@ -329,6 +329,9 @@ def test_a_failed_mail_stays_queued_is_shown_to_staff_and_a_later_run_sends_it(
     assert mail.sent_at is None and mail.attempts == 1
     assert f"127.0.0.1:{no_mail_server}" in mail.last_error
     assert mail.next_attempt_at > mail.last_attempt_at  # a wait before the next attempt
+    # The request's history says so (once: the outbox keeps the later attempts).
+    (failed,) = [e for e in events_of_request(db, request.id) if e.action == "mail.not_delivered"]
+    assert failed.details["mail_id"] == mail.id and failed.details["error"] == mail.last_error
 
     # Staff see it: on the request's page, and on every console page.
     html = web.get(answer.location).get_data(as_text=True)
@@ -367,6 +370,9 @@ def test_a_failed_mail_stays_queued_is_shown_to_staff_and_a_later_run_sends_it(
     assert mail.sent_at is not None and mail.last_error is None and mail.attempts == 3
     html = web.get(f"/staff/requests/{request.reference}").get_data(as_text=True)
     assert "emailed on" in html and 'id="undelivered-mail-warning"' not in html
+    assert "mail delivered<" in html and "mail not delivered: it stays queued" in html
+    actions = [e.action for e in events_of_request(db, request.id)]
+    assert actions.count("mail.not_delivered") == 1 and actions[-1] == "mail.delivered"
     # Delivered once: a further run sends nothing.
     assert "delivered 0" in runner.invoke(args=["mail", "deliver"]).output
     assert len(smtp_server.messages) == 1

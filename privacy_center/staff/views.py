@@ -78,6 +78,8 @@ ACTION_LABELS = {
     "note.added": _l("Internal note added"),
     "request.completed": _l("Request answered"),
     "letter.sent": _l("Letter sent"),
+    "mail.delivered": _l("Letter's mail delivered"),
+    "mail.not_delivered": _l("Letter's mail not delivered: it stays queued and is tried again"),
     "postmortem.data_released": _l("Data of the deceased communicated"),
     "postmortem.account_closed": _l("Account of the deceased closed"),
 }
