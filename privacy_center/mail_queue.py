@@ -30,6 +30,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from . import audit
 from .extensions import db
 from .jobs import enqueue
 from .mail import POLICY, MailNotSent, message_bytes, send
@@ -129,13 +130,27 @@ def deliver(
     except (MailNotSent, ValueError) as error:
         mail.last_error = str(error)[:MAX_ERROR_CHARS]
         mail.next_attempt_at = now + backoff(mail.attempts)
+        if mail.attempts == 1:  # the request's history says so once; the outbox keeps the rest
+            _audit(session, mail, "mail.not_delivered", {"error": mail.last_error})
         session.commit()
         log.warning("mail %s to %s not delivered: %s", mail.id, mail.to_address, error)
         return False
     mail.sent_at = utcnow()
     mail.last_error = None
+    _audit(session, mail, "mail.delivered", {})
     session.commit()
     return True
+
+
+def _audit(session: Session, mail: OutgoingMail, action: str, details: dict[str, Any]) -> None:
+    audit.record(
+        session,
+        actor="system",
+        action=action,
+        request_id=mail.request_id,
+        details={"mail_id": mail.id, "letter_id": mail.letter_id, "attempts": mail.attempts}
+        | details,
+    )
 
 
 @dataclass

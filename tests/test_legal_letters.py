@@ -20,6 +20,7 @@ import pytest
 from babel.dates import format_date
 from conftest import free_port, staff_sign_in
 from sqlalchemy import func, select
+from test_exports import redis_url as redis_server
 
 from privacy_center import mail_queue
 from privacy_center.audit import events_of_request
@@ -41,6 +42,7 @@ from privacy_center.staff import services
 from privacy_center.workflow import RequestState
 
 S = RequestState
+redis_url = redis_server  # a private Redis server (test_exports' fixture)
 LEGAL = sorted(key for key, kind in LETTER_KINDS.items() if kind.legal)
 TOKEN = re.compile(r'name="[a-z-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
 
@@ -262,6 +264,7 @@ def test_each_legal_action_records_its_change_letter_audit_and_mail_together(
         data={f"{prefix}-csrf_token": token, **data},
     )
     assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert "could not be delivered" not in web.get(answer.location).get_data(as_text=True)
     letter = assert_one_unit(db, request, kind, target)
     # Attempted at once, after the commit: delivered.
     (message,) = smtp.messages
@@ -327,10 +330,14 @@ def test_a_failed_mail_stays_queued_is_shown_to_staff_and_a_later_run_sends_it(
     assert mail.sent_at is None and mail.attempts == 1
     assert f"127.0.0.1:{no_mail_server}" in mail.last_error
     assert mail.next_attempt_at > mail.last_attempt_at  # a wait before the next attempt
+    # The request's history says so (once: the outbox keeps the later attempts).
+    (failed,) = [e for e in events_of_request(db, request.id) if e.action == "mail.not_delivered"]
+    assert failed.details["mail_id"] == mail.id and failed.details["error"] == mail.last_error
 
     # Staff see it: on the request's page, and on every console page.
-    html = web.get(f"/staff/requests/{request.reference}").get_data(as_text=True)
-    assert "mail not delivered (1 attempts)" in html
+    html = web.get(answer.location).get_data(as_text=True)
+    assert "A mail to the requester could not be delivered yet" in html
+    assert "mail not delivered after 1 attempt: " in html
     assert f'action="/staff/mail/{mail.id}/retry"' in html
     queue = web.get("/staff/").get_data(as_text=True)
     assert 'id="undelivered-mail-warning"' in queue and "could not be delivered" in queue
@@ -364,6 +371,9 @@ def test_a_failed_mail_stays_queued_is_shown_to_staff_and_a_later_run_sends_it(
     assert mail.sent_at is not None and mail.last_error is None and mail.attempts == 3
     html = web.get(f"/staff/requests/{request.reference}").get_data(as_text=True)
     assert "emailed on" in html and 'id="undelivered-mail-warning"' not in html
+    assert "mail delivered<" in html and "mail not delivered: it stays queued" in html
+    actions = [e.action for e in events_of_request(db, request.id)]
+    assert actions.count("mail.not_delivered") == 1 and actions[-1] == "mail.delivered"
     # Delivered once: a further run sends nothing.
     assert "delivered 0" in runner.invoke(args=["mail", "deliver"]).output
     assert len(smtp_server.messages) == 1
@@ -441,6 +451,55 @@ def _member(db):
     db.add(member)
     db.commit()
     return member
+
+
+def test_with_redis_the_first_attempt_is_a_job_of_the_worker(
+    app, db, make_request, smtp, redis_url, monkeypatch
+):
+    from redis import Redis
+    from rq import Queue
+
+    from privacy_center.jobs import DEFAULT_QUEUE
+
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    request = make_request()
+    services.ask_clarification(
+        db, request, staff=_member(db), questions="Which?", today=today(), settings=app.config
+    )
+    request_id, email = request.id, request.email
+    mail = db.scalar(select(OutgoingMail).where(OutgoingMail.request_id == request_id))
+    assert mail.attempts == 0 and mail.sent_at is None and smtp.messages == []
+    connection = Redis.from_url(redis_url)
+    try:
+        # The job waiting on the worker's queue, run as the worker runs it.
+        (job,) = Queue(DEFAULT_QUEUE, connection=connection).jobs
+        assert job.args == ("privacy_center.mail_queue:deliver_job", mail.id)
+        job.perform()
+    finally:
+        connection.delete(*connection.keys("rq:*"))
+        connection.close()
+    # (the worker's application context ended with the session: read the mail again)
+    mail = db.scalar(select(OutgoingMail).where(OutgoingMail.request_id == request_id))
+    assert mail.sent_at is not None and mail.attempts == 1
+    (message,) = smtp.messages
+    assert message["To"] == email
+
+
+def test_an_unreachable_job_queue_leaves_the_mail_queued_for_the_next_run(
+    app, db, make_request, smtp, monkeypatch
+):
+    monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    request = make_request()
+    services.ask_clarification(
+        db, request, staff=_member(db), questions="Which?", today=today(), settings=app.config
+    )
+    db.expire_all()
+    assert request.state == S.AWAITING_REQUESTER and len(request.letters) == 1
+    mail = db.scalar(select(OutgoingMail).where(OutgoingMail.request_id == request.id))
+    assert mail.attempts == 0 and mail.sent_at is None
+    result = app.test_cli_runner().invoke(args=["mail", "deliver"])
+    assert result.exit_code == 0 and "delivered 1" in result.output
+    assert [message["To"] for message in smtp.messages] == [request.email]
 
 
 def test_the_wait_grows_after_each_failure_and_stays_bounded():

@@ -33,7 +33,7 @@ from ..letters import outbox
 from ..letters import services as letters
 from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
-from ..mail_queue import mails_of_letters
+from ..mail_queue import mails_of_letters, undelivered
 from ..models import PrivacyRequest, StaffMember
 from ..postmortem import handling as postmortem
 from ..postmortem.handling import staff_view as postmortem_view
@@ -79,6 +79,8 @@ ACTION_LABELS = {
     "note.added": _l("Internal note added"),
     "request.completed": _l("Request answered"),
     "letter.sent": _l("Letter sent"),
+    "mail.delivered": _l("Letter's mail delivered"),
+    "mail.not_delivered": _l("Letter's mail not delivered: it stays queued and is tried again"),
     "postmortem.data_released": _l("Data of the deceased communicated"),
     "postmortem.account_closed": _l("Account of the deceased closed"),
     "request.lapsed": _l("Request lapsed, documents left destroyed"),
@@ -341,6 +343,16 @@ def document(reference: str, document_id: int) -> Response:
 # --- actions ------------------------------------------------------------------------------------
 
 
+def _flash_undelivered(privacy_request: PrivacyRequest) -> None:
+    if undelivered(db.session, request_id=privacy_request.id):
+        flash(
+            _(
+                "A mail to the requester could not be delivered yet: its letter is recorded, "
+                "and the mail stays queued and is tried again (see Letters below)."
+            )
+        )
+
+
 def _run_action(
     reference: str,
     name: str,
@@ -379,6 +391,7 @@ def _run_action(
         db.session.rollback()
         return _render_detail(privacy_request, forms=forms, errors={name: str(error)}, status=409)
     flash(done)
+    _flash_undelivered(privacy_request)
     return redirect(url_for(".detail", reference=privacy_request.reference), 303)
 
 
@@ -666,6 +679,7 @@ def send_letter(reference: str) -> Response | tuple[str, int]:
     except letters.LetterError as error:
         return _letter_failed(privacy_request, kind, fields, error)
     flash(_("The letter was sent."))
+    _flash_undelivered(privacy_request)
     return redirect(url_for(".detail", reference=privacy_request.reference), 303)
 
 
