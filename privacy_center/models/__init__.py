@@ -16,7 +16,7 @@ from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
-from .postmortem import PostmortemDirective
+from .postmortem import PostmortemDelivery, PostmortemDirective
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
 from .site import Site
@@ -37,6 +37,7 @@ __all__ = [
     "Interest",
     "Invoice",
     "Letter",
+    "PostmortemDelivery",
     "PostmortemDirective",
     "PreferenceChange",
     "PrivacyRequest",
