@@ -159,7 +159,7 @@ def test_a_release_mails_a_single_use_encrypted_download_of_exactly_those_data(
         assert labels("en")[key] in text
     assert labels("en")["identity"] not in text
     days = app.config["EXPORT_LIFETIME_DAYS"]
-    assert f"for {days} days" in text
+    assert f"for {days} days (until" in text
     path = data_link(mail)
 
     # Stored encrypted: no zip, no name, no invoice number in the file on disk.
@@ -260,7 +260,7 @@ def test_an_expired_link_is_refused_and_its_file_purged(
     page = requester.get(f"{path}?lang=en")
     assert page.status_code == 410
     assert "This link expired on" in page.get_data(as_text=True)
-    csrf = CSRF.search(requester.get(f"/rights/post-mortem/request?lang=en").get_data(True))[1]
+    csrf = CSRF.search(requester.get("/rights/post-mortem/request?lang=en").get_data(True))[1]
     answer = press_download(requester, f"{path}?lang=en", csrf)
     assert answer.status_code == 410 and answer.mimetype == "text/html"
     assert "postmortem.delivery_downloaded" not in audit_actions(db, filed)
