@@ -49,10 +49,12 @@ from ..tokens import token_hash
 from ..uploads import delete_document, read_document, store_document
 from .handling import (
     Release,
+    check_release,
     directives_for_request,
     record_release,
     release_lines,
     released_categories,
+    standing,
 )
 
 log = logging.getLogger(__name__)
@@ -154,13 +156,13 @@ def communicate(
     base_url: str,
     now: datetime | None = None,
 ) -> Communicated:
-    """Record the release of ``categories`` (checked against the deceased's directives and the
-    requester's standing: raises ``handling.ReleaseBlocked``), then prepare, store encrypted
-    and mail the requester a single-use link to exactly these data. Raises
-    :class:`DeliveryFailed` (no account to read, a connector or the mail failed): the caller
-    rolls back, and no file is left. Flushes only."""
+    """Check ``categories`` against the deceased's directives and the requester's standing
+    (raises ``handling.ReleaseBlocked`` before anything is read or written), read exactly these
+    data into an encrypted file, then record the release and mail the requester a single-use
+    link. Raises :class:`DeliveryFailed` (no account to read, a connector or the mail failed):
+    the caller rolls back, and no file is left. Flushes only."""
     moment = now or utcnow()
-    account, _directive = directives_for_request(session, request)
+    account, directive = directives_for_request(session, request)
     if account is None:
         raise DeliveryFailed(
             str(
@@ -170,18 +172,14 @@ def communicate(
                 )
             )
         )
-    release = record_release(
-        session,
-        request,
-        categories=categories,
-        estate_need=estate_need,
-        actor=actor,
-        now=moment,
+    chosen = list(dict.fromkeys(categories))
+    # Checked first, so that nothing of the deceased is read when the release is refused;
+    # record_release checks again as it records.
+    check_release(
+        directive, chosen, estate_need=estate_need or "", requester=standing(request, directive)
     )
     try:
-        data = archive(
-            session, request, account, release.categories, base_url=base_url, generated_at=moment
-        )
+        data = archive(session, request, account, chosen, base_url=base_url, generated_at=moment)
     except ConnectorError as error:
         raise DeliveryFailed(
             str(_l("The data could not be read, nothing was recorded: %(error)s", error=error))
@@ -189,6 +187,14 @@ def communicate(
     directory = _directory(settings)
     stored = store_document(data, directory=directory, key=settings["EXPORT_KEY"])
     try:
+        release = record_release(
+            session,
+            request,
+            categories=chosen,
+            estate_need=estate_need,
+            actor=actor,
+            now=moment,
+        )
         secret = secrets.token_urlsafe(32)
         delivery = PostmortemDelivery(
             request_id=request.id,
