@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import time
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +43,7 @@ from privacy_center.exports.archive import FORMAT
 from privacy_center.models import AuditEvent, PostmortemDelivery
 from privacy_center.models.types import utcnow
 from privacy_center.postmortem import delivery
+from privacy_center.storage import SWEEP_GRACE_SECONDS, sweep_all
 from privacy_center.uploads import ACCEPTED_MIME_TYPES, MAX_DOCUMENT_BYTES, stored_names
 from privacy_center.workflow import RequestState
 
@@ -235,7 +238,7 @@ def test_a_release_mails_a_single_use_encrypted_download_of_exactly_those_data(
     assert web.get(f"{LINK}not-a-token?lang=en").status_code == 404
 
 
-def test_an_expired_link_is_refused_and_its_file_purged(
+def test_an_expired_link_is_refused_and_its_file_deleted(
     app,
     web,  # noqa: F811
     db,
@@ -259,15 +262,15 @@ def test_an_expired_link_is_refused_and_its_file_purged(
     requester = app.test_client()
     page = requester.get(f"{path}?lang=en")
     assert page.status_code == 410
+    # "... and the file was deleted": at once, whether the purge ran or not.
     assert "This link expired on" in page.get_data(as_text=True)
+    assert "and the file was deleted" in page.get_data(as_text=True)
+    assert stored_names(copies) == []
     csrf = CSRF.search(requester.get("/rights/post-mortem/request?lang=en").get_data(True))[1]
     answer = press_download(requester, f"{path}?lang=en", csrf)
     assert answer.status_code == 410 and answer.mimetype == "text/html"
     assert "postmortem.delivery_downloaded" not in audit_actions(db, filed)
 
-    # The purge (flask exports purge) deletes the file; once.
-    assert delivery.purge_expired(db, utcnow(), directory=copies) == 1
-    assert stored_names(copies) == []
     assert delivery.purge_expired(db, utcnow(), directory=copies) == 0
     runner = app.test_cli_runner()
     result = runner.invoke(args=["exports", "purge"])
@@ -513,3 +516,50 @@ def test_the_staff_timeline_names_each_step_of_the_delivery(
     ):
         assert label in html
     assert db.scalar(select(func.count()).select_from(PostmortemDelivery)) >= 1
+
+
+def test_the_purge_deletes_the_files_of_expired_links(
+    app,
+    web,  # noqa: F811
+    db,
+    outbox,
+    documents,  # noqa: F811
+    copies,
+    make_account,
+    make_invoice,
+    make_staff,
+):
+    account = deceased(make_account, make_invoice)
+    filed = ready_request(web, db, outbox, documents, make_staff, account)
+    assert release(web, filed, ["invoices"]).status_code == 303
+    (made,) = deliveries(db, filed)
+    due = made.created_at + timedelta(days=app.config["EXPORT_LIFETIME_DAYS"])
+    assert delivery.purge_expired(db, due - timedelta(minutes=1), directory=copies) == 0
+    assert stored_names(copies) == [made.stored_name]
+    assert delivery.purge_expired(db, due, directory=copies) == 1
+    assert stored_names(copies) == []
+    assert delivery.purge_expired(db, due, directory=copies) == 0
+    (made,) = deliveries(db, filed)
+    assert made.stored_name is None and made.deleted_at is not None
+
+
+def test_the_storage_sweep_keeps_a_file_awaiting_its_download(
+    app,
+    web,  # noqa: F811
+    db,
+    outbox,
+    documents,  # noqa: F811
+    copies,
+    make_account,
+    make_invoice,
+    make_staff,
+):
+    account = deceased(make_account, make_invoice)
+    filed = ready_request(web, db, outbox, documents, make_staff, account)
+    assert release(web, filed, ["invoices"]).status_code == 303
+    (made,) = deliveries(db, filed)
+    old = time.time() - SWEEP_GRACE_SECONDS - 60
+    os.utime(copies / made.stored_name, (old, old))
+    reports = sweep_all(db, app.config)
+    assert reports["exports"].orphans == 0
+    assert stored_names(copies) == [made.stored_name]

@@ -309,6 +309,16 @@ def find_link(session: Session, token: str, now: datetime | None = None) -> Link
     return Link("ready", delivery)
 
 
+def open_link(session: Session, token: str, settings: Mapping[str, Any]) -> Link:
+    """What a mailed link leads to (:func:`find_link`); an expired link's file, if the hourly
+    purge has not deleted it yet, is deleted now, as its page says."""
+    moment = utcnow()
+    link = find_link(session, token, moment)
+    if link.state == "expired" and link.delivery and link.delivery.stored_name is not None:
+        purge_expired(session, moment, directory=_directory(settings))
+    return link
+
+
 def reference_of(session: Session, delivery: PostmortemDelivery) -> str | None:
     """The reference of the request a delivery answers (to quote when asking again)."""
     found = session.get(PrivacyRequest, delivery.request_id)

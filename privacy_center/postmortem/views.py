@@ -259,7 +259,7 @@ def _render_data_link(link: delivery.Link, status: int) -> tuple[str, int]:
 @bp.get("/data/<token>")
 def data_link(token: str) -> tuple[str, int]:
     """The mailed link's page: a button downloads (mail scanners opening links use nothing)."""
-    link = delivery.find_link(db.session, token)
+    link = delivery.open_link(db.session, token, current_app.config)
     return _render_data_link(link, {"ready": 200, "unknown": 404}.get(link.state, 410))
 
 
