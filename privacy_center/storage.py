@@ -126,6 +126,7 @@ def sweep_all(
 ) -> dict[str, SweepReport]:
     """Sweep both encrypted folders against the rows that name their files."""
     from .models import DataExport, IdentityDocument
+    from .postmortem.delivery import stored_names as delivered_names
 
     referenced = {
         "identity-documents": set(session.scalars(select(IdentityDocument.stored_name))),
@@ -133,7 +134,9 @@ def sweep_all(
             session.scalars(
                 select(DataExport.stored_name).where(DataExport.stored_name.is_not(None))
             )
-        ),
+        )
+        # Data of deceased holders awaiting download share the copies' folder and key.
+        | delivered_names(session),
     }
     return {
         name: sweep_folder(Path(settings[directory]), referenced[name], now=now)

@@ -56,6 +56,7 @@ from privacy_center.models import (
     DataExport,
     IdentityDocument,
     OutgoingMail,
+    PostmortemDelivery,
     PostmortemDirective,
     PrivacyRequest,
     RequestTransition,
@@ -66,7 +67,7 @@ from privacy_center.models.types import utcnow
 from privacy_center.postmortem import services as postmortem_services
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff.access import PENDING_AT_KEY, PENDING_KEY
-from privacy_center.tokens import issue_token
+from privacy_center.tokens import issue_token, token_hash
 from privacy_center.uploads import store_document
 from privacy_center.workflow import RequestState
 
@@ -321,6 +322,30 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
         account_id=holder_a.id,
     )
 
+    # Data of a deceased holder mailed to requester A (postmortem/delivery.py).
+    delivered_bytes = f"PK\x03\x04 data of a deceased for A {tag}".encode()
+    pm_link = secrets.token_urlsafe(32)
+    db.add(
+        PostmortemDelivery(
+            request_id=request_a.id,
+            account_id=holder_a.id,
+            categories=["invoices"],
+            email=request_a.email,
+            language="en",
+            stored_name=store_document(
+                delivered_bytes,
+                directory=Path(app.config["EXPORT_DIR"]),
+                key=app.config["EXPORT_KEY"],
+            ),
+            size_bytes=len(delivered_bytes),
+            sha256=hashlib.sha256(delivered_bytes).hexdigest(),
+            token_hash=token_hash(pm_link),
+            expires_at=utcnow() + timedelta(days=7),
+            mailed_at=utcnow(),
+        )
+    )
+    db.flush()
+
     keys = [category.key for category in get_connector_set().categories()]
     designated = f"Designated Heir {tag}"
     postmortem_services.record_directives(
@@ -355,6 +380,7 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
         "document": str(document.id),
         "export": str(export.id),
         "link": link,
+        "pm_link": pm_link,
         "receipt": receipt_id,
         "sign_in_link": sign_in_link,
         "unsubscribe": unsubscribe_token(
@@ -380,7 +406,7 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
             receipt_id,
             visitor,
         )
-    ] + [letter_pdf, document_bytes, export_bytes]
+    ] + [delivered_bytes, letter_pdf, document_bytes, export_bytes]
     return World(
         app=app,
         db=db,
@@ -428,6 +454,9 @@ MATRIX = [
     Row("GET", "/rights/download/{export}/file", "account", owner="export"),
     Row("GET", "/rights/download/link/{link}", "secret", secret="link"),
     Row("POST", "/rights/download/link/{link}", "secret", owner="export", secret="link"),
+    # Data of a deceased holder mailed to requester A.
+    Row("GET", "/rights/post-mortem/data/{pm_link}", "secret", secret="pm_link"),
+    Row("POST", "/rights/post-mortem/data/{pm_link}", "secret", owner="delivery", secret="pm_link"),
     # Pages of the signed-in holder's own data.
     Row("GET", "/rights/download", "own"),
     Row("POST", "/rights/download", "own", owner=None),
@@ -654,13 +683,14 @@ def _owner_check(row: Row, world: World) -> None:
         "letter": world.markers[-3],
         "document": world.markers[-2],
         "export": world.markers[-1],
+        "delivery": world.markers[-4],
         "receipt": world.values["receipt"].encode(),
         "designated": world.markers[7],
         "member": world.member("agent").email.encode(),
         "pdf": b"%PDF-",
         "status": b"",
     }[row.owner]
-    if row.owner in ("letter", "document", "export"):
+    if row.owner in ("letter", "document", "export", "delivery"):
         assert body == shows, where
     else:
         assert shows in body, where
@@ -706,6 +736,7 @@ def _as_rule(path: str) -> str:
         "document": "int:document_id",
         "export": "int:export_id",
         "link": "token",
+        "pm_link": "token",
         "receipt": "receipt_id",
         "sign_in_link": "token",
         "unsubscribe": "token",

@@ -9,9 +9,11 @@ its rows at the end.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
+import zipfile
 from collections.abc import Iterator
 
 import pyotp
@@ -38,7 +40,7 @@ from privacy_center.models import (
     PreferenceChange,
     PrivacyRequest,
 )
-from privacy_center.models.postmortem import PostmortemDirective
+from privacy_center.models.postmortem import PostmortemDelivery, PostmortemDirective
 from privacy_center.postmortem import services as postmortem
 from privacy_center.rights import services as rights
 from privacy_center.workflow import RequestState
@@ -295,11 +297,13 @@ def test_an_account_holder_records_changes_and_withdraws_directives(
 
 
 @pytest.fixture
-def heirs_request(app, documents, outbox) -> Iterator[tuple[str, str, str]]:  # noqa: F811
+def heirs_request(request, app, documents, outbox) -> Iterator[tuple[str, str, str]]:  # noqa: F811
     """A deceased account holder whose directives say "communicate nothing", and an heir's
-    request to close their account, confirmed by email (in progress, three documents).
-    Yields (reference, the heir's email, the deceased's email). Afterwards the letters and the
-    deceased's account are deleted; the request is left closed (see ``heir``)."""
+    request to close their account (or of the kind given as the fixture's param), confirmed by
+    email (in progress, three documents). Yields (reference, the heir's email, the deceased's
+    email). Afterwards the letters, the data mailed and the deceased's account are deleted;
+    the request is left closed (see ``heir``)."""
+    kind = getattr(request, "param", "postmortem_closure")
     deceased = f"deceased-{secrets.token_hex(6)}@example.org"
     heir = f"heir-{secrets.token_hex(6)}@example.org"
     with app.app_context():
@@ -329,7 +333,7 @@ def heirs_request(app, documents, outbox) -> Iterator[tuple[str, str, str]]:  # 
         today = get_content().operator.today()
         filed = postmortem.file_postmortem_request(
             session,
-            kind="postmortem_closure",
+            kind=kind,
             email=heir,
             name="Paul Navigateur",
             language="en",
@@ -356,10 +360,13 @@ def heirs_request(app, documents, outbox) -> Iterator[tuple[str, str, str]]:  # 
         request_id = session.scalar(
             select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)
         )
-        request = session.get(PrivacyRequest, request_id)
-        if rights.can_withdraw(request):
-            rights.withdraw(session, request, today=get_content().operator.today())
+        filed = session.get(PrivacyRequest, request_id)
+        if rights.can_withdraw(filed):
+            rights.withdraw(session, filed, today=get_content().operator.today())
         session.execute(delete(Letter).where(Letter.request_id == request_id))
+        session.execute(
+            delete(PostmortemDelivery).where(PostmortemDelivery.request_id == request_id)
+        )
         session.commit()
         _delete_account(deceased)
         database.session.remove()
@@ -445,3 +452,70 @@ def test_staff_close_the_account_of_a_deceased_who_asked_to_communicate_nothing(
     )
     assert reference in text and "The account was closed." in text
     assert "free of charge" in text
+
+
+@pytest.mark.parametrize("heirs_request", ["postmortem_estate"], indirect=True)
+def test_staff_communicate_data_of_a_deceased_and_the_heir_downloads_them_once(
+    live_server,
+    downloads_tab,
+    app,
+    outbox,
+    member,  # noqa: F811
+    heirs_request,
+    tmp_path,
+):
+    page = downloads_tab
+    reference, heir, _deceased = heirs_request
+    email, key = member
+    page.goto(f"{live_server}/staff/sign-in?lang=en")
+    dismiss_banner(page)
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/staff/sign-in/code"))
+    page.fill("#code", pyotp.TOTP(key).now())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/staff/?$"))
+    page.goto(f"{live_server}/staff/requests/{reference}?lang=en")
+    page.get_by_label("Type of document checked").select_option("passport")
+    page.get_by_role("button", name="Confirm identity and delete the documents").click()
+    page.get_by_text("Identity confirmed; the documents were deleted.").wait_for()
+
+    # "Communicate nothing": refused without the estate's need, and the box is unticked.
+    with app.app_context():
+        first = get_connector_set().categories()[0]
+        key, label = first.key, first.label("en")
+    release = page.locator('section[aria-labelledby="action-release"]')
+    release.get_by_label(label, exact=True).check()
+    release.get_by_role("button", name="Record the release").click()
+    page.get_by_text("Refused: the deceased asked that nothing be communicated").wait_for()
+    release = page.locator('section[aria-labelledby="action-release"]')
+    assert not release.get_by_label(label, exact=True).is_checked()
+    assert axe_violations(page) == []
+    release.get_by_label(label, exact=True).check()
+    release.get_by_label("Estate-settlement need").fill("The notary needs the contact details.")
+    release.get_by_role("button", name="Record the release").click()
+    page.get_by_text("The data were mailed to the requester").wait_for()
+    assert axe_violations(page) == []
+    page.screenshot(path=str(tmp_path / "staff-after-release.png"), full_page=True)
+
+    # The heir's mail: a link to a page whose button downloads the zip, once.
+    mail = [message for message in read_outbox(outbox) if message["To"] == heir][-1]
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    (link,) = set(re.findall(r"https?://\S+/rights/post-mortem/data/\S+", text))
+    page.goto(link + "?lang=en")
+    assert label in page.locator("#data-categories").inner_text()
+    assert axe_violations(page) == []
+    page.screenshot(path=str(tmp_path / "data-link.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the data").click()
+    archive = tmp_path / "data.zip"
+    download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as opened:
+        categories = json.loads(opened.read("data.json"))["categories"]
+    assert list(categories) == [key]
+    page.goto(link + "?lang=en")
+    page.get_by_text("This link was already used").wait_for()
+    assert reference in page.locator("#ask-again").inner_text()
+    assert axe_violations(page) == []
+    page.screenshot(path=str(tmp_path / "data-link-used.png"), full_page=True)

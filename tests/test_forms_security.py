@@ -95,6 +95,7 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
     "/rights/post-mortem": ("holder_a", "/rights/post-mortem", {"consent": "y"}),
     "/rights/post-mortem/withdraw": ("holder_a", "/rights/post-mortem/withdraw", {}),
     "/rights/post-mortem/request": ("anonymous", "/rights/post-mortem/request", {}),
+    "/rights/post-mortem/data/<token>": ("anonymous", "/rights/post-mortem/data/{pm_link}", {}),
     "/staff/sign-in": (
         "anonymous",
         "/staff/sign-in",

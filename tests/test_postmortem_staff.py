@@ -25,7 +25,7 @@ from privacy_center.accounts.services import current_preferences, may_send, set_
 from privacy_center.connectors import get_connector_set
 from privacy_center.content import get_content
 from privacy_center.models import AuditEvent, Invoice, PrivacyRequest
-from privacy_center.postmortem import handling
+from privacy_center.postmortem import delivery, handling
 from privacy_center.workflow import RequestState
 
 S = RequestState
@@ -158,22 +158,24 @@ def test_communicate_nothing_refuses_a_release_unless_an_estate_need_is_recorded
     db.refresh(filed)
     assert filed.state == S.IN_PROGRESS
 
-    # The completion form starts from what was communicated, in the requester's language, and
-    # its letter says it.
+    # The completion form shows what the letter will say was communicated, in the requester's
+    # language; the letter says it by itself (nothing to retype).
     page = web.get(answer.location).get_data(as_text=True)
-    assert "The release is recorded" in page
+    assert "The data were mailed to the requester" in page
     assert "Data of the deceased communicated" in page
-    (done,) = handling.release_lines([key], labels("en"), "en")
+    (done, *_sent) = delivery.completion_lines(db, filed)
+    assert done == handling.release_lines([key], labels("en"), "en")[0]
     assert done in page
     answer = web.post(
         f"/staff/requests/{filed.reference}/complete",
-        data={"complete-csrf_token": token_of(web, filed), "complete-summary": done},
+        data={"complete-csrf_token": token_of(web, filed), "complete-summary": ""},
     )
     assert answer.status_code == 303, answer.get_data(as_text=True)
     db.expire_all()
     assert filed.state == S.COMPLETED
     (letter,) = filed.letters
-    assert letter.kind == "completion" and letter.fields == {"done": done}
+    assert letter.kind == "completion"
+    assert letter.fields == {"done": "\n".join(delivery.completion_lines(db, filed))}
     assert done in pdf_text(letter.pdf)
 
 

@@ -241,9 +241,10 @@ def _summary_cell(value: Any) -> str:
     return text if len(text) <= SUMMARY_CELL_CHARS else text[: SUMMARY_CELL_CHARS - 1] + "…"
 
 
-def _summary_renderer(
-    plan: ExportPlan, export: DataExport, base_url: str
+def summary_renderer(
+    plan: ExportPlan, export: Any, base_url: str, extra: Mapping[str, Any] | None = None
 ) -> Callable[[Mapping[str, Tally], bool], str]:
+    """Renders the summary of ``export`` (a DataExport, or what ``extra`` describes)."""
     content = get_content()
     operator = content.operator
     language = plan.language
@@ -297,6 +298,7 @@ def _summary_renderer(
             "edpb_members_url": content.edpb_members_url,
             "rights_url": urljoin(base_url, "rights"),
             "summary_rows": current_app.config["EXPORT_SUMMARY_ROWS"],
+            **(extra or {}),
         }
         with force_locale(language):
             values["period_text"] = {
@@ -334,7 +336,7 @@ def archive_chunks(
     return stream_export(
         plan,
         schema=schema,
-        render_summary=_summary_renderer(plan, export, base_url),
+        render_summary=summary_renderer(plan, export, base_url),
         render_pdf=render_pdf,
         summary_rows=current_app.config["EXPORT_SUMMARY_ROWS"],
         on_rows=on_rows,
@@ -443,7 +445,7 @@ def _in_worker() -> bool:
     return get_current_job() is not None
 
 
-def _absolute_url(base_url: str, endpoint: str, **values: Any) -> str:
+def absolute_url(base_url: str, endpoint: str, **values: Any) -> str:
     """An address of this application outside any request (a job), from the site's root."""
     parts = urlsplit(base_url)
     adapter = current_app.url_map.bind(
@@ -553,8 +555,8 @@ def _mail_ready(
 ) -> None:
     operator = get_content().operator
     context = {
-        "download_url": _absolute_url(base_url, "exports.link", token=token),
-        "status_url": _absolute_url(base_url, "exports.status", export_id=export.id),
+        "download_url": absolute_url(base_url, "exports.link", token=token),
+        "status_url": absolute_url(base_url, "exports.status", export_id=export.id),
         "expires": format_datetime(
             export.expires_at, "long", tzinfo=ZoneInfo(operator.timezone), locale=export.language
         ),

@@ -21,12 +21,16 @@ exports_cli = AppGroup("exports", help="Copies of people's data prepared for dow
 
 @exports_cli.command("purge")
 def purge_command() -> None:
-    """Delete the prepared copies whose time is up (EXPORT_LIFETIME_DAYS), and the files a
-    killed process left behind (flask storage sweep)."""
+    """Delete the prepared copies and the post-mortem data whose time is up
+    (EXPORT_LIFETIME_DAYS), and the files a killed process left behind (flask storage sweep)."""
+    from ..postmortem.delivery import purge_expired
     from ..storage import sweep_all
 
     expired = purge_expired_exports(db.session, utcnow())
     click.echo(f"Expired copies deleted: {expired}")
+    directory = Path(current_app.config["EXPORT_DIR"])
+    delivered = purge_expired(db.session, utcnow(), directory=directory)
+    click.echo(f"Expired post-mortem data deleted: {delivered}")
     for name, report in sweep_all(db.session, current_app.config).items():
         if report.temporaries or report.orphans:
             click.echo(

@@ -17,7 +17,7 @@ from .consent import ConsentReceipt
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
 from .mail import OutgoingMail
-from .postmortem import PostmortemDirective
+from .postmortem import PostmortemDelivery, PostmortemDirective
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
 from .site import Site
@@ -39,6 +39,7 @@ __all__ = [
     "Invoice",
     "Letter",
     "OutgoingMail",
+    "PostmortemDelivery",
     "PostmortemDirective",
     "PreferenceChange",
     "PrivacyRequest",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -61,3 +61,36 @@ class PostmortemDirective(db.Model):
 
     def __repr__(self) -> str:
         return f"<PostmortemDirective account={self.account_id} v{self.version}>"
+
+
+class PostmortemDelivery(db.Model):
+    """Data of a deceased holder communicated to an heir or designated person: a zip of exactly
+    the categories released (postmortem/delivery.py), stored encrypted, downloaded once through
+    the link mailed to the requester. Only the SHA-256 of the link's token is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("privacy_request.id", ondelete="CASCADE"), index=True
+    )
+    # The deceased's account the data were read from (kept as a record if it goes later).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    # The category keys communicated (connectors.yaml), in the order released.
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Who the link was mailed to (the requester), and the language of the mail and the files.
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8))
+    # The encrypted zip (uploads.store_document, in EXPORT_DIR); None once downloaded or expired.
+    stored_name: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The link's single use: set by the first successful download.
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the file was deleted (downloaded or expired).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<PostmortemDelivery {self.id} request={self.request_id}>"

@@ -15,7 +15,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..rights.forms import (
-    DOCUMENT_DESCRIPTION,
     requester_email_field,
     requester_name_field,
     too_long,
@@ -23,6 +22,7 @@ from ..rights.forms import (
 )
 from ..rights.kinds import POSTMORTEM_CAPACITIES, POSTMORTEM_KINDS
 from ..rights.services import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
+from ..uploads import MAX_DOCUMENT_BYTES
 from .services import CHOICE_LABELS, CONSENT_WORDING
 
 CHOICE_PREFIX = "choice_"
@@ -82,6 +82,11 @@ class WithdrawDirectivesForm(FlaskForm):
     """The button that withdraws the directives in force."""
 
 
+class DataLinkForm(FlaskForm):
+    """Only the CSRF token: the mailed link opens a page whose button downloads, so that mail
+    scanners opening the link do not use it up."""
+
+
 class VerifyForm(FlaskForm):
     """A certificate's fingerprint, checked with a GET (nothing changes: no CSRF token)."""
 
@@ -96,9 +101,33 @@ class VerifyForm(FlaskForm):
     )
 
 
-def _document(label: Any, missing: Any) -> FileField:
+# Each document of an heir's request has its own hint; the accepted types and the size are the
+# upload rules' (uploads.check_identity_document: PDF, JPEG, PNG; MAX_DOCUMENT_BYTES).
+_LIMIT_MB = MAX_DOCUMENT_BYTES // (1024 * 1024)
+DOCUMENT_HINTS = {
+    "death_certificate": _l(
+        "A copy of the death certificate (acte de décès), as a PDF, JPEG or PNG file of at most "
+        "%(limit)d MB.",
+        limit=_LIMIT_MB,
+    ),
+    "capacity_proof": _l(
+        "What shows that you may act: as an heir, the notarial deed of heirship (acte de "
+        "notoriété) or a certificate of inheritance; as a notary, the document by which the "
+        "heirs instructed you; as the designated person, the deceased's directives or "
+        "certificate that name you. A PDF, JPEG or PNG file of at most %(limit)d MB.",
+        limit=_LIMIT_MB,
+    ),
+    "identity": _l(
+        "A copy of your own identity document (identity card, passport, driving licence or "
+        "residence permit), as a PDF, JPEG or PNG file of at most %(limit)d MB.",
+        limit=_LIMIT_MB,
+    ),
+}
+
+
+def _document(name: str, label: Any, missing: Any) -> FileField:
     return FileField(
-        label, description=DOCUMENT_DESCRIPTION, validators=[FileRequired(message=missing)]
+        label, description=DOCUMENT_HINTS[name], validators=[FileRequired(message=missing)]
     )
 
 
@@ -148,14 +177,19 @@ class HeirRequestForm(FlaskForm):
         validators=[Optional(), too_long(MAX_DETAILS_LENGTH)],
     )
     death_certificate = _document(
-        _l("Death certificate"), _l("Choose the file of the death certificate.")
+        "death_certificate",
+        _l("Death certificate"),
+        _l("Choose the file of the death certificate."),
     )
     capacity_proof = _document(
+        "capacity_proof",
         _l("Proof that you may act"),
         _l("Choose the file that proves you may act (designation, or notarial deed of heirship)."),
     )
     identity = _document(
-        _l("Your own identity document"), _l("Choose the file of your identity document.")
+        "identity",
+        _l("Your own identity document"),
+        _l("Choose the file of your identity document."),
     )
 
     def upload(self, name: str) -> tuple[str, bytes] | None:

@@ -358,9 +358,11 @@ def certificate_pdf(
     operator: Operator,
     issued_on: date,
     language: str,
+    verify_url: str,
 ) -> bytes:
     """The dated PDF certificate of one version, in ``language`` (the holder's), with its
-    fingerprint. ``category_labels`` are the categories' labels in that language."""
+    fingerprint. ``category_labels`` are the categories' labels in that language;
+    ``verify_url`` is the privacy center's own check page (``postmortem.verify``)."""
     with force_locale(language):
         rows = [
             (category_labels.get(key, key), str(CHOICE_LABELS[value]))
@@ -377,6 +379,7 @@ def certificate_pdf(
             consent_given_at=format_datetime(directive.consent_given_at, "long"),
             consent_wording=str(CONSENT_WORDINGS[directive.consent_wording_version]),
             fingerprint=group_fingerprint(directive.fingerprint),
+            verify_url=verify_url,
         )
     return render_pdf(html, stylesheets=("css/letter.css",))
 

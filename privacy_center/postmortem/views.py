@@ -11,6 +11,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     redirect,
     render_template,
@@ -30,9 +31,10 @@ from ..rights.forms import language_choices
 from ..rights.kinds import POSTMORTEM_KINDS
 from ..rights.views import confirmation_sent, over_limit
 from ..uploads import MAX_DOCUMENT_BYTES
-from . import services
+from . import delivery, services
 from .forms import (
     CHOICE_PREFIX,
+    DataLinkForm,
     DirectivesForm,
     HeirRequestForm,
     VerifyForm,
@@ -158,6 +160,7 @@ def certificate() -> Any:
         operator=operator,
         issued_on=operator.today(),
         language=language,
+        verify_url=url_for(".verify", _external=True),
     )
     response = Response(pdf, mimetype="application/pdf")
     name = f"post-mortem-directives-v{current.version}.pdf"
@@ -168,6 +171,7 @@ def certificate() -> Any:
 
 @bp.get("/verify")
 def verify() -> str:
+    # The address printed on every certificate (certificate.html).
     form = VerifyForm(request.args)
     result = None
     checked = False
@@ -235,3 +239,39 @@ def new_request() -> Any:
         else:
             return confirmation_sent(filed)
     return _render_request(form), 422
+
+
+# --- Data of the deceased communicated to the requester (delivery.py) ---------------------------
+
+
+def _render_data_link(link: delivery.Link, status: int) -> tuple[str, int]:
+    found = link.delivery
+    labels = delivery.category_labels(current_language())
+    return render_template(
+        "postmortem/data_link.html",
+        form=DataLinkForm(),
+        link=link,
+        categories=[labels.get(key, key) for key in found.categories] if found else [],
+        reference=delivery.reference_of(db.session, found) if found else None,
+    ), status
+
+
+@bp.get("/data/<token>")
+def data_link(token: str) -> tuple[str, int]:
+    """The mailed link's page: a button downloads (mail scanners opening links use nothing)."""
+    link = delivery.open_link(db.session, token, current_app.config)
+    return _render_data_link(link, {"ready": 200, "unknown": 404}.get(link.state, 410))
+
+
+@bp.post("/data/<token>")
+def data_download(token: str) -> Response | tuple[str, int]:
+    if not DataLinkForm().validate_on_submit():
+        abort(400)
+    link, data = delivery.download(db.session, token, current_app.config)
+    if data is None or link.delivery is None:
+        return _render_data_link(link, 404 if link.state == "unknown" else 410)
+    response = Response(data, mimetype="application/zip")
+    name = f"post-mortem-data-{link.delivery.created_at.date().isoformat()}.zip"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -31,6 +31,7 @@ from ..letters.outbox import commit_with_letter
 from ..models import IdentityDocument, PrivacyRequest, RequestNote, StaffMember
 from ..models.types import utcnow
 from ..operator import Operator
+from ..postmortem import delivery as postmortem_delivery
 from ..postmortem import handling as postmortem
 from ..rights.kinds import get_kind
 from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
@@ -623,7 +624,12 @@ def complete(
     letter_fields: dict[str, Any] = {}
     erasure: tuple[dict[str, Any], ...] = ()
     export_id = None
-    if request.kind in COMPLETION_FIELDS or (
+    if request.kind in postmortem.RELEASE_KINDS:
+        # Exactly what the recorded releases communicated, never retyped (postmortem/delivery).
+        letter_fields = postmortem_delivery.completion_fields(session, request, summary)
+        if not letter_fields:
+            raise ActionRefused("say why no data were communicated", "summary")
+    elif request.kind in COMPLETION_FIELDS or (
         request.kind in EXPORT_KINDS and request.account is None
     ):
         if not summary:
@@ -668,6 +674,8 @@ def complete(
         reason = summary
     elif export_id is not None:
         reason = "copy of the data prepared"
+    elif request.kind in postmortem.RELEASE_KINDS:
+        reason = "data of the deceased communicated (law 78-17 art. 85)"
     else:
         reason = "erasure performed by the connectors"
     transition(session, request, target, actor=staff.get_id(), reason=reason, today=today)
@@ -714,26 +722,34 @@ def release_postmortem_data(
     staff: StaffMember,
     categories: Sequence[str],
     estate_need: str = "",
-) -> postmortem.Release:
-    """Record that the data of ``categories`` are communicated to the heir or designated
-    person (estate or memories request). Checked against the deceased's directives and the
-    requester's standing: raises ``postmortem.handling.ReleaseBlocked`` (nothing written)
-    when they forbid it and no estate-settlement need is given. The request stays open: the
-    completion letter then says what was communicated."""
+    settings: Mapping[str, Any],
+    base_url: str,
+) -> postmortem_delivery.Communicated:
+    """Communicate the data of ``categories`` to the heir or designated person (estate or
+    memories request) as an encrypted single-use download, in one commit (postmortem/delivery.py;
+    raises ``postmortem.handling.ReleaseBlocked``, nothing written, when the deceased's
+    directives or the requester's standing forbid it and no estate-settlement need is given).
+    The request stays open: the completion letter then lists what was communicated."""
     _ensure_postmortem_checked(request, postmortem.RELEASE_KINDS)
     if not categories:
         raise ActionRefused(_l("Choose the data to communicate."), "categories")
     if len(estate_need or "") > MAX_TEXT_LENGTH:
         raise ActionRefused(_l("At most %(num)d characters.", num=MAX_TEXT_LENGTH), "estate_need")
-    release = postmortem.record_release(
-        session,
-        request,
-        categories=categories,
-        estate_need=estate_need,
-        actor=staff.get_id(),
-    )
+    try:
+        communicated = postmortem_delivery.communicate(
+            session,
+            request,
+            categories=categories,
+            estate_need=estate_need,
+            actor=staff.get_id(),
+            settings=settings,
+            base_url=base_url,
+        )
+    except postmortem_delivery.DeliveryFailed as error:
+        session.rollback()
+        raise ActionRefused(str(error)) from None
     session.commit()
-    return release
+    return communicated
 
 
 def close_deceased_account(

@@ -36,6 +36,7 @@ from ..letters.kinds import LETTER_KINDS
 from ..mail_queue import mails_of_letters, undelivered
 from ..models import PrivacyRequest, StaffMember
 from ..postmortem import handling as postmortem
+from ..postmortem.delivery import completion_lines
 from ..postmortem.handling import staff_view as postmortem_view
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
 from ..rights.services import ExtensionTooLate, due_date_on
@@ -85,6 +86,9 @@ ACTION_LABELS = {
     "postmortem.account_closed": _l("Account of the deceased closed"),
     "request.lapsed": _l("Request lapsed, documents left destroyed"),
     "request.lapse_notice": _l("Requester told of the lapse"),
+    "postmortem.delivery_created": _l("Data of the deceased prepared, encrypted"),
+    "postmortem.delivery_mailed": _l("Download link mailed to the requester"),
+    "postmortem.delivery_downloaded": _l("Data of the deceased downloaded by the requester"),
 }
 
 
@@ -187,17 +191,8 @@ def _release_form() -> ReleaseForm:
 
 
 def _complete_form(privacy_request: PrivacyRequest) -> CompleteForm:
-    """The completion form; for a post-mortem release, "what was done" starts from the data
-    recorded as communicated, in the requester's language (it goes into the letter)."""
-    form = CompleteForm(prefix="complete")
-    if not form.is_submitted() and privacy_request.kind in postmortem.RELEASE_KINDS:
-        lines = postmortem.release_lines(
-            postmortem.released_categories(db.session, privacy_request),
-            _category_labels(privacy_request.language),
-            privacy_request.language,
-        )
-        form.summary.data = "\n".join(lines)
-    return form
+    # A post-mortem release's letter lists what was communicated by itself (the page shows it).
+    return CompleteForm(prefix="complete")
 
 
 def _forms(privacy_request: PrivacyRequest) -> dict[str, FlaskForm]:
@@ -300,6 +295,9 @@ def _render_detail(
         postmortem=postmortem_view(
             db.session, privacy_request, _category_labels(current_language())
         ),
+        communicated=completion_lines(db.session, privacy_request)
+        if privacy_request.kind in postmortem.RELEASE_KINDS
+        else [],
     )
     return page, status
 
@@ -520,15 +518,20 @@ def complete(reference: str) -> Response | tuple[str, int]:
 
 
 def _release(req: PrivacyRequest, form: FlaskForm) -> None:
+    chosen = form.categories  # type: ignore[attr-defined]
     try:
         services.release_postmortem_data(
             db.session,
             req,
             staff=_member(),
-            categories=form.categories.data or [],  # type: ignore[attr-defined]
+            categories=chosen.data or [],
             estate_need=form.estate_need.data or "",  # type: ignore[attr-defined]
+            settings=current_app.config,
+            base_url=request.url_root,
         )
     except postmortem.ReleaseBlocked as blocked:
+        # A refused category is never left ticked on the form shown again.
+        chosen.data = [key for key in chosen.data or [] if key not in blocked.against]
         labels = _category_labels(current_language())
         names = ", ".join(labels.get(key, key) for key in blocked.against)
         if blocked.communicate_nothing:
@@ -555,7 +558,10 @@ def release(reference: str) -> Response | tuple[str, int]:
         reference,
         "release",
         _release,
-        _("The release is recorded; the completion letter will say what was communicated."),
+        _(
+            "The data were mailed to the requester as an encrypted download link that works "
+            "once; the completion letter will list them."
+        ),
     )
 
 
