@@ -23,16 +23,19 @@ class Busy(RuntimeError):
 
 
 @contextmanager
-def exclusive(session: Session, *, key: int, purpose: str) -> Iterator[None]:
+def exclusive(
+    session: Session, *, key: int, purpose: str, busy: type[Exception] = Busy
+) -> Iterator[None]:
     """Hold the lock named ``purpose`` (``key`` on PostgreSQL) while the block runs; raise
-    :class:`Busy` at once when another run holds it."""
+    ``busy`` (:class:`Busy` unless the caller names its own error) at once when another run
+    holds it."""
     engine = session.get_bind().engine
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             locked = connection.scalar(select(func.pg_try_advisory_lock(key)))
             connection.commit()
             if not locked:
-                raise Busy(f"another {purpose} run is under way")
+                raise busy(f"another {purpose} run is under way")
             try:
                 yield
             finally:
@@ -47,7 +50,7 @@ def exclusive(session: Session, *, key: int, purpose: str) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(f"another {purpose} run is under way") from None
+            raise busy(f"another {purpose} run is under way") from None
         try:
             yield
         finally:

@@ -14,10 +14,9 @@ clock by passing ``now``.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -29,9 +28,8 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, locks
 from ..content import OperatorContent
-from ..extensions import sqlite_lock_path
 from ..mail import MailNotSent, send_mail
 from ..models import (
     Account,
@@ -76,40 +74,11 @@ class RetentionBusy(RetentionError):
 RUN_LOCK_KEY = 0x70635F72657465  # "pc_rete"
 
 
-@contextmanager
-def exclusive_run(session: Session) -> Iterator[None]:
+def exclusive_run(session: Session) -> AbstractContextManager[None]:
     """Held for a whole run, so that two runs (cron and a person, two hosts) never overlap:
-    a second one would mark the first "interrupted" and send its warnings again. PostgreSQL: a
-    session advisory lock on a connection of its own; SQLite: a lock file beside the database.
-    Raises :class:`RetentionBusy` at once when another run holds it."""
-    engine = session.get_bind().engine
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            locked = connection.scalar(select(func.pg_try_advisory_lock(RUN_LOCK_KEY)))
-            # A session lock outlives the transaction: ending it keeps no snapshot open for the
-            # whole run (which would hold back vacuum on the tables the run deletes from).
-            connection.commit()
-            if not locked:
-                raise RetentionBusy("another retention run is under way")
-            try:
-                yield
-            finally:
-                connection.scalar(select(func.pg_advisory_unlock(RUN_LOCK_KEY)))
-                connection.commit()
-        return
-    lock_path = sqlite_lock_path(engine, "retention")
-    if lock_path is None:
-        yield  # an in-memory database, of one process: nothing else can run
-        return
-    with open(lock_path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RetentionBusy("another retention run is under way") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    a second one would mark the first "interrupted" and send its warnings again. Raises
+    :class:`RetentionBusy` at once when another run holds it."""
+    return locks.exclusive(session, key=RUN_LOCK_KEY, purpose="retention", busy=RetentionBusy)
 
 
 @dataclass(frozen=True)

@@ -410,23 +410,20 @@ def run_lapse(
         return report
     if form_url is None:
         raise ValueError("the lapse notice links to the request form: form_url is needed")
-    try:
-        with exclusive(session, key=RUN_LOCK_KEY, purpose="lapse"):
-            after = 0
-            while batch := find_stalled(session, now=now, after=after, limit=batch_size):
-                try:
-                    for stalled in batch:
-                        _lapse_one(session, stalled, now=now, settings=settings)
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-                report.lapsed.extend(batch)
-                report.batches += 1
-                after = batch[-1].request.id
-                if on_batch is not None:
-                    on_batch(batch)
-            _notify(session, report, now=now, settings=settings, form_url=form_url)
-    except Busy as error:
-        raise LapseBusy(str(error)) from None
+    with exclusive(session, key=RUN_LOCK_KEY, purpose="lapse", busy=LapseBusy):
+        after = 0
+        while batch := find_stalled(session, now=now, after=after, limit=batch_size):
+            try:
+                for stalled in batch:
+                    _lapse_one(session, stalled, now=now, settings=settings)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            report.lapsed.extend(batch)
+            report.batches += 1
+            after = batch[-1].request.id
+            if on_batch is not None:
+                on_batch(batch)
+        _notify(session, report, now=now, settings=settings, form_url=form_url)
     return report
