@@ -28,6 +28,7 @@ from ..content import get_content
 from ..mail import send_mail
 from ..models import Letter, PrivacyRequest
 from ..models.types import utcnow
+from ..recipients.services import letter_recipients
 from ..rights import services as rights_services
 from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
@@ -223,6 +224,7 @@ def render_letter_html(
             "authority": authority,
             "edpb_members_url": content.edpb_members_url,
             "page_numbers_css": _page_numbers_css(),
+            "recipients": letter_recipients(request),
         }
         html = current_app.jinja_env.get_template(letter_kind.template).render(values)
     return letter_kind, cleaned, html

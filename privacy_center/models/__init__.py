@@ -17,6 +17,7 @@ from .consent import ConsentReceipt
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
 from .postmortem import PostmortemDirective
+from .recipient import RecipientNotification
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
 from .site import Site
@@ -40,6 +41,7 @@ __all__ = [
     "PostmortemDirective",
     "PreferenceChange",
     "PrivacyRequest",
+    "RecipientNotification",
     "ReminderSent",
     "RequestNote",
     "RequestTransition",

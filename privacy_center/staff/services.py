@@ -31,6 +31,7 @@ from ..models import IdentityDocument, PrivacyRequest, RequestNote, StaffMember
 from ..models.types import utcnow
 from ..operator import Operator
 from ..postmortem import handling as postmortem
+from ..recipients import services as recipients
 from ..rights.kinds import get_kind
 from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
 from ..uploads import delete_document, read_document
@@ -581,6 +582,7 @@ def complete(
     fee_acknowledged: bool = False,
     operator: Operator | None = None,
     send_letter: LetterSender | None = None,
+    recipient_categories: Sequence[str] = (),
 ) -> Completion:
     """Answer the request, then send the completion letter.
 
@@ -661,7 +663,15 @@ def complete(
         request_id=request.id,
         details=details,
     )
-    session.commit()
+    # Art. 19: the recipients' notifications are written with the completion, told after it.
+    recipients.commit_with_notifications(
+        session,
+        request,
+        settings=settings,
+        base_url=base_url,
+        erasure=erasure,
+        categories=recipient_categories,
+    )
     _send(send_letter, session, request, "completion", letter_fields)
     return Completion(target, letter_fields, erasure=erasure, export_id=export_id)
 

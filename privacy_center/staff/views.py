@@ -37,6 +37,7 @@ from ..mail import MailNotSent
 from ..models import PrivacyRequest, StaffMember
 from ..postmortem import handling as postmortem
 from ..postmortem.handling import staff_view as postmortem_view
+from ..recipients.display import category_choices as recipient_category_choices
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
 from ..rights.services import ExtensionTooLate
 from ..uploads import StoredDocumentError
@@ -184,6 +185,7 @@ def _complete_form(privacy_request: PrivacyRequest) -> CompleteForm:
     """The completion form; for a post-mortem release, "what was done" starts from the data
     recorded as communicated, in the requester's language (it goes into the letter)."""
     form = CompleteForm(prefix="complete")
+    form.recipient_categories.choices = recipient_category_choices()
     if not form.is_submitted() and privacy_request.kind in postmortem.RELEASE_KINDS:
         lines = postmortem.release_lines(
             postmortem.released_categories(db.session, privacy_request),
@@ -522,6 +524,7 @@ def complete(reference: str) -> Response | tuple[str, int]:
             summary=form.summary.data or "",
             fee_acknowledged=bool(form.fee_acknowledged.data),
             send_letter=sender,
+            recipient_categories=form.recipient_categories.data or (),
         ),
         _("The request is completed; the letter was sent."),
     )
