@@ -86,6 +86,47 @@ def record(
     return rows
 
 
+def record_for_completion(
+    session: Session,
+    request: PrivacyRequest,
+    *,
+    erasure: Iterable[Mapping[str, Any]] = (),
+    categories: Sequence[str] = (),
+    register: RecipientRegister | None = None,
+) -> list[RecipientNotification]:
+    """Write, in the session's transaction (the completion's), one pending notification per
+    recipient holding a category concerned, for an erasure, rectification or restriction (none
+    for another right). No commit: the caller commits them with the completion."""
+    if request.kind not in NOTIFIED_RIGHTS:
+        return []
+    register = register or get_register()
+    concerned = concerned_categories(
+        request.kind, erasure=erasure, chosen=categories, register=register
+    )
+    rows = record(session, request, concerned, register=register)
+    if rows:
+        audit.record(
+            session,
+            actor="system",
+            action="recipients.recorded",
+            request_id=request.id,
+            details={"recipients": [row.recipient_key for row in rows], "categories": concerned},
+        )
+    return rows
+
+
+def deliver_after_commit(
+    settings: Mapping[str, Any],
+    request: PrivacyRequest,
+    rows: Sequence[RecipientNotification],
+    base_url: str,
+) -> None:
+    """Once the completion is committed: tell the recipients (inline, or as a background job
+    with ``REDIS_URL``). A failure is written to its row, never raised."""
+    if rows:
+        enqueue(settings, DELIVER_JOB, request.id, base_url)
+
+
 def commit_with_notifications(
     session: Session,
     request: PrivacyRequest,
@@ -96,32 +137,13 @@ def commit_with_notifications(
     categories: Sequence[str] = (),
     register: RecipientRegister | None = None,
 ) -> list[RecipientNotification]:
-    """Commit a completion together with its article 19 notifications, then tell the recipients.
-
-    For an erasure, rectification or restriction, the notifications are written in the session's
-    transaction (the completion's) before it is committed; then the delivery runs (inline, or
-    as a background job with ``REDIS_URL``). Any other right: just the commit."""
-    rows: list[RecipientNotification] = []
-    if request.kind in NOTIFIED_RIGHTS:
-        register = register or get_register()
-        concerned = concerned_categories(
-            request.kind, erasure=erasure, chosen=categories, register=register
-        )
-        rows = record(session, request, concerned, register=register)
-        if rows:
-            audit.record(
-                session,
-                actor="system",
-                action="recipients.recorded",
-                request_id=request.id,
-                details={
-                    "recipients": [row.recipient_key for row in rows],
-                    "categories": concerned,
-                },
-            )
+    """Commit a completion together with its article 19 notifications, then tell the
+    recipients: :func:`record_for_completion`, the commit, :func:`deliver_after_commit`."""
+    rows = record_for_completion(
+        session, request, erasure=erasure, categories=categories, register=register
+    )
     session.commit()
-    if rows:
-        enqueue(settings, DELIVER_JOB, request.id, base_url)
+    deliver_after_commit(settings, request, rows, base_url)
     return rows
 
 
