@@ -17,6 +17,7 @@ from .operator import (
     load_operator,
     load_retention,
 )
+from .policy.facts import policy_choices, policy_facts
 from .policy.registry import Registry, load_registry
 from .policy.versions import PolicyVersion, load_versions
 
@@ -50,11 +51,23 @@ def load_content(content_dir: str | Path) -> OperatorContent:
         raise ContentError(f"{root}: the content folder does not exist (setting CONTENT_DIR)")
     operator = load_operator(root / "operator.yaml")
     authorities, edpb_members_url = load_authorities(root / "authorities.yaml")
+    lifetime = operator.consent_lifetime_months
+    retention = load_retention(
+        root / "retention.yaml", operator.languages, consent_lifetime_months=lifetime
+    )
     return OperatorContent(
         operator=operator,
-        registry=load_registry(root / "cookies.yaml", operator.languages),
-        versions=load_versions(root / "policy", operator.languages),
-        retention=load_retention(root / "retention.yaml", operator.languages),
+        registry=load_registry(
+            root / "cookies.yaml", operator.languages, consent_lifetime_months=lifetime
+        ),
+        # The policy's facts come from the configuration loaded above (policy/facts.py).
+        versions=load_versions(
+            root / "policy",
+            operator.languages,
+            facts=policy_facts(operator, retention),
+            choices=policy_choices(operator),
+        ),
+        retention=retention,
         authorities=authorities,
         edpb_members_url=edpb_members_url,
         loaded_at=datetime.now(UTC).replace(microsecond=0),

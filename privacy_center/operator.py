@@ -127,6 +127,12 @@ class Operator:
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
 
+    @property
+    def consent_lifetime_months(self) -> int | None:
+        """The one consent lifetime of every site (None when they differ): what the policy says."""
+        lifetimes = {site.consent_lifetime_months for site in self.sites}
+        return lifetimes.pop() if len(lifetimes) == 1 else None
+
 
 @dataclass(frozen=True)
 class Period:
@@ -300,7 +306,14 @@ def parse_period(value: Any, where: str) -> Period:
     return Period(**value)
 
 
-def load_retention(path: Path, languages: tuple[str, ...]) -> tuple[RetentionRule, ...]:
+# A retention rule's period that is the sites' consent lifetime (never typed twice).
+CONSENT_LIFETIME = "consent-lifetime"
+
+
+def load_retention(
+    path: Path, languages: tuple[str, ...], *, consent_lifetime_months: int | None = None
+) -> tuple[RetentionRule, ...]:
+    """The rules of ``retention.yaml``; ``period: consent-lifetime`` is the sites' one lifetime."""
     raw = read_yaml(path) or {}
     rules = []
     for index, rule in enumerate(raw.get("rules") or ()):
@@ -311,7 +324,7 @@ def load_retention(path: Path, languages: tuple[str, ...]) -> tuple[RetentionRul
             RetentionRule(
                 key=key,
                 data=Translated.parse(rule.get("data"), languages, f"{where}: data"),
-                period=parse_period(rule.get("period"), f"{where}: period"),
+                period=_retention_period(rule.get("period"), consent_lifetime_months, where),
                 starts=Translated.parse(rule.get("starts"), languages, f"{where}: starts"),
                 then=Translated.parse(rule.get("then"), languages, f"{where}: then"),
                 section=require(rule, "section", where),
@@ -320,6 +333,17 @@ def load_retention(path: Path, languages: tuple[str, ...]) -> tuple[RetentionRul
     if not rules:
         raise ContentError(f"{path}: no retention rule")
     return tuple(rules)
+
+
+def _retention_period(value: Any, consent_lifetime_months: int | None, where: str) -> Period:
+    if value != CONSENT_LIFETIME:
+        return parse_period(value, f"{where}: period")
+    if consent_lifetime_months is None:
+        raise ContentError(
+            f"{where}: period {CONSENT_LIFETIME} needs one consent lifetime, but the sites' "
+            "consent_lifetime_months differ in operator.yaml: write the period instead"
+        )
+    return Period(months=consent_lifetime_months)
 
 
 def load_authorities(path: Path) -> tuple[tuple[Authority, ...], str]:

@@ -7,6 +7,7 @@ when the server cannot be reached the run stops with a message saying so.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -30,8 +31,20 @@ from werkzeug.serving import make_server
 
 from demo_site import create_demo_site
 from privacy_center import create_app
+from privacy_center.content import load_content
 from privacy_center.extensions import db as database
 from privacy_center.mail import parse_message
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+@functools.cache
+def current_policy_version() -> int:
+    """The number of the policy version in force today, read from the content (never a literal:
+    publishing a new version must not break tests that only need "the current one")."""
+    content = load_content(CONTENT_DIR)
+    return content.current_version(content.operator.today()).number
+
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PC_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -271,7 +284,7 @@ def valid_receipt(**overrides: object) -> dict[str, object]:
         "receiptId": str(uuid.uuid4()),
         "visitorId": str(uuid.uuid4()),
         "site": "demo",
-        "policyVersion": 2,
+        "policyVersion": current_policy_version(),
         "build": "0123456789ab",
         "textsHash": "a" * 64,
         "language": "fr",

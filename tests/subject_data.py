@@ -101,7 +101,8 @@ def fill_account(session: Session, account: Account, *, events: int = 12) -> Non
     session.add(
         ConsentReceipt(
             receipt_id=str(uuid.uuid4()), visitor_id=visitor, site_id=site(session).id,
-            recorded_at=START, policy_version=2, widget_build="b1", texts_hash="0" * 64,
+            recorded_at=START, policy_version=1,  # the version in force on START
+            widget_build="b1", texts_hash="0" * 64,
             language="fr", action="reject-all", method="click", gpc=False,
             choices={"functional": True, "analytics": False}, browser_family="firefox",
         )

@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 
 import pytest
-from conftest import valid_receipt
+from conftest import current_policy_version, valid_receipt
 from sqlalchemy import func, select
 from test_policy_content import CONTENT_DIR
 
@@ -51,7 +51,7 @@ def test_config_for_site_and_language(client):
         "functional", "analytics", "advertising", "personalization", "social"
     ]  # fmt: skip
     assert config["categories"][0]["required"] is True
-    assert config["language"] == "de" and config["policyVersion"] == 2
+    assert config["language"] == "de" and config["policyVersion"] == current_policy_version()
     assert config["texts"]["acceptAll"] == "Alle akzeptieren"
     assert any(c["name"] == "_ga" for c in config["categories"][1]["cookies"])
     assert config["categories"][4]["cookies"][0]["lifetime"]
@@ -90,7 +90,7 @@ def test_receipt_is_recorded_and_returned(client, db, receipt_payload):
     assert body["receiptId"] == payload["receiptId"]
     stored = client.get(f"/api/v1/consents/{payload['receiptId']}").get_json()
     assert stored["choices"] == payload["choices"]
-    assert stored["site"] == "demo" and stored["policyVersion"] == 2
+    assert stored["site"] == "demo" and stored["policyVersion"] == current_policy_version()
     assert stored["build"] == "0123456789ab" and stored["textsHash"] == "a" * 64
     assert stored["action"] == "accept-all" and stored["method"] == "click"
     assert stored["browser"] == "Firefox" and stored["language"] == "fr"
@@ -142,8 +142,8 @@ BAD_PAYLOADS = {
     "bad receipt id": {"receiptId": "1234"},
     "uuid not v4": {"receiptId": "00000000-0000-1000-8000-000000000000"},
     "unknown site": {"site": "elsewhere"},
-    "future policy version": {"policyVersion": 3},
-    "version as string": {"policyVersion": "2"},
+    "future policy version": {"policyVersion": current_policy_version() + 1},
+    "version as string": {"policyVersion": str(current_policy_version())},
     "version as bool": {"policyVersion": True},
     "unknown language": {"language": "it"},
     "unknown action": {"action": "maybe"},

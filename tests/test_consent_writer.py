@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from conftest import current_policy_version
 from flask_migrate import upgrade
 from sqlalchemy import delete, func, select
 from test_consent_api import ORIGIN
@@ -44,7 +45,8 @@ VISITOR = str(uuid.uuid4())
 def body(receipt_id: str, analytics: bool = True) -> str:
     return json.dumps({
         "receiptId": receipt_id, "visitorId": VISITOR, "site": "demo",
-        "policyVersion": 2, "build": "0123456789ab", "textsHash": "b" * 64, "language": "en",
+        "policyVersion": current_policy_version(), "build": "0123456789ab",
+        "textsHash": "b" * 64, "language": "en",
         "action": "save", "gpc": False,
         "choices": {"functional": True, "analytics": analytics, "advertising": False,
                     "personalization": False, "social": False},
@@ -135,7 +137,8 @@ def test_one_bad_receipt_does_not_fail_its_batch(grouped_app):
     def values(receipt_id: str, site_key: str) -> dict:
         return {
             "receipt_id": receipt_id, "visitor_id": VISITOR, "recorded_at": now,
-            "policy_version": 2, "widget_build": "0123456789ab", "texts_hash": "c" * 64,
+            "policy_version": current_policy_version(), "widget_build": "0123456789ab",
+            "texts_hash": "c" * 64,
             "language": "de", "action": "save", "method": "click", "gpc": False,
             "choices": {"functional": True}, "browser_family": "Firefox", "site_key": site_key,
         }  # fmt: skip

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import current_policy_version
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
@@ -335,13 +336,14 @@ def test_invoices_are_deleted_10_years_after_the_end_of_their_financial_year(
 # --- consent receipts (5 years after they stop being valid) -------------------------------------
 
 
-def make_receipt(db, recorded_at: datetime, visitor: str, policy_version: int = 2):
+def make_receipt(db, recorded_at: datetime, visitor: str, policy_version: int | None = None):
+    # By default, the newest version (T is years after every published one).
     receipt = ConsentReceipt(
         receipt_id=secrets.token_hex(16),
         visitor_id=visitor,
         site_id=site_id(db),
         recorded_at=recorded_at,
-        policy_version=policy_version,
+        policy_version=policy_version or current_policy_version(),
         widget_build="test",
         texts_hash="0" * 64,
         language="fr",

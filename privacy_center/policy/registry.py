@@ -88,9 +88,22 @@ def _shortest_days_in(months: int) -> int:
     )
 
 
-def parse_lifetime(value: object, where: str) -> Lifetime:
+# A cookie that lives as long as the consent choice (the sites' consent_lifetime_months).
+CONSENT_LIFETIME = "consent-lifetime"
+
+
+def parse_lifetime(
+    value: object, where: str, consent_lifetime_months: int | None = None
+) -> Lifetime:
     if isinstance(value, str) and value.strip().lower() == "session":
         return SESSION
+    if value == CONSENT_LIFETIME:
+        if consent_lifetime_months is None:
+            raise ContentError(
+                f"{where}: lifetime {CONSENT_LIFETIME} needs one consent lifetime, but the "
+                "sites' consent_lifetime_months differ in operator.yaml: write the lifetime"
+            )
+        return Lifetime(consent_lifetime_months, "months")
     match = _LIFETIME.match(str(value)) if isinstance(value, str) else None
     if not match or int(match.group(1)) <= 0:
         raise ContentError(
@@ -113,7 +126,10 @@ def _exceeds_maximum(lifetime: Lifetime) -> bool:
     return lifetime.amount * minutes_per_unit > _shortest_days_in(MAX_LIFETIME_MONTHS) * 24 * 60
 
 
-def load_registry(path: Path, languages: tuple[str, ...]) -> Registry:
+def load_registry(
+    path: Path, languages: tuple[str, ...], *, consent_lifetime_months: int | None = None
+) -> Registry:
+    """The registry; a cookie's ``lifetime: consent-lifetime`` is the sites' one lifetime."""
     raw = read_yaml(path) or {}
     categories = []
     for index, entry in enumerate(raw.get("categories") or ()):
@@ -156,7 +172,9 @@ def load_registry(path: Path, languages: tuple[str, ...]) -> Registry:
                 Cookie(
                     name=name,
                     lifetime=parse_lifetime(
-                        require(cookie, "lifetime", cookie_where), cookie_where
+                        require(cookie, "lifetime", cookie_where),
+                        cookie_where,
+                        consent_lifetime_months,
                     ),
                     purpose=Translated.parse(
                         cookie.get("purpose"), languages, f"{cookie_where}: purpose"

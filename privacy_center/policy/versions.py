@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,7 @@ import markdown
 import yaml
 
 from ..operator import ContentError, Translated, read_yaml, require
+from .facts import Choice, Fact, FactResolver
 
 SUMMARY_KEYS = ("who", "what", "why", "how-long", "recipients", "rights")
 PLACEHOLDERS = ("cookie-list", "authorities", "retention")
@@ -90,7 +92,15 @@ def _toc(tokens: list[dict]) -> tuple[Heading, ...]:
     )
 
 
-def render_document(path: Path, language: str) -> PolicyDocument:
+def render_document(
+    path: Path,
+    language: str,
+    *,
+    facts: Mapping[str, Fact] | None = None,
+    choices: Mapping[str, Choice] | None = None,
+    check_typed: bool = False,
+) -> PolicyDocument:
+    """One document, its fact tokens replaced by the configuration's values (facts.py)."""
     try:
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -103,7 +113,19 @@ def render_document(path: Path, language: str) -> PolicyDocument:
         front = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as error:
         raise ContentError(f"{where}: front matter is not valid YAML: {error}") from None
-    body = source[match.end() :]
+    if not isinstance(front, dict):
+        raise ContentError(f"{where}: the front matter must be a mapping (title, summary…)")
+    resolver = FactResolver.for_document(
+        front,
+        facts=facts or {},
+        choices=choices or {},
+        language=language,
+        where=where,
+        check_typed=check_typed,
+    )
+    body = resolver.markdown(
+        source[match.end() :], first_line=source.count("\n", 0, match.end()) + 1
+    )
     missing_id = _HEADING_WITHOUT_ID.search(body)
     if missing_id:
         raise ContentError(f"{where}: heading without an anchor {{#id}}: {missing_id.group(0)!r}")
@@ -115,7 +137,7 @@ def render_document(path: Path, language: str) -> PolicyDocument:
             SummaryPoint(
                 key=require(point, "key", point_where),
                 title=require(point, "title", point_where),
-                text=require(point, "text", point_where),
+                text=resolver.text(require(point, "text", point_where)),
                 section=require(point, "section", point_where),
             )
         )
@@ -143,11 +165,12 @@ def render_document(path: Path, language: str) -> PolicyDocument:
 
     document = PolicyDocument(
         language=language,
-        title=require(front, "title", where),
+        title=resolver.text(require(front, "title", where)),
         summary=tuple(summary),
         parts=tuple(parts),
         toc=toc,
-        sha256=hashlib.sha256(source.encode()).hexdigest(),
+        # Of the text as rendered: a fact that changes changes the document.
+        sha256=hashlib.sha256(body.encode()).hexdigest(),
     )
     anchors = {heading.id for heading in document.headings}
     for point in document.summary:
@@ -158,9 +181,19 @@ def render_document(path: Path, language: str) -> PolicyDocument:
     return document
 
 
-def load_versions(policy_dir: Path, languages: tuple[str, ...]) -> tuple[PolicyVersion, ...]:
+def load_versions(
+    policy_dir: Path,
+    languages: tuple[str, ...],
+    *,
+    facts: Mapping[str, Fact] | None = None,
+    choices: Mapping[str, Choice] | None = None,
+) -> tuple[PolicyVersion, ...]:
     index_path = policy_dir / "versions.yaml"
     raw = read_yaml(index_path) or {}
+    # From this version on, the facts are named, never typed (earlier ones were published so).
+    facts_from = raw.get("facts_from", 1)
+    if not isinstance(facts_from, int) or isinstance(facts_from, bool) or facts_from < 1:
+        raise ContentError(f"{index_path}: facts_from must be a version number")
     versions: list[PolicyVersion] = []
     for position, entry in enumerate(raw.get("versions") or ()):
         where = f"{index_path}: versions[{position}]"
@@ -173,7 +206,13 @@ def load_versions(policy_dir: Path, languages: tuple[str, ...]) -> tuple[PolicyV
         if versions and effective <= versions[-1].effective:
             raise ContentError(f"{where}: effective date must come after the previous version's")
         documents = {
-            language: render_document(policy_dir / f"v{number}" / f"{language}.md", language)
+            language: render_document(
+                policy_dir / f"v{number}" / f"{language}.md",
+                language,
+                facts=facts,
+                choices=choices,
+                check_typed=number >= facts_from,
+            )
             for language in languages
         }
         reference = documents[languages[0]]
