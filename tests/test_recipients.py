@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import staff_sign_in
+from markupsafe import escape
 from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -26,6 +27,7 @@ from privacy_center import create_app
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.connectors import EXTENSION_KEY as CONNECTORS_KEY
 from privacy_center.connectors import get_connectors
+from privacy_center.content import load_content
 from privacy_center.deadlines import reply_due
 from privacy_center.models import Account, PrivacyRequest, RecipientNotification, RequestTransition
 from privacy_center.models.types import utcnow
@@ -549,3 +551,33 @@ def test_the_notify_command_needs_the_address_for_an_email_notification(
     result = app.test_cli_runner().invoke(args=["recipients", "notify"], env={"PC_BASE_URL": ""})
     assert result.exit_code != 0 and "--base-url" in result.output
     assert rows_of(db, request)["mailco"].attempts == 0
+
+
+# --- the policy lists the register (facts rendered from the configuration) ----------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_policy_names_every_recipient_of_the_register(app, client, language):
+    answer = client.get(f"/policy?lang={language}")
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    section = html.split('id="recipients"', 1)[1].split('id="customer-support"', 1)[0]
+    register = app.extensions[EXTENSION_KEY]
+    assert len(register.recipients) == 8
+    for recipient in register.recipients:
+        assert f"<strong>{escape(recipient.name(language))}</strong>" in section, recipient.key
+        assert str(escape(recipient.location(language))) in section, recipient.key
+        if recipient.safeguard is not None:
+            assert str(escape(recipient.safeguard(language))) in section, recipient.key
+
+
+def test_the_policy_follows_the_register(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(PROJECT_ROOT / "content", content)
+    raw = yaml.safe_load((content / "recipients.yaml").read_text(encoding="utf-8"))
+    raw["recipients"][0]["name"] = "PayCo Europe"
+    (content / "recipients.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
+    version = load_content(content).versions[-1]
+    for language in LANGUAGES:
+        body = version.document(language).html
+        assert "<strong>PayCo Europe</strong>" in body and "<strong>HIPAY</strong>" not in body

@@ -1,5 +1,5 @@
-"""What pages show of the recipients: the staff page's section, the completion form's choices,
-the policy's list (rendered from the register, never typed twice)."""
+"""What the staff pages show of the recipients: the request page's section and the completion
+form's choices. (The policy's list is a fact of the policy: recipients/facts.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..connectors import get_connector_set
 from ..extensions import db
 from ..i18n import current_language
 from ..models import PrivacyRequest, RecipientNotification
-from .register import Recipient, get_register
+from .register import get_register
 from .services import notifications_of
 
 STATE_LABELS: dict[str, LazyString] = {
@@ -55,37 +55,3 @@ def category_choices(language: str | None = None) -> list[tuple[str, str]]:
     rectification or a restriction."""
     labels = _labels(language or current_language())
     return [(key, labels.get(key, key)) for key in get_register().held_categories()]
-
-
-@dataclass(frozen=True)
-class PolicyRecipient:
-    name: str
-    role: str
-    does: str
-    location: str
-    safeguard: str | None
-    categories: list[str]
-
-
-ROLE_LABELS: dict[str, LazyString] = {
-    "processor": _l("processor, acting on our behalf"),
-    "recipient": _l("recipient, for its own purposes"),
-}
-
-
-def policy_recipients(language: str) -> list[PolicyRecipient]:
-    """Every recipient of the register as the policy lists it, in ``language`` (call it inside
-    force_locale(language) for the role's words)."""
-    labels = _labels(language)
-
-    def entry(recipient: Recipient) -> PolicyRecipient:
-        return PolicyRecipient(
-            name=recipient.name(language),
-            role=str(ROLE_LABELS[recipient.role]),
-            does=recipient.does(language),
-            location=recipient.location(language),
-            safeguard=recipient.safeguard(language) if recipient.safeguard else None,
-            categories=[labels.get(key, key) for key in recipient.categories],
-        )
-
-    return [entry(recipient) for recipient in get_register().recipients]

@@ -72,6 +72,8 @@ class Recipient:
 @dataclass(frozen=True)
 class RecipientRegister:
     recipients: tuple[Recipient, ...]
+    # The file it was read from, for error messages.
+    path: Path | None = None
 
     def get(self, key: str) -> Recipient | None:
         return next((item for item in self.recipients if item.key == key), None)
@@ -157,9 +159,7 @@ def _load_contact(raw: Any, languages: tuple[str, ...], where: str) -> Contact:
     )
 
 
-def _load_recipient(
-    raw: Any, index: int, languages: tuple[str, ...], categories: Collection[str], path: Path
-) -> Recipient:
+def _load_recipient(raw: Any, index: int, languages: tuple[str, ...], path: Path) -> Recipient:
     if not isinstance(raw, dict):
         raise ContentError(f"{path}: recipients[{index}]: expected a mapping (key: value lines)")
     key = require(raw, "key", f"{path}: recipients[{index}]")
@@ -176,12 +176,8 @@ def _load_recipient(
         raise ContentError(
             f"{where}: categories: name the data categories it holds (keys of connectors.yaml)"
         )
-    unknown = [item for item in held if item not in categories]
-    if unknown:
-        raise ContentError(
-            f"{where}: categories: unknown category {', '.join(map(repr, unknown))}; use keys of "
-            f"connectors.yaml ({', '.join(categories)})"
-        )
+    if not all(isinstance(item, str) for item in held):
+        raise ContentError(f"{where}: categories: a list of keys of connectors.yaml")
     outside_eu = raw.get("outside_eu", False)
     if not isinstance(outside_eu, bool):
         raise ContentError(f"{where}: outside_eu is true or false")
@@ -207,9 +203,10 @@ def _load_recipient(
 
 
 def load_recipients(
-    path: Path, languages: tuple[str, ...], categories: Collection[str]
+    path: Path, languages: tuple[str, ...], categories: Collection[str] | None = None
 ) -> RecipientRegister:
-    """Read and check ``recipients.yaml``; ``categories`` are the keys of connectors.yaml."""
+    """Read and check ``recipients.yaml``; ``categories`` are the keys of connectors.yaml (None:
+    checked later, with :func:`check_categories`, once the connectors are loaded)."""
     raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ContentError(f"{path}: expected a list under 'recipients'")
@@ -218,11 +215,26 @@ def load_recipients(
         raise ContentError(f"{path}: recipients is a list of entries")
     recipients: list[Recipient] = []
     for index, entry in enumerate(entries):
-        recipient = _load_recipient(entry, index, languages, list(categories), path)
+        recipient = _load_recipient(entry, index, languages, path)
         if any(item.key == recipient.key for item in recipients):
             raise ContentError(f"{path}: recipient {recipient.key!r} is declared twice")
         recipients.append(recipient)
-    return RecipientRegister(tuple(recipients))
+    register = RecipientRegister(tuple(recipients), path)
+    if categories is not None:
+        check_categories(register, categories)
+    return register
+
+
+def check_categories(register: RecipientRegister, categories: Collection[str]) -> None:
+    """Every category a recipient holds is one of connectors.yaml's."""
+    known = list(categories)
+    for recipient in register.recipients:
+        unknown = [item for item in recipient.categories if item not in known]
+        if unknown:
+            raise ContentError(
+                f"{register.path}: recipient {recipient.key!r}: categories: unknown category "
+                f"{', '.join(map(repr, unknown))}; use keys of connectors.yaml ({', '.join(known)})"
+            )
 
 
 def get_register() -> RecipientRegister:

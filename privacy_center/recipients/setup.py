@@ -3,26 +3,22 @@ connectors whose categories it names), the pages, the command and the staff page
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 
 from ..connectors import EXTENSION_KEY as CONNECTORS_KEY
 from ..content import EXTENSION_KEY as CONTENT_KEY
 from .cli import recipients_cli
 from .display import category_choices, staff_notifications
-from .register import EXTENSION_KEY, load_recipients
+from .register import EXTENSION_KEY, check_categories
 from .views import bp
 
 
 def init_app(app: Flask) -> None:
-    content = app.extensions[CONTENT_KEY]
-    connectors = app.extensions[CONNECTORS_KEY]
-    app.extensions[EXTENSION_KEY] = load_recipients(
-        Path(app.config["CONTENT_DIR"]) / "recipients.yaml",
-        content.operator.languages,
-        [category.key for category in connectors.categories()],
-    )
+    # Read with the rest of the content (the policy lists the recipients); the categories
+    # each holds are checked now that connectors.yaml is loaded.
+    register = app.extensions[CONTENT_KEY].recipients
+    check_categories(register, [item.key for item in app.extensions[CONNECTORS_KEY].categories()])
+    app.extensions[EXTENSION_KEY] = register
     app.register_blueprint(bp)
     app.cli.add_command(recipients_cli)
     app.add_template_global(staff_notifications, "recipient_notifications")
