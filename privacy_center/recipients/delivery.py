@@ -71,7 +71,7 @@ class DeliveryFailed(RuntimeError):
     """The recipient was not told; the message says what happened, for staff."""
 
 
-class BaseUrlMissing(RuntimeError):
+class BaseUrlMissing(DeliveryFailed):
     """An email notification needs the privacy center's address, for its acknowledgement link."""
 
 

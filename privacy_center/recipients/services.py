@@ -10,6 +10,7 @@ with explicit arguments; they never look at the HTTP request or the session.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,8 @@ from ..models import PrivacyRequest, RecipientNotification, StaffMember
 from ..models.recipient import TOLD_STATES
 from ..models.types import utcnow
 from .register import Recipient, RecipientRegister, get_register
+
+log = logging.getLogger(__name__)
 
 # The rights whose completion is told to the recipients (art. 19 GDPR).
 NOTIFIED_RIGHTS = ("erasure", "rectification", "restriction")
@@ -122,9 +125,15 @@ def deliver_after_commit(
     base_url: str,
 ) -> None:
     """Once the completion is committed: tell the recipients (inline, or as a background job
-    with ``REDIS_URL``). A failure is written to its row, never raised."""
-    if rows:
+    with ``REDIS_URL``). Nothing is raised: a failed call is written to its row, and when the
+    delivery cannot even start (the queue unreachable) the rows stay pending for
+    ``flask recipients notify``; the completion and its letter go on."""
+    if not rows:
+        return
+    try:
         enqueue(settings, DELIVER_JOB, request.id, base_url)
+    except Exception:
+        log.exception("%s: the recipients will be told by the next notify run", request.reference)
 
 
 def commit_with_notifications(
