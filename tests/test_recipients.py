@@ -32,7 +32,9 @@ from privacy_center.deadlines import reply_due
 from privacy_center.models import Account, PrivacyRequest, RecipientNotification, RequestTransition
 from privacy_center.models.types import utcnow
 from privacy_center.operator import ContentError
+from privacy_center.recipients.delivery import deliver_due
 from privacy_center.recipients.register import EXTENSION_KEY, load_recipients
+from privacy_center.recipients.services import record_for_completion
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff import services
 from privacy_center.workflow import RequestState
@@ -616,3 +618,34 @@ def test_when_the_delivery_cannot_start_the_rows_wait_and_the_letter_says_they_a
     (follow_up,) = [m for m in mail.messages if m["To"] == request.email and "told" in m["Subject"]]
     body = follow_up.get_body(("plain",)).get_content()
     assert "AdNet" in body and "Flaky Analytics" in body and "MailCo" in body
+
+
+def test_the_waits_between_tries_double_until_the_last_try_fails(
+    app, db, make_request, holder, endpoint, use_register
+):
+    endpoint.calls.clear()
+    endpoint.down = True
+    use_register(
+        [
+            entry(
+                "flaky",
+                ["interests"],
+                {"url": f"{endpoint.url}/down", "retries": 3, "backoff_seconds": 60},
+            )
+        ]
+    )
+    request = make_request(account=holder)
+    (row,) = record_for_completion(db, request, erasure=[{"category": "interests",
+                                                          "action": "removed"}])  # fmt: skip
+    db.commit()
+    start = utcnow()
+    moments, waits = [start], []
+    for _ in range(4):
+        (outcome,) = deliver_due(db, settings=app.config, base_url=None, now=moments[-1])
+        assert outcome.recipient == "flaky" and outcome.error
+        if row.next_attempt_at is not None:
+            waits.append((row.next_attempt_at - moments[-1]).total_seconds())
+            moments.append(row.next_attempt_at)
+    assert waits == [60, 120, 240]
+    assert row.state == "failed" and row.attempts == 4 and row.next_attempt_at is None
+    assert deliver_due(db, settings=app.config, base_url=None, now=start + timedelta(days=9)) == []
