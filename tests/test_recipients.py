@@ -246,6 +246,11 @@ def test_the_demo_register_names_the_recipients_of_the_policy(app):
     outside = {item.key for item in register.recipients if item.outside_eu}
     assert outside == {"customer_service", "it_services", "social_networks"}
     assert all(item.safeguard is not None for item in register.recipients if item.outside_eu)
+    # Tried again 10 times, the waits doubling from 5 minutes: about three and a half days.
+    contact = hipay.contact
+    assert (contact.channel, contact.retries, contact.backoff_seconds) == ("email", 10, 300)
+    tries = sum(contact.backoff_seconds * 2**n for n in range(contact.retries))
+    assert 3.5 <= tries / 86400 < 3.6
 
 
 MISTAKES = [

@@ -48,7 +48,7 @@ class Contact:
     language: str | None = None
     # How many more times a failed notification is tried (by ``flask recipients notify``),
     # waiting ``backoff_seconds``, then twice as long each time.
-    retries: int = 5
+    retries: int = 10
     backoff_seconds: float = 300.0
 
 
@@ -116,7 +116,7 @@ def _load_contact(raw: Any, languages: tuple[str, ...], where: str) -> Contact:
     )
     if unknown:
         raise ContentError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    retries = raw.get("retries", 5)
+    retries = raw.get("retries", 10)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise ContentError(
             f"{where}: retries is a whole number from 0 to {MAX_RETRIES} (got {retries!r})"
