@@ -19,7 +19,7 @@ import yaml
 from privacy_center import deadlines
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.consent.services import max_age_seconds
-from privacy_center.content import OperatorContent, load_content
+from privacy_center.content import OperatorContent, get_content, load_content
 from privacy_center.operator import ContentError, Period
 from privacy_center.policy.facts import escape_markdown, list_fact, spell_period
 from privacy_center.policy.registry import MAX_LIFETIME_MONTHS, Lifetime
@@ -298,18 +298,24 @@ def test_the_paragraph_on_exercising_rights_says_what_the_forms_ask(
         # The text of the setting in force, not the other (their first words differ).
         assert plain(texts[setting].split("{{")[0]) in page
         assert plain(texts[other].split("{{")[0]) not in page
-    form = client.get("/rights/requests/new/access?lang=en").data.decode()
-    for field in ("name", "email", "language", "details"):
-        assert f'name="{field}"' in form
-    asks_document = "document" in file_inputs(form)
     with application.app_context():
-        from privacy_center.content import get_content
-
         operator = get_content().operator
-    assert asks_document == identity_document_needed(
-        KINDS["access"], own_account=False, operator=operator
+    # Every form asks for the name, the email address, the language and what is asked (details
+    # and the kind's own fields), the identity document as the setting says, and nothing else:
+    # no signature, no postal address.
+    for kind in KINDS.values():
+        page = client.get(f"/rights/requests/new/{kind.key}?lang=en").data.decode()
+        form = re.search(r"<form[^>]*multipart.*?</form>", page, re.S).group(0)
+        names = set(re.findall(r'<(?:input|select|textarea)[^>]*name="([^"]+)"', form))
+        document = identity_document_needed(kind, own_account=False, operator=operator)
+        common = {"csrf_token", "name", "email", "language", "details"}
+        assert {name for name in names if not name.startswith("specific_")} == common | (
+            {"document"} if document else set()
+        ), kind.key
+        assert ("document" in file_inputs(form)) == document
+    assert identity_document_needed(KINDS["access"], own_account=False, operator=operator) == (
+        setting == "required"
     )
-    assert asks_document == (setting == "required")
     # Stopping marketing never needs a document, as the "required" text says.
     marketing = client.get("/rights/requests/new/objection_marketing?lang=en").data.decode()
     assert "document" not in file_inputs(marketing)
@@ -381,3 +387,28 @@ def test_the_served_policy_states_the_facts(client, content):
     page = client.get("/policy?lang=fr").data.decode()
     assert "Votre choix est conservé pendant six (6) mois" in html.unescape(page)
     assert "au plus tard un (1) mois après" in html.unescape(page)
+
+
+def test_the_changes_page_says_what_version_3_changed(client, content):
+    body = html.unescape(client.get("/policy/changes?from=2&to=3&lang=en").data.decode())
+    assert content.version(3).changes("en") in body
+    inserted = " ".join(re.findall(r"<ins>(.*?)</ins>", body, re.DOTALL))
+    assert "We never ask you to sign your request" in inserted
+    assert "{{" not in body
+
+
+def test_a_new_placeholder_is_required_from_its_version_on_only(content_copy, monkeypatch):
+    from privacy_center.policy import versions
+
+    monkeypatch.setattr(versions, "PLACEHOLDERS", {**versions.PLACEHOLDERS, "recipients": 3})
+    with pytest.raises(ContentError, match=r"v3/fr\.md: each of the placeholders .*\[\[recipients"):
+        load_content(content_copy)
+    for language in LANGUAGES:
+        replace_in(
+            content_copy / "policy" / "v3" / f"{language}.md",
+            "\n[[retention]]\n",
+            "\n[[retention]]\n\n[[recipients]]\n",
+        )
+    content = load_content(content_copy)  # versions 1 and 2 were published without it
+    assert ("placeholder", "recipients") in content.versions[-1].document("en").parts
+    assert ("placeholder", "recipients") not in content.versions[1].document("en").parts

@@ -208,19 +208,30 @@ _UNIT_WORDS = (
     "years?|months?|days?|ans?|mois|jours?|años?|mes|meses|días?|"
     "Jahre?[ns]?|Monate?[ns]?|Tage?[ns]?"
 )
-# Numbers in words, longest first ("twenty-one" before "twenty"), and the forms of "one".
-_NUMBER_WORDS = "|".join(
-    sorted(
-        {spell(number) for spell in _NUMBERS.values() for number in range(1, 100)}
-        | {"a", "an", "une", "uno", "una", "eine", "einem", "einer", "eines", "einen"},
-        key=len,
-        reverse=True,
-    )
+# Every word of a number written out ("vingt", "et", "un"), and the forms of "one".
+_NUMBER_WORDS = frozenset(
+    {
+        word.casefold()
+        for spell in _NUMBERS.values()
+        for number in range(1, 100)
+        for word in spell(number).split()
+    }
+    | {"a", "an", "une", "uno", "una", "eine", "einem", "einer", "eines", "einen"}
 )
-# A period typed rather than named: "six (6) months", "13 months", "eines Monats", "un mes".
-TYPED_PERIOD = re.compile(
-    rf"(?:\b[^\W\d_]+ \(\d+\)|\b\d+|\b(?i:{_NUMBER_WORDS}))\s+(?:{_UNIT_WORDS})\b"
-)
+_BEFORE_UNIT = re.compile(rf"(\S+)\s+(?:{_UNIT_WORDS})\b")
+_IN_FIGURES = re.compile(r"\(?\d+\)?")
+
+
+def typed_period(text: str) -> str | None:
+    """A period typed rather than named ("six (6) months", "13 months", "eines Monats"), or None."""
+    for match in _BEFORE_UNIT.finditer(text):
+        word = re.split(r"[’']", match.group(1))[-1]  # "d’un" is "un"
+        if _IN_FIGURES.fullmatch(word) or word.casefold() in _NUMBER_WORDS:
+            before = text[: match.start()].split()
+            return (
+                " ".join([*before[-1:], match.group(0)]) if word.startswith("(") else match.group(0)
+            )
+    return None
 
 
 # --- The facts and choices of an operator -------------------------------------------------------
@@ -380,12 +391,13 @@ class FactResolver:
         if not self.check_typed:
             return
         without_tokens = TOKEN.sub(" ", source)
-        typed = TYPED_PERIOD.search(without_tokens)
+        typed = typed_period(without_tokens)
         if typed:
-            line = _line(without_tokens, typed.start(), first_line) if first_line else None
+            position = without_tokens.find(typed)
+            line = _line(without_tokens, position, first_line) if first_line else None
             place = f"{self.where}, line {line}" if line else self.where
             raise ContentError(
-                f"{place}: the period “{typed.group(0)}” is typed: name the fact it states "
+                f"{place}: the period “{typed}” is typed: name the fact it states "
                 "instead ({{ consent_lifetime }}, {{ reply_time }}, {{ retention.KEY }}…), so "
                 "that the policy says what the configuration does"
             )

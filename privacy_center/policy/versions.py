@@ -16,7 +16,9 @@ from ..operator import ContentError, Translated, read_yaml, require
 from .facts import Choice, Fact, FactResolver
 
 SUMMARY_KEYS = ("who", "what", "why", "how-long", "recipients", "rights")
-PLACEHOLDERS = ("cookie-list", "authorities", "retention")
+# Generated parts (``[[name]]``), each with the first version that must hold it once: a new part
+# is required from the version that introduces it, never in versions published before it.
+PLACEHOLDERS = {"cookie-list": 1, "authorities": 1, "retention": 1}
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _PLACEHOLDER = re.compile(r"<p>\[\[([a-z-]+)\]\]</p>")
 _HEADING_WITHOUT_ID = re.compile(r"^#{1,6} (?!.*\{#[\w-]+\}\s*$).*$", re.MULTILINE)
@@ -224,10 +226,11 @@ def load_versions(
                     "in the same order"
                 )
             placeholders = [text for kind, text in document.parts if kind == "placeholder"]
-            if sorted(placeholders) != sorted(PLACEHOLDERS):
+            expected = [name for name, since in PLACEHOLDERS.items() if number >= since]
+            if sorted(placeholders) != sorted(expected):
                 raise ContentError(
                     f"{policy_dir / f'v{number}' / f'{language}.md'}: each of the placeholders "
-                    f"{', '.join(f'[[{name}]]' for name in PLACEHOLDERS)} must appear once"
+                    f"{', '.join(f'[[{name}]]' for name in expected)} must appear once"
                 )
         versions.append(
             PolicyVersion(
