@@ -17,6 +17,7 @@ from .extensions import babel, configure_sqlite, csrf, db, migrate, rate_limiter
 from .letters.setup import init_app as init_letters
 from .policy.setup import init_app as init_policy
 from .postmortem.setup import init_app as init_postmortem
+from .recipients.setup import init_app as init_recipients
 from .retention.setup import init_app as init_retention
 from .rights.setup import init_app as init_rights
 from .sessions import LazySessionInterface
@@ -72,6 +73,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_letters(app)
     init_postmortem(app)
     init_retention(app)
+    init_recipients(app)
     demo.init_app(app)
     audit.init_app(app)
     storage.init_app(app)

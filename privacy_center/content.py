@@ -20,6 +20,8 @@ from .operator import (
 from .policy.facts import policy_choices, policy_facts
 from .policy.registry import Registry, load_registry
 from .policy.versions import PolicyVersion, load_versions
+from .recipients.facts import recipient_facts
+from .recipients.register import RecipientRegister, load_recipients
 
 EXTENSION_KEY = "privacy_center.content"
 
@@ -33,6 +35,9 @@ class OperatorContent:
     authorities: tuple[Authority, ...]
     edpb_members_url: str
     loaded_at: datetime
+    # content/recipients.yaml; its categories are checked against connectors.yaml once those
+    # are loaded (recipients/setup.py).
+    recipients: RecipientRegister
 
     def current_version(self, today: date) -> PolicyVersion:
         """The newest version in force on ``today``."""
@@ -55,6 +60,7 @@ def load_content(content_dir: str | Path) -> OperatorContent:
     retention = load_retention(
         root / "retention.yaml", operator.languages, consent_lifetime_months=lifetime
     )
+    recipients = load_recipients(root / "recipients.yaml", operator.languages)
     return OperatorContent(
         operator=operator,
         registry=load_registry(
@@ -64,13 +70,17 @@ def load_content(content_dir: str | Path) -> OperatorContent:
         versions=load_versions(
             root / "policy",
             operator.languages,
-            facts=policy_facts(operator, retention),
+            facts={
+                **policy_facts(operator, retention),
+                **recipient_facts(recipients, operator.languages),
+            },
             choices=policy_choices(operator),
         ),
         retention=retention,
         authorities=authorities,
         edpb_members_url=edpb_members_url,
         loaded_at=datetime.now(UTC).replace(microsecond=0),
+        recipients=recipients,
     )
 
 

@@ -59,12 +59,14 @@ from privacy_center.models import (
     PostmortemDelivery,
     PostmortemDirective,
     PrivacyRequest,
+    RecipientNotification,
     RequestTransition,
     StaffMember,
 )
 from privacy_center.models.letter import Letter, RequestNote
 from privacy_center.models.types import utcnow
 from privacy_center.postmortem import services as postmortem_services
+from privacy_center.recipients.delivery import token_hash as recipient_token_hash
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff.access import PENDING_AT_KEY, PENDING_KEY
 from privacy_center.tokens import issue_token, token_hash
@@ -152,6 +154,14 @@ class World:
             ],
             "transitions": count(RequestTransition, RequestTransition.request_id.in_(requests)),
             "letters": count(Letter, Letter.request_id.in_(requests)),
+            "notifications": [
+                (n.state, n.attempts)
+                for n in db.scalars(
+                    select(RecipientNotification).where(
+                        RecipientNotification.request_id.in_(requests)
+                    )
+                )
+            ],
             "notes": count(RequestNote, RequestNote.request_id.in_(requests)),
             "documents": count(
                 IdentityDocument,
@@ -303,6 +313,20 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
         expires_at=utcnow() + timedelta(days=7),
     )
     db.add(export)
+    # A recipient told of A's request (art. 19), which could not be reached.
+    recipient_ack = secrets.token_urlsafe(32)
+    notification = RecipientNotification(
+        request_id=request_a.id,
+        recipient_key="partner",
+        recipient_name=f"Partner of A {tag}",
+        channel="email",
+        right="erasure",
+        categories=["identity"],
+        state="failed",
+        attempts=2,
+        ack_token_hash=recipient_token_hash(recipient_ack),
+    )
+    db.add(notification)
     db.flush()
     db.expire(request_a, ["letters", "documents"])
 
@@ -387,6 +411,8 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
             app.config["SECRET_KEY"], channel="email", topic=EVERY, account_id=holder_a.id
         ),
         "ref_b": request_b.reference,
+        "notification": str(notification.id),
+        "recipient_ack": recipient_ack,
         "token_b": token_b,
         # Filled when a row needs them (members are made on first use).
         "member": "",
@@ -493,6 +519,8 @@ MATRIX = [
     Row("GET", "/staff/requests/new", "staff"),
     Row("POST", "/staff/requests/new", "staff", owner=None),
     Row("POST", STAFF_REQUEST + "/documents", "staff", owner=None),
+    Row("POST", STAFF_REQUEST + "/recipients/{notification}/retry", "staff", owner=None),
+    Row("POST", STAFF_REQUEST + "/recipients/{notification}/acknowledged", "staff", owner=None),
     Row("POST", STAFF_REQUEST + "/extend", "dpo", owner=None),
     Row("POST", STAFF_REQUEST + "/refuse", "dpo", owner=None),
     Row("GET", "/staff/mail", "staff", owner="reference"),
@@ -625,7 +653,7 @@ def _attempts(row: Row, world: World) -> list[tuple[str, str, str]]:
         ]
     tries = [(identity, own, "sign-in") for identity in STAFF_STRANGERS]
     tries += [(identity, own, "403") for identity in BELOW[row.guard]]
-    if "{document}" in row.path or "{letter}" in row.path:
+    if any(name in row.path for name in ("{document}", "{letter}", "{notification}")):
         # An object of request A reached through request B's page: no such object there.
         tries.append(("agent", _fill(row.path, {**values, "ref": values["ref_b"]}), "404"))
     return tries
@@ -742,6 +770,7 @@ def _as_rule(path: str) -> str:
         "unsubscribe": "token",
         "member": "int:member_id",
         "mail": "int:mail_id",
+        "notification": "int:notification_id",
     }
     return re.sub(r"\{(\w+)\}", lambda match: f"<{names.get(match[1], match[1])}>", path)
 

@@ -119,6 +119,17 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
         "/staff/members/{member}/deactivate",
         {},
     ),
+    "/recipients/acknowledge/<token>": ("anonymous", "/recipients/acknowledge/{recipient_ack}", {}),
+    "/staff/requests/<reference>/recipients/<int:notification_id>/retry": (
+        "admin",
+        "/staff/requests/{ref}/recipients/{notification}/retry",
+        {},
+    ),
+    "/staff/requests/<reference>/recipients/<int:notification_id>/acknowledged": (
+        "admin",
+        "/staff/requests/{ref}/recipients/{notification}/acknowledged",
+        {},
+    ),
     "/staff/members/<int:member_id>/reset-two-factor": (
         "admin",
         "/staff/members/{member}/reset-two-factor",

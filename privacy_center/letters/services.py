@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..connectors.base import ErasureReport
 from ..content import get_content
 from ..models import Letter, PrivacyRequest
+from ..recipients.services import letter_recipients
 from ..rights import services as rights_services
 from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
@@ -216,6 +217,7 @@ def render_letter_html(
             "authority": authority,
             "edpb_members_url": content.edpb_members_url,
             "page_numbers_css": _page_numbers_css(),
+            "recipients": letter_recipients(request),
         }
         html = current_app.jinja_env.get_template(letter_kind.template).render(values)
     return letter_kind, cleaned, html

@@ -18,6 +18,7 @@ from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
 from .mail import OutgoingMail
 from .postmortem import PostmortemDelivery, PostmortemDirective
+from .recipient import RecipientNotification
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
 from .site import Site
@@ -43,6 +44,7 @@ __all__ = [
     "PostmortemDirective",
     "PreferenceChange",
     "PrivacyRequest",
+    "RecipientNotification",
     "ReminderSent",
     "RequestNote",
     "RequestTransition",

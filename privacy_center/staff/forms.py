@@ -77,6 +77,13 @@ class RefuseForm(FlaskForm):
 class CompleteForm(FlaskForm):
     summary = TextAreaField(_l("What was done"), validators=[Optional(), _LONG])
     fee_acknowledged = BooleanField(_l("The requester accepted the fee notice for a further copy"))
+    # Rectification, restriction: the data concerned, told to the recipients holding it (art. 19).
+    recipient_categories = SelectMultipleField(
+        _l("Data concerned"),
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     submit = SubmitField(_l("Complete and send the letter"))
 
 

@@ -33,6 +33,7 @@ from ..models.types import utcnow
 from ..operator import Operator
 from ..postmortem import delivery as postmortem_delivery
 from ..postmortem import handling as postmortem
+from ..recipients import services as recipients
 from ..rights.kinds import get_kind
 from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
 from ..uploads import delete_document, read_document
@@ -604,6 +605,7 @@ def complete(
     summary: str = "",
     fee_acknowledged: bool = False,
     operator: Operator | None = None,
+    recipient_categories: Sequence[str] = (),
 ) -> Completion:
     """Answer the request and send the completion letter, committed together.
 
@@ -691,7 +693,13 @@ def complete(
         request_id=request.id,
         details=details,
     )
+    # Art. 19: the recipients' notifications are written with the completion and its letter,
+    # which names them; they are told once both are committed.
+    notifications = recipients.record_for_completion(
+        session, request, erasure=erasure, categories=recipient_categories
+    )
     _answer(session, request, staff, today, settings, "completion", letter_fields)
+    recipients.deliver_after_commit(settings, request, notifications, base_url)
     return Completion(target, letter_fields, erasure=erasure, export_id=export_id)
 
 

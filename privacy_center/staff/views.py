@@ -38,6 +38,7 @@ from ..models import PrivacyRequest, StaffMember
 from ..postmortem import handling as postmortem
 from ..postmortem.delivery import completion_lines
 from ..postmortem.handling import staff_view as postmortem_view
+from ..recipients.display import category_choices as recipient_category_choices
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
 from ..rights.services import ExtensionTooLate, due_date_on
 from ..uploads import StoredDocumentError
@@ -192,7 +193,9 @@ def _release_form() -> ReleaseForm:
 
 def _complete_form(privacy_request: PrivacyRequest) -> CompleteForm:
     # A post-mortem release's letter lists what was communicated by itself (the page shows it).
-    return CompleteForm(prefix="complete")
+    form = CompleteForm(prefix="complete")
+    form.recipient_categories.choices = recipient_category_choices()
+    return form
 
 
 def _forms(privacy_request: PrivacyRequest) -> dict[str, FlaskForm]:
@@ -512,6 +515,7 @@ def complete(reference: str) -> Response | tuple[str, int]:
             base_url=request.url_root,
             summary=form.summary.data or "",
             fee_acknowledged=bool(form.fee_acknowledged.data),
+            recipient_categories=form.recipient_categories.data or (),
         ),
         _("The request is completed; the letter was sent."),
     )
