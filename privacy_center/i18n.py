@@ -144,7 +144,7 @@ def update_command() -> None:
         po_path = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
         action = "update" if po_path.exists() else "init"
         _pybabel(action, "-i", str(TEMPLATE_FILE), "-d", str(TRANSLATIONS_DIR), "-l", language,
-                 "-w", "100", *(["--no-fuzzy-matching"] if action == "update" else []))  # fmt: skip
+                 "-w", "100", *(["--no-fuzzy-matching", "--ignore-obsolete"] if action == "update" else []))  # fmt: skip
         if language == "en":
             fill_source_catalogue(po_path)
         click.echo(f"Updated {po_path.relative_to(PROJECT_ROOT)}")
