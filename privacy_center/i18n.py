@@ -143,8 +143,10 @@ def update_command() -> None:
     for language in get_content().operator.languages:
         po_path = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
         action = "update" if po_path.exists() else "init"
+        # A message gone from the code is dropped, not kept as a comment.
+        options = ["--no-fuzzy-matching", "--ignore-obsolete"] if action == "update" else []
         _pybabel(action, "-i", str(TEMPLATE_FILE), "-d", str(TRANSLATIONS_DIR), "-l", language,
-                 "-w", "100", *(["--no-fuzzy-matching", "--ignore-obsolete"] if action == "update" else []))  # fmt: skip
+                 "-w", "100", *options)  # fmt: skip
         if language == "en":
             fill_source_catalogue(po_path)
         click.echo(f"Updated {po_path.relative_to(PROJECT_ROOT)}")
