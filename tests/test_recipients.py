@@ -590,41 +590,6 @@ def test_the_policy_follows_the_register(tmp_path):
         assert "<strong>PayCo Europe</strong>" in body and "<strong>HIPAY</strong>" not in body
 
 
-def test_when_the_delivery_cannot_start_the_rows_wait_and_the_letter_says_they_are_being_told(
-    app, db, client, make_staff, make_request, holder, endpoints, mail, monkeypatch
-):
-    # The job queue is unreachable (nothing listens on port 9): the completion still commits.
-    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:9/0")
-    web = console(client, make_staff)
-    request = make_request(account=holder)
-    page = web.get(f"/staff/requests/{request.reference}").get_data(as_text=True)
-    answer = web.post(
-        f"/staff/requests/{request.reference}/complete",
-        data={"complete-csrf_token": TOKEN.search(page)[1], "complete-summary": ""},
-    )
-    assert answer.status_code == 303, answer.get_data(as_text=True)
-    db.expire_all()
-    assert request.state == S.PARTIALLY_COMPLETED
-    rows = rows_of(db, request)
-    assert set(rows) == {"adnet", "flaky", "mailco"} and endpoints.calls == []
-    assert all(row.state == "pending" and row.attempts == 0 for row in rows.values())
-    (letter,) = [item for item in request.letters if item.kind == "completion"]
-    words = pdf_text(letter.pdf)
-    assert "We are informing the following recipients of your data now" in words
-    assert "AdNet" in words and "We have informed" not in words
-    # The next run tells them, and the requester gets the mail the letter promised.
-    monkeypatch.setitem(app.config, "REDIS_URL", None)
-    endpoints.down = False
-    run = app.test_cli_runner().invoke(
-        args=["recipients", "notify", "--base-url", "http://privacy.test/"]
-    )
-    assert run.exit_code == 0, run.output
-    assert {row.state for row in rows_of(db, request).values()} == {"sent"}
-    (follow_up,) = [m for m in mail.messages if m["To"] == request.email and "told" in m["Subject"]]
-    body = follow_up.get_body(("plain",)).get_content()
-    assert "AdNet" in body and "Flaky Analytics" in body and "MailCo" in body
-
-
 def test_the_waits_between_tries_double_until_the_last_try_fails(
     app, db, make_request, holder, endpoint, use_register
 ):

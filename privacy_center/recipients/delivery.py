@@ -29,13 +29,12 @@ import os
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import and_, or_, select, update
@@ -43,13 +42,12 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..connectors import get_connector_set
-from ..extensions import db
 from ..mail import MailNotSent, send_mail
 from ..models import Letter, PrivacyRequest, RecipientNotification
 from ..models.recipient import TOLD_STATES
 from ..models.types import utcnow
 from .register import Recipient, RecipientRegister, get_register
-from .services import describe, notifications_of
+from .services import describe, notifications_of, record_for_completion
 
 log = logging.getLogger(__name__)
 
@@ -200,26 +198,20 @@ def _claim(session: Session, row: RecipientNotification, now: datetime, lease: t
     return True
 
 
-def deliver_one(
+def _attempt(
     session: Session,
     row: RecipientNotification,
     *,
     settings: Mapping[str, Any],
     base_url: str | None,
-    register: RecipientRegister | None = None,
-    now: datetime | None = None,
-) -> Outcome | None:
-    """Try to tell one recipient, if the row is due; write the outcome back and commit.
-
-    Returns None when the row was not due (or another run is trying it)."""
-    register = register or get_register()
-    moment = now or utcnow()
+    register: RecipientRegister,
+    moment: datetime,
+) -> Outcome:
+    """Call or mail the recipient once and write the outcome to the row and the audit log
+    (flushed with the session, not committed)."""
     recipient = register.get(row.recipient_key)
     request = session.get(PrivacyRequest, row.request_id)
     assert request is not None
-    lease = timedelta(seconds=recipient.contact.timeout_seconds if recipient else 0) + CLAIM_MARGIN
-    if not _claim(session, row, moment, lease):
-        return None
     error: str | None = None
     try:
         if recipient is None:
@@ -259,10 +251,63 @@ def deliver_one(
         details={"recipient": row.recipient_key, "attempt": row.attempts, "error": error},
         at=moment,
     )
-    session.commit()
     if error:
         log.warning("%s: %s not told: %s", request.reference, row.recipient_key, error)
     return Outcome(request.reference, row.recipient_key, row.state, error)
+
+
+def deliver_one(
+    session: Session,
+    row: RecipientNotification,
+    *,
+    settings: Mapping[str, Any],
+    base_url: str | None,
+    register: RecipientRegister | None = None,
+    now: datetime | None = None,
+) -> Outcome | None:
+    """Try to tell one recipient, if the row is due; write the outcome back and commit.
+
+    Returns None when the row was not due (or another run is trying it)."""
+    register = register or get_register()
+    moment = now or utcnow()
+    recipient = register.get(row.recipient_key)
+    lease = timedelta(seconds=recipient.contact.timeout_seconds if recipient else 0) + CLAIM_MARGIN
+    if not _claim(session, row, moment, lease):
+        return None
+    outcome = _attempt(
+        session, row, settings=settings, base_url=base_url, register=register, moment=moment
+    )
+    session.commit()
+    return outcome
+
+
+def notify_with_completion(
+    session: Session,
+    request: PrivacyRequest,
+    *,
+    settings: Mapping[str, Any],
+    base_url: str | None,
+    erasure: Iterable[Mapping[str, Any]] = (),
+    categories: Sequence[str] = (),
+    now: datetime | None = None,
+) -> list[RecipientNotification]:
+    """In the completion's transaction, before its letter is written: one notification per
+    recipient holding a category concerned, each tried once at once, so that the letter names
+    who was told and who could not be reached yet. Nothing is committed here: the rows, their
+    outcomes and the letter are committed with the completion (uncommitted, the rows are seen
+    by no other run, so none is claimed); those not reached are tried again by
+    ``flask recipients notify``."""
+    register = get_register()
+    rows = record_for_completion(
+        session, request, erasure=erasure, categories=categories, register=register
+    )
+    moment = now or utcnow()
+    for row in rows:
+        _attempt(
+            session, row, settings=settings, base_url=base_url, register=register, moment=moment
+        )
+    session.flush()
+    return rows
 
 
 def due_rows(
@@ -298,11 +343,6 @@ def deliver_due(
             outcomes.append(outcome)
     inform_requesters(session, settings=settings, now=moment)
     return outcomes
-
-
-def deliver_request(request_id: int, base_url: str) -> None:
-    """The job run after a completion (inline, or by ``flask jobs worker``)."""
-    deliver_due(db.session, settings=current_app.config, base_url=base_url, request_id=request_id)
 
 
 # --- the requester is told of the recipients reached after their letter -------------------------

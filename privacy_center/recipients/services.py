@@ -2,10 +2,10 @@
 restriction, and the person is told who they are.
 
 The completion of such a request writes one :class:`RecipientNotification` per recipient of the
-register holding a category concerned, in the completion's own transaction, with the letter that
-names them (:func:`record_for_completion`, called by staff/services.py ``complete``); the calls
-happen after the commit (:func:`deliver_after_commit`, ``delivery.py``), and
-each outcome is written back to its row, so that a failed call never loses it. Plain functions
+register holding a category concerned, in the completion's own transaction, and tries each once
+before the letter that names them is written (``delivery.notify_with_completion``, called by
+staff/services.py ``complete``); the rows, their outcomes and the letter are committed together,
+and a recipient not reached is tried again by ``flask recipients notify``. Plain functions
 with explicit arguments; they never look at the HTTP request or the session.
 """
 
@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from .. import audit
-from ..jobs import enqueue
 from ..models import PrivacyRequest, RecipientNotification, StaffMember
 from ..models.recipient import TOLD_STATES
 from ..models.types import utcnow
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 NOTIFIED_RIGHTS = ("erasure", "rectification", "restriction")
 # What an erasure did to a category that the recipients must mirror.
 ERASED_ACTIONS = ("removed", "anonymised")
-DELIVER_JOB = "privacy_center.recipients.delivery:deliver_request"
 
 
 class NotificationRefused(ValueError):
@@ -119,24 +117,6 @@ def record_for_completion(
     return rows
 
 
-def deliver_after_commit(
-    settings: Mapping[str, Any],
-    request: PrivacyRequest,
-    rows: Sequence[RecipientNotification],
-    base_url: str,
-) -> None:
-    """Once the completion is committed: tell the recipients (inline, or as a background job
-    with ``REDIS_URL``). Nothing is raised: a failed call is written to its row, and when the
-    delivery cannot even start (the queue unreachable) the rows stay pending for
-    ``flask recipients notify``; the completion and its letter go on."""
-    if not rows:
-        return
-    try:
-        enqueue(settings, DELIVER_JOB, request.id, base_url)
-    except Exception:
-        log.exception("%s: the recipients will be told by the next notify run", request.reference)
-
-
 def notifications_of(session: Session, request: PrivacyRequest) -> list[RecipientNotification]:
     return list(
         session.scalars(
@@ -180,14 +160,12 @@ class LetterRecipients:
     """The recipients of a completion letter, by what the letter says of them."""
 
     told: list[Described]
-    # Not tried yet (the calls run in the background): the letter says they are being told.
-    informing: list[Described]
-    # Tried and not reached (yet): the letter says we keep trying and will write.
+    # Tried with the completion and not reached: the letter says we keep trying and will write.
     unreached: list[Described]
 
     @property
     def none(self) -> bool:
-        return not (self.told or self.informing or self.unreached)
+        return not (self.told or self.unreached)
 
 
 def letter_recipients(
@@ -199,16 +177,11 @@ def letter_recipients(
     session = object_session(request)
     rows = notifications_of(session, request) if session is not None and request.id else []
     register = register or get_register()
-    told, informing, unreached = [], [], []
+    told, unreached = [], []
     for row in rows:
         described = describe(row, register.get(row.recipient_key), request.language)
-        if row.state in TOLD_STATES:
-            told.append(described)
-        elif row.attempts == 0:
-            informing.append(described)
-        else:
-            unreached.append(described)
-    return LetterRecipients(told, informing, unreached)
+        (told if row.state in TOLD_STATES else unreached).append(described)
+    return LetterRecipients(told, unreached)
 
 
 # --- staff -------------------------------------------------------------------------------------

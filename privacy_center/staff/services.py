@@ -33,7 +33,7 @@ from ..models.types import utcnow
 from ..operator import Operator
 from ..postmortem import delivery as postmortem_delivery
 from ..postmortem import handling as postmortem
-from ..recipients import services as recipients
+from ..recipients import delivery as recipient_delivery
 from ..rights.kinds import get_kind
 from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
 from ..uploads import delete_document, read_document
@@ -693,13 +693,17 @@ def complete(
         request_id=request.id,
         details=details,
     )
-    # Art. 19: the recipients' notifications are written with the completion and its letter,
-    # which names them; they are told once both are committed.
-    notifications = recipients.record_for_completion(
-        session, request, erasure=erasure, categories=recipient_categories
+    # Art. 19: each recipient holding the data concerned is told first, so that the letter
+    # names who was told and who could not be reached yet; all is committed together.
+    recipient_delivery.notify_with_completion(
+        session,
+        request,
+        settings=settings,
+        base_url=base_url,
+        erasure=erasure,
+        categories=recipient_categories,
     )
     _answer(session, request, staff, today, settings, "completion", letter_fields)
-    recipients.deliver_after_commit(settings, request, notifications, base_url)
     return Completion(target, letter_fields, erasure=erasure, export_id=export_id)
 
 
