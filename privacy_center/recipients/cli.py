@@ -3,31 +3,13 @@ notification is due (for cron, every few minutes)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..cli_options import moment_option
 from ..extensions import db
-from ..models.types import utcnow
 from .delivery import deliver_due, due_rows
-
-
-def _moment(value: str | None) -> datetime:
-    if value is None:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date and time (like 2026-12-07T12:00:00+00:00)",
-            param_hint="--now",
-        ) from None
-    if moment.tzinfo is None:
-        raise click.BadParameter("give the time zone offset (like +00:00)", param_hint="--now")
-    return moment
-
 
 recipients_cli = AppGroup("recipients", help="Article 19: tell the recipients of a person's data.")
 
@@ -46,7 +28,7 @@ recipients_cli = AppGroup("recipients", help="Article 19: tell the recipients of
 )
 def notify_command(base_url: str | None, now_text: str | None) -> None:
     """Try every notification that is due (new ones, and failed ones whose wait is over)."""
-    now = _moment(now_text)
+    now = moment_option(now_text)
     due = due_rows(db.session, now)
     if not base_url and any(row.channel == "email" for row in due):
         raise click.ClickException(

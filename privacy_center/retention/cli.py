@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..cli_options import moment_option
 from ..content import get_content
 from ..extensions import db
 from ..models import RetentionRun
-from ..models.types import utcnow
 from .rules import enforced_rules
 from .services import Context, Progress, RetentionBusy, RetentionError, run_retention
 
@@ -23,21 +21,6 @@ VERBS = {
     "archived": ("would archive", "archived"),
     "deleted": ("would delete", "deleted"),
 }
-
-
-def _moment(value: str | None) -> datetime:
-    if value is None:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date and time (like 2025-02-15T12:00:00+00:00)",
-            param_hint="--now",
-        ) from None
-    if moment.tzinfo is None:
-        raise click.BadParameter("give the time zone offset (like +00:00)", param_hint="--now")
-    return moment
 
 
 def describe(run: RetentionRun) -> list[str]:
@@ -80,7 +63,7 @@ def run_command(
 ) -> None:
     """Deactivate, archive and delete what the retention periods say, in batches."""
     ctx = Context(
-        now=_moment(now_text),
+        now=moment_option(now_text),
         content=get_content(),
         settings=current_app.config,
         base_url=base_url,

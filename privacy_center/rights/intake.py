@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..config import document_key
 from ..content import get_content
-from ..models import IdentityDocument, PrivacyRequest, RequestTransition
+from ..models import IdentityDocument, PrivacyRequest
 from ..models.types import utcnow
 from ..operator import Operator
 from ..uploads import RejectedUpload, check_identity_document, delete_document, store_document
@@ -47,6 +47,7 @@ from .services import (
     can_add_document,
     identity_document_needed,
     new_status_token,
+    record_filing,
     transition,
 )
 from .services import _new_reference as new_reference  # one reference generator for all
@@ -313,32 +314,18 @@ def intake_request(
             f"received by {channel} on {received_on.isoformat()}, entered by staff"
             f" with {len(checked)} scanned document(s)"
         )
-        if request_kind.effect is not None:
-            reason += "; " + request_kind.effect(session, request)
-        session.add(
-            RequestTransition(
-                request=request,
-                from_state=None,
-                to_state=S.RECEIVED,
-                at=now,
-                actor=actor,
-                reason=reason,
-            )
-        )
-        audit.record(
+        record_filing(
             session,
+            request,
+            request_kind,
             actor=actor,
-            action="request.filed",
-            request_id=request.id,
+            reason=reason,
+            now=now,
             details={
-                "kind": request_kind.key,
-                "language": language,
                 "channel": channel,
                 "received_on": received_on.isoformat(),
                 "documents": len(checked),
-                "reason": reason,
             },
-            at=now,
         )
         if required and not checked:
             target, why = S.AWAITING_IDENTITY, "an identity document is required and none came"

@@ -7,15 +7,14 @@ hold other commands (``requests intake``) without either module knowing of the o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 import click
 from flask import current_app, url_for
 from flask.cli import with_appcontext
 
+from ..cli_options import moment_option
 from ..extensions import db
 from ..models import PrivacyRequest
-from ..models.types import utcnow
 from .lapsing import DEFAULT_BATCH_SIZE, LapseBusy, LapseReport, run_lapse
 from .lapsing import form_address as lapse_form_address
 
@@ -24,21 +23,6 @@ WAITED_FOR = {
     "awaiting_identity": "proof of identity",
     "awaiting_requester": "clarification",
 }
-
-
-def _moment(value: str | None) -> datetime:
-    if value is None:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date and time (like 2025-02-15T12:00:00+00:00)",
-            param_hint="--now",
-        ) from None
-    if moment.tzinfo is None:
-        raise click.BadParameter("give the time zone offset (like +00:00)", param_hint="--now")
-    return moment
 
 
 def _form_url(base_url: str) -> Callable[[PrivacyRequest], str]:
@@ -87,7 +71,7 @@ def lapse_command(
 ) -> None:
     """Close the requests that waited too long for their requester (lapse_after_days in
     content/operator.yaml), and mail each requester why and how to file again."""
-    now = _moment(now_text)
+    now = moment_option(now_text)
     if not dry_run and not base_url:
         raise click.UsageError(
             "The lapse mail links to the request form: give --base-url https://privacy.example.com "

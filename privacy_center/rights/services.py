@@ -249,6 +249,45 @@ def _validate(
     return name, normalised_email, details, clean
 
 
+def record_filing(
+    session: Session,
+    request: PrivacyRequest,
+    request_kind: RequestKind,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """The first line of a new request's history, however it came: the kind's immediate effect
+    (if any), the transition to RECEIVED and the ``request.filed`` audit row (flushed request)."""
+    if request_kind.effect is not None:
+        reason += "; " + request_kind.effect(session, request)
+    session.add(
+        RequestTransition(
+            request=request,
+            from_state=None,
+            to_state=S.RECEIVED,
+            at=now,
+            actor=actor,
+            reason=reason,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="request.filed",
+        request_id=request.id,
+        details={
+            "kind": request_kind.key,
+            "language": request.language,
+            **(details or {}),
+            "reason": reason,
+        },
+        at=now,
+    )
+
+
 def file_request(
     session: Session,
     *,
@@ -336,26 +375,7 @@ def file_request(
         reason = "filed by the requester through the self-service form"
         if own:
             reason += " while signed in to their account"
-        if request_kind.effect is not None:
-            reason += "; " + request_kind.effect(session, request)
-        session.add(
-            RequestTransition(
-                request=request,
-                from_state=None,
-                to_state=S.RECEIVED,
-                at=now,
-                actor=ACTOR_REQUESTER,
-                reason=reason,
-            )
-        )
-        audit.record(
-            session,
-            actor=ACTOR_REQUESTER,
-            action="request.filed",
-            request_id=request.id,
-            details={"kind": request_kind.key, "language": language, "reason": reason},
-            at=now,
-        )
+        record_filing(session, request, request_kind, actor=ACTOR_REQUESTER, reason=reason, now=now)
         confirmation_token = None
         if own:
             request.clock_started_on = today
