@@ -2,6 +2,7 @@
 
 from .account import (
     Account,
+    AudienceStatistic,
     BrowsingEvent,
     CommunicationPreference,
     Complaint,
@@ -26,6 +27,7 @@ from .staff import STAFF_ROLES, StaffMember
 __all__ = [
     "STAFF_ROLES",
     "Account",
+    "AudienceStatistic",
     "AuditEvent",
     "BrowsingEvent",
     "CommunicationPreference",
