@@ -34,7 +34,14 @@ from sqlalchemy.orm import Session
 
 from ..connectors import Connector, ConnectorError, Subject, get_connectors
 from ..connectors.erasure import erase_subject
-from ..models import Account, DataExport, EmailToken, PostmortemDirective, PrivacyRequest
+from ..models import (
+    Account,
+    DataExport,
+    EmailToken,
+    PostmortemDirective,
+    PreferenceChange,
+    PrivacyRequest,
+)
 from ..uploads import delete_document
 from ..workflow import FINAL_STATES
 from .rules import EnforcedRule
@@ -168,10 +175,12 @@ class EraseDeactivatedAccounts(Step):
         for item in outcomes:
             key = f"{item['connector']}:{item['category']}"
             done = add_categories(done, {key: {item["action"]: item["rows"]}})
-        return add_categories(done, self._erase_own(session, ctx, account_id, dry_run=dry_run))
+        return add_categories(
+            done, self._erase_own(session, ctx, account_id, email, dry_run=dry_run)
+        )
 
     def _erase_own(
-        self, session: Session, ctx: Context, account_id: int, *, dry_run: bool
+        self, session: Session, ctx: Context, account_id: int, email: str, *, dry_run: bool
     ) -> Categories:
         """The privacy center's own data about the account that no connector declares."""
         exports = session.execute(
@@ -203,7 +212,25 @@ class EraseDeactivatedAccounts(Step):
                 session.execute(
                     delete(model).where(condition).execution_options(synchronize_session=False)
                 )
+        # Choices of communication recorded for the bare address (a one-click unsubscribe before
+        # the account was linked) are evidence too: tied to the account, they go with the rest
+        # of the evidence (the address they hold is the only way to find them).
+        by_address = and_(
+            PreferenceChange.account_id.is_(None), PreferenceChange.email == email.strip().lower()
+        )
+        linked = int(
+            session.scalar(select(func.count()).select_from(PreferenceChange).where(by_address))
+            or 0
+        )
+        if linked:
+            done[f"{OWN}:preference_changes_by_address"] = {"kept": linked}
         if not dry_run:
+            session.execute(
+                update(PreferenceChange)
+                .where(by_address)
+                .values(account_id=account_id)
+                .execution_options(synchronize_session=False)
+            )
             # Once their records are gone: a file is never left without its record.
             directory = Path(ctx.settings["EXPORT_DIR"])
             for _, stored_name in exports:
