@@ -378,7 +378,7 @@ def test_the_dry_run_lists_per_category_and_changes_nothing(app, db, make_accoun
     assert categories["crm:notes"]["removed"] >= 2
     assert categories["allopass:subscriptions"]["removed"] >= 1
     assert categories["allopass:invoices"]["kept"] >= 1
-    assert categories["privacy-center:sign_in_links"]["removed"] >= 1
+    assert categories["privacy-center:email_links"]["removed"] >= 1
 
     # The command prints the same, category by category.
     answer = app.test_cli_runner().invoke(

@@ -7,8 +7,9 @@ an account ``erase_after_days`` after its deactivation (0: in the run that deact
   category is removed, anonymised or kept as ``content/connectors.yaml`` (and the operator's
   HTTP services) say, with the reason;
 - in the privacy center's own tables: the copies of the data prepared for the holder (files
-  and records), the post-mortem directives and the sign-in links are deleted; the account row
-  keeps only its number (the invoices kept refer to it), its language and its dates;
+  and records), the post-mortem directives and the emailed links (sign-in, download) are
+  deleted; the account row keeps only its number (the invoices kept refer to it), its language
+  and its dates;
 - ``erased_at`` is set in the same transaction: an account is never erased twice, and the
   evidence kept about it (complaints, the history of communication choices, the links to the
   consent receipts) is deleted by :class:`DeleteEvidence` once the limitation period (the
@@ -188,7 +189,7 @@ class EraseDeactivatedAccounts(Step):
         ).all()
         # In this order: the links (to a copy, too) go before the copies they point to.
         owned: dict[str, tuple[Any, ColumnElement[bool]]] = {
-            "sign_in_links": (
+            "email_links": (
                 EmailToken,
                 or_(
                     EmailToken.account_id == account_id,
