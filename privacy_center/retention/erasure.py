@@ -19,11 +19,14 @@ An account with a request still open (an access request filed during the warning
 request) waits until the request is closed. Each batch of accounts is one transaction with its
 audit event, which counts rows per category and action; an HTTP service's erase call is not in
 that transaction, so a run killed in the middle of a batch calls it again for the accounts of
-that batch only (an erase call is idempotent: what is gone stays gone).
+that batch only (an erase call is idempotent: what is gone stays gone). A connector that fails
+leaves the account as it was (a savepoint per account), counted as left for the next run under
+``CONNECTOR:*`` "failed"; the other accounts and rules go on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -47,6 +50,8 @@ from ..uploads import delete_document
 from ..workflow import FINAL_STATES
 from .rules import EnforcedRule
 from .steps import Batch, Categories, Context, Estimate, RetentionError, Step, add_categories
+
+log = logging.getLogger(__name__)
 
 # The privacy center's own categories, in the audit log and on the staff page.
 OWN = "privacy-center"
@@ -114,21 +119,25 @@ class EraseDeactivatedAccounts(Step):
         return [or_(and_(*erasable), and_(deactivated_now, _no_open_request()))]
 
     def estimate(self, session: Session, ctx: Context) -> Estimate:
-        """How many accounts, and what each category would lose (every connector's erasure in
-        its dry run: nothing changes)."""
+        """How many accounts; in a dry run, also what each category would lose (every
+        connector's erasure in its dry run: nothing changes)."""
         planned = self._planned(session, ctx)
         oldest = session.scalar(select(func.min(Account.deactivated_at)).where(*planned))
-        connectors = self._connectors(session, ctx)
-        count = 0
-        categories: dict[str, Any] = {}
-        for account_id, email in session.execute(
+        accounts = session.execute(
             select(Account.id, Account.email).where(*planned).order_by(Account.id)
-        ):
-            count += 1
-            categories = add_categories(
-                categories, self._erase(session, ctx, connectors, account_id, email, dry_run=True)
-            )
-        return Estimate(count, oldest.astimezone(ctx.zone).date() if oldest else None, categories)
+        ).all()
+        categories: dict[str, Any] = {}
+        if ctx.dry_run:
+            connectors = self._connectors(session, ctx)
+            for account_id, email in accounts:
+                try:
+                    done = self._erase(session, ctx, connectors, account_id, email, dry_run=True)
+                except ConnectorError as error:
+                    done = _failed(error)
+                categories = add_categories(categories, done)
+        return Estimate(
+            len(accounts), oldest.astimezone(ctx.zone).date() if oldest else None, categories
+        )
 
     def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
         accounts = session.execute(
@@ -138,17 +147,27 @@ class EraseDeactivatedAccounts(Step):
         ).all()
         connectors = self._connectors(session, ctx)
         categories: dict[str, Any] = {}
+        erased = skipped = 0
         for account_id, email in accounts:
-            categories = add_categories(
-                categories, self._erase(session, ctx, connectors, account_id, email)
-            )
-            session.execute(
-                update(Account)
-                .where(Account.id == account_id)
-                .values(email=erased_email(account_id), erased_at=ctx.now, **ANONYMOUS)
-                .execution_options(synchronize_session=False)
-            )
-        return Batch(len(accounts), first, last, categories=categories)
+            try:
+                # One account at a time: a connector that fails leaves this account as it was
+                # (what the SQL connector did is rolled back) and the next run tries again.
+                with session.begin_nested():
+                    done = self._erase(session, ctx, connectors, account_id, email)
+                    session.execute(
+                        update(Account)
+                        .where(Account.id == account_id)
+                        .values(email=erased_email(account_id), erased_at=ctx.now, **ANONYMOUS)
+                        .execution_options(synchronize_session=False)
+                    )
+            except ConnectorError as error:
+                log.warning("account %s not erased, left for the next run: %s", account_id, error)
+                categories = add_categories(categories, _failed(error))
+                skipped += 1
+                continue
+            categories = add_categories(categories, done)
+            erased += 1
+        return Batch(erased, first, last, skipped, categories=categories)
 
     # --- one account -------------------------------------------------------------------------
 
@@ -168,10 +187,7 @@ class EraseDeactivatedAccounts(Step):
         dry_run: bool = False,
     ) -> Categories:
         subject = Subject(email=email, account_id=account_id)
-        try:
-            outcomes = erase_subject(subject, connectors, "en", dry_run=dry_run)
-        except ConnectorError as error:
-            raise RetentionError(f"erasing account {account_id} failed: {error}") from None
+        outcomes = erase_subject(subject, connectors, "en", dry_run=dry_run)
         done: dict[str, dict[str, int]] = {}
         for item in outcomes:
             key = f"{item['connector']}:{item['category']}"
@@ -238,6 +254,11 @@ class EraseDeactivatedAccounts(Step):
                 if stored_name:
                     delete_document(stored_name, directory=directory)
         return done
+
+
+def _failed(error: ConnectorError) -> Categories:
+    """An account a connector could not erase (or count), under that connector's name."""
+    return {f"{error.connector}:*": {"failed": 1}}
 
 
 class DeleteEvidence(Step):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -504,7 +504,7 @@ def run_retention(
     if batch_size < 1:
         raise ValueError(f"the batch size must be 1 or more; got {batch_size}")
     started = utcnow()
-    planned = plan(session, rules, ctx)
+    planned = plan(session, rules, replace(ctx, dry_run=True) if dry_run else ctx)
     results = _fresh_results(planned, rules)
     if dry_run:
         # Only the run's own record is written (the staff page lists previews too): no data,

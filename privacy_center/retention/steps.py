@@ -42,6 +42,9 @@ class Context:
     # Where an erased account's data lives (default: the application's connectors, working in
     # the run's session).
     connectors: Sequence[Connector] | None = None
+    # Planning a dry run: a step may look further (an erasure asks every connector what it
+    # would do, category by category); a real run's plan only counts.
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -52,6 +52,7 @@ CATEGORY_ACTIONS = {
     "anonymised": _l("anonymised"),
     "kept": _l("kept"),
     "elsewhere": _l("held by another company"),
+    "failed": _l("not reached: accounts left for the next run"),
 }
 STATUS_LABELS = {
     "running": _l("Running"),
