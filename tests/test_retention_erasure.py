@@ -37,9 +37,10 @@ from privacy_center.models import (
     PrivacyRequest,
     RetentionRun,
 )
+from privacy_center.operator import ContentError
 from privacy_center.retention.erasure import erased_email
-from privacy_center.retention.rules import enforced_rules
-from privacy_center.retention.services import Context, run_retention
+from privacy_center.retention.rules import enforced_rules, parse_enforce
+from privacy_center.retention.services import Context, RetentionError, run_retention
 from privacy_center.uploads import store_document
 from tests.subject_data import START, fill_account
 
@@ -449,17 +450,52 @@ def test_a_failing_connector_leaves_the_account_for_the_next_run(
     assert {name for name, rows in left_of(db, holder).items() if rows} == set(KEPT)
 
 
-def test_an_account_with_an_open_request_waits_for_it(app, db, make_account, crm):
+@pytest.mark.parametrize("by", ["account", "address"])
+def test_an_account_with_an_open_request_waits_for_it(app, db, make_account, crm, by):
     server, connectors = crm
     holder = make_holder(app, db, make_account, server)
     open_request = db.get(PrivacyRequest, holder["request"])
     open_request.state, open_request.closed_at = "in_progress", None
+    if by == "address":  # filed without signing in, with the account's address
+        open_request.account_id = None
     db.flush()
     run_all(app, db, connectors, SIX_YEARS)
     db.expire_all()
     account = db.get(Account, holder["id"])
     assert account.deactivated_at == SIX_YEARS and account.erased_at is None
     assert server.erased(holder["id"]) == []
+
+    # Once the request is closed, the next run erases the account.
+    open_request = db.get(PrivacyRequest, holder["request"])
+    open_request.state, open_request.closed_at = "completed", SIX_YEARS + DAY
+    db.flush()
+    run_all(app, db, connectors, SIX_YEARS + 2 * DAY)
+    db.expire_all()
+    assert db.get(Account, holder["id"]).erased_at == SIX_YEARS + 2 * DAY
+
+
+@pytest.mark.parametrize(
+    ("enforce", "message"),
+    [
+        ({"action": "deactivate-accounts", "erase_after_days": -1}, "erase_after_days"),
+        ({"action": "deactivate-accounts", "erase_after_days": "soon"}, "erase_after_days"),
+        ({"action": "delete-closed-requests", "evidence": "complaint"}, "list of table names"),
+        ({"action": "delete-closed-requests", "evidence": ["a b"]}, "not a table or column"),
+    ],
+)
+def test_a_wrong_erasure_setting_names_the_rule(enforce, message):
+    from tests.test_retention import POLICY_RULE
+
+    with pytest.raises(ContentError, match=message):
+        parse_enforce(enforce, POLICY_RULE, "content/retention.yaml: rule 'account': enforce")
+
+
+def test_an_evidence_table_without_account_is_a_clear_error(app, db):
+    from dataclasses import replace
+
+    claims = next(rule for rule in enforced_rules() if rule.key == "claims")
+    with pytest.raises(RetentionError, match="evidence table 'site' is not a table"):
+        run_retention(db, [replace(claims, evidence=("site",))], context(app, [], SIX_YEARS))
 
 
 def test_erase_after_days_delays_the_erasure(app, db, make_account, crm):

@@ -79,8 +79,9 @@ def erased_email(account_id: int) -> str:
 
 
 def _no_open_request() -> ColumnElement[bool]:
+    # A request about the account, or filed with its address without signing in.
     return ~sa.exists().where(
-        PrivacyRequest.account_id == Account.id,
+        or_(PrivacyRequest.account_id == Account.id, PrivacyRequest.email == Account.email),
         PrivacyRequest.state.not_in([str(state) for state in FINAL_STATES]),
     )
 
