@@ -1,12 +1,13 @@
 """Plan and run the retention rules, in batches.
 
-Every rule is one or more *steps* (warn, deactivate, archive, delete). A step works on rows of
-one table, found by conditions that say "this row's time is up" and read again by the statement
-that acts on them, and walks the table by primary key (``id > last done ORDER BY id LIMIT n``):
-each batch is its own short transaction, committed (with its audit event and the run's
-progress) before the next one starts. Running again after an interruption is safe: what was
-committed is not selected again (it is gone, archived, warned or deactivated) and what was not
-is selected again; nothing is done twice, nothing is lost.
+Every rule is one or more *steps* (warn, deactivate, erase, archive, delete; their base is in
+steps.py, the erasure of deactivated accounts in erasure.py). A step works on rows of one table,
+found by conditions that say "this row's time is up" and read again by the statement that acts
+on them, and walks the table by primary key (``id > last done ORDER BY id LIMIT n``): each batch
+is its own short transaction, committed (with its audit event and the run's progress) before the
+next one starts. Running again after an interruption is safe: what was committed is not selected
+again (it is gone, archived, warned, deactivated or erased) and what was not is selected again;
+nothing is done twice, nothing is lost.
 
 Services take the session, the moment (``now``) and the settings explicitly: tests freeze the
 clock by passing ``now``.
