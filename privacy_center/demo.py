@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts.demo import seed_demo_accounts
+from .accounts.demo import seed_audience_statistics, seed_demo_accounts
 from .content import OperatorContent, get_content
 from .extensions import db
 from .models import Site
@@ -24,11 +24,12 @@ class SeedReport:
     updated: int
     unchanged: int
     accounts_created: int = 0
+    audience_rows: int = 0
 
 
 def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
-    """Create or update the operator's sites and create the demo account holders; running it
-    again changes nothing."""
+    """Create or update the operator's sites, create the demo account holders and add the
+    audience statistics of the days not recorded yet; running it again changes nothing."""
     created = updated = unchanged = 0
     for declared in content.operator.sites:
         site = session.scalar(select(Site).where(Site.key == declared.key))
@@ -43,8 +44,9 @@ def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
             unchanged += 1
     session.flush()
     accounts = seed_demo_accounts(session, content.operator.today(), content=content)
+    audience = seed_audience_statistics(session, content.operator.today())
     session.commit()
-    return SeedReport(created, updated, unchanged, accounts)
+    return SeedReport(created, updated, unchanged, accounts, audience)
 
 
 @demo_cli.command("seed")
@@ -55,6 +57,7 @@ def seed_command() -> None:
         f"Sites: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
     )
     click.echo(f"Demo accounts: {report.accounts_created} created")
+    click.echo(f"Audience statistics: {report.audience_rows} daily rows added")
 
 
 def init_app(app: Flask) -> None:

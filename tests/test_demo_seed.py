@@ -26,6 +26,7 @@ def test_seed_twice_changes_nothing(app, db, empty_sites):
     stamp = site.updated_at
     second = runner.invoke(args=["demo", "seed"])
     assert second.exit_code == 0 and "0 created, 0 updated, 1 unchanged" in second.output
+    assert "Audience statistics: 0 daily rows added" in second.output
     assert db.scalar(select(func.count()).select_from(Site)) == 1
     db.refresh(site)
     assert site.updated_at == stamp and site.updated_at.tzinfo is not None

@@ -110,7 +110,9 @@ def test_demo_rules_enforce_the_policy_periods(app):
     assert all(item.period == periods[key] for key, item in rules.items())
     assert rules["account"].warn_days_before == 30
     assert rules["raw-visits"].targets == (Target("browsing_event", "occurred_at"),)
-    assert rules["audience-statistics"].targets == ()
+    assert rules["account"].erase_after_days == 0
+    assert rules["audience-statistics"].targets == (Target("audience_statistic", "day"),)
+    assert rules["claims"].evidence == ("complaint", "preference_change", "consent_link")
 
 
 POLICY_RULE = RetentionRule(

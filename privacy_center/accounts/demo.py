@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..consent.widget import load_builds
 from ..content import OperatorContent, get_content
 from ..models import (
     Account,
+    AudienceStatistic,
     BrowsingEvent,
     Complaint,
     ConsentLink,
@@ -38,6 +39,16 @@ from .services import set_preferences
 # Published in README: the demo accounts hold made-up data only.
 DEMO_PASSWORD = "allopass-demo"  # noqa: S105
 BROWSING_EVENTS = 300
+# Daily audience figures over the last 15 months: the 13-month rule has some to delete.
+AUDIENCE_MONTHS = 15
+AUDIENCE_PATHS = (
+    "/",
+    "/tarifs",
+    "/services/paiement-sms",
+    "/aide/faq",
+    "/blog/micropaiement-et-rgpd",
+)
+AUDIENCE_DEVICES = ("desktop", "mobile", "tablet")
 
 PATHS = (
     "/",
@@ -475,3 +486,34 @@ def seed_demo_accounts(
         _seed_holder(session, holder, today, content, password_hash)
     session.flush()
     return len(missing)
+
+
+def seed_audience_statistics(session: Session, today: date) -> int:
+    """Add the demo site's daily audience figures (visits and page views per page and device,
+    no identifier) for the days after the last one recorded, over the last
+    :data:`AUDIENCE_MONTHS` months at most; returns the number of rows added. Days the
+    retention run deleted are not added again. Flushes; the caller commits."""
+    last = session.scalar(select(func.max(AudienceStatistic.day)))
+    first = today - relativedelta(months=AUDIENCE_MONTHS)
+    day = max(first, last + timedelta(days=1)) if last else first
+    rows = []
+    while day <= today:
+        # Seeded by the day: the same figures on every machine.
+        rng = random.Random(day.toordinal())  # noqa: S311 - made-up demo figures
+        for path in AUDIENCE_PATHS:
+            for device in AUDIENCE_DEVICES:
+                visits = rng.randrange(5, 400)
+                rows.append(
+                    {
+                        "day": day,
+                        "path": path,
+                        "device": device,
+                        "visits": visits,
+                        "page_views": visits + rng.randrange(0, 2 * visits),
+                    }
+                )
+        day += timedelta(days=1)
+    if rows:
+        session.execute(insert(AudienceStatistic), rows)
+        session.flush()
+    return len(rows)

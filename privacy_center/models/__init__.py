@@ -2,6 +2,7 @@
 
 from .account import (
     Account,
+    AudienceStatistic,
     BrowsingEvent,
     CommunicationPreference,
     Complaint,
@@ -27,6 +28,7 @@ from .staff import STAFF_ROLES, StaffMember
 __all__ = [
     "STAFF_ROLES",
     "Account",
+    "AudienceStatistic",
     "AuditEvent",
     "BrowsingEvent",
     "CommunicationPreference",

@@ -54,6 +54,10 @@ class Account(UserMixin, db.Model):
     # When the holder was warned that the account will be deactivated for inactivity
     # (retention/): a warning older than the last activity no longer counts.
     inactivity_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the retention run erased the deactivated account's data (retention/erasure.py): set
+    # in the transaction that erased it, so that a run never erases it twice, and the start of
+    # the limitation period for which the evidence is kept.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot sign in
@@ -120,6 +124,24 @@ class BrowsingEvent(db.Model):
         Index("ix_browsing_event_account_id_occurred_at", "account_id", "occurred_at"),
         Index("ix_browsing_event_occurred_at", "occurred_at"),
     )
+
+
+class AudienceStatistic(db.Model):
+    """Audience measurement of the operator's site: visits and page views per day, page and
+    device, counted without any identifier (kept at most 13 months, content/retention.yaml)."""
+
+    __tablename__ = "audience_statistic"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # The unique constraint's index (day first) serves the retention run's sweep by day.
+    day: Mapped[date] = mapped_column(Date)
+    path: Mapped[str] = mapped_column(String(500))
+    # "desktop", "mobile" or "tablet".
+    device: Mapped[str] = mapped_column(String(16))
+    visits: Mapped[int] = mapped_column(Integer)
+    page_views: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("day", "path", "device"),)
 
 
 class Interest(db.Model):

@@ -17,8 +17,10 @@ RUN_STATUSES = ("running", "completed", "failed", "interrupted")
 class RetentionRun(db.Model):
     """One run of ``flask retention run`` (or its dry run).
 
-    ``results`` holds, per rule key and step ("warned", "deactivated", "archived", "deleted"),
-    ``{"count": n, "oldest": "ISO date or null", "batches": n}``; it is written with every
+    ``results`` holds, per rule key and step ("warned", "deactivated", "erased", "archived",
+    "deleted"), ``{"count": n, "oldest": "ISO date or null", "batches": n}``, and for an erasure
+    ``"categories"`` (``"planned_categories"`` in a dry run): ``{"CONNECTOR:CATEGORY": {"removed"
+    | "anonymised" | "kept" | "elsewhere" | "failed": rows}}``; it is written with every
     committed batch, so that an interrupted run shows what it had done.
     """
 

@@ -20,6 +20,7 @@ VERBS = {
     "deactivated": ("would deactivate", "deactivated"),
     "archived": ("would archive", "archived"),
     "deleted": ("would delete", "deleted"),
+    "erased": ("would erase", "erased"),
 }
 
 
@@ -39,6 +40,10 @@ def describe(run: RetentionRun) -> list[str]:
             )
             batches = "" if run.dry_run else f" in {values['batches']} batch(es)"
             lines.append(f"  {rule}: {verb} {count} {values['what']}{batches}{oldest}{skipped}")
+            categories = values.get("planned_categories" if run.dry_run else "categories") or {}
+            for category, actions in categories.items():
+                done = ", ".join(f"{action} {rows}" for action, rows in actions.items())
+                lines.append(f"    {category}: {done}")
     return lines
 
 

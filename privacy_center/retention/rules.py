@@ -28,11 +28,11 @@ DELETE_IDENTITY_DOCUMENTS = "delete-identity-documents"
 
 # Each action and the settings it accepts besides ``action``.
 ACTIONS: dict[str, frozenset[str]] = {
-    DEACTIVATE_ACCOUNTS: frozenset({"warn_days_before"}),
+    DEACTIVATE_ACCOUNTS: frozenset({"warn_days_before", "erase_after_days"}),
     DELETE_ROWS: frozenset({"targets"}),
     ARCHIVE_INVOICES: frozenset({"financial_year_end"}),
     DELETE_CONSENT_RECEIPTS: frozenset(),
-    DELETE_CLOSED_REQUESTS: frozenset(),
+    DELETE_CLOSED_REQUESTS: frozenset({"evidence"}),
     DELETE_IDENTITY_DOCUMENTS: frozenset(),
 }
 # A table or column name written in the configuration: plain SQL identifiers only, since they
@@ -59,6 +59,11 @@ class EnforcedRule:
     period: Period
     action: str
     warn_days_before: int = 30
+    # Days between the deactivation of an account and the erasure of its data (0: the same run).
+    erase_after_days: int = 0
+    # Tables (with an ``account_id`` column) whose rows about an erased account are kept as
+    # evidence for the period, counted from the erasure, then deleted.
+    evidence: tuple[str, ...] = ()
     targets: tuple[Target, ...] = ()
     # (month, day) on which the operator's financial year ends.
     financial_year_end: tuple[int, int] = (12, 31)
@@ -125,6 +130,21 @@ def parse_enforce(raw: Any, rule: RetentionRule, where: str) -> EnforcedRule:
                 f"{where}: warn_days_before is a whole number of days from 1 to 365; got {warn!r}"
             )
         settings["warn_days_before"] = warn
+        grace = raw.get("erase_after_days", 0)
+        if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= 365:
+            raise ContentError(
+                f"{where}: erase_after_days is a whole number of days from 0 (the same run) to "
+                f"365; got {grace!r}"
+            )
+        settings["erase_after_days"] = grace
+    elif action == DELETE_CLOSED_REQUESTS:
+        evidence = raw.get("evidence", [])
+        if not isinstance(evidence, list):
+            raise ContentError(f"{where}: evidence is a list of table names")
+        settings["evidence"] = tuple(
+            _identifier(table, f"{where}: evidence[{number}]")
+            for number, table in enumerate(evidence)
+        )
     elif action == DELETE_ROWS:
         settings["targets"] = _targets(raw.get("targets"), where)
     elif action == ARCHIVE_INVOICES:

@@ -1,12 +1,13 @@
 """Plan and run the retention rules, in batches.
 
-Every rule is one or more *steps* (warn, deactivate, archive, delete). A step works on rows of
-one table, found by conditions that say "this row's time is up" and read again by the statement
-that acts on them, and walks the table by primary key (``id > last done ORDER BY id LIMIT n``):
-each batch is its own short transaction, committed (with its audit event and the run's
-progress) before the next one starts. Running again after an interruption is safe: what was
-committed is not selected again (it is gone, archived, warned or deactivated) and what was not
-is selected again; nothing is done twice, nothing is lost.
+Every rule is one or more *steps* (warn, deactivate, erase, archive, delete; their base is in
+steps.py, the erasure of deactivated accounts in erasure.py). A step works on rows of one table,
+found by conditions that say "this row's time is up" and read again by the statement that acts
+on them, and walks the table by primary key (``id > last done ORDER BY id LIMIT n``): each batch
+is its own short transaction, committed (with its audit event and the run's progress) before the
+next one starts. Running again after an interruption is safe: what was committed is not selected
+again (it is gone, archived, warned, deactivated or erased) and what was not is selected again;
+nothing is done twice, nothing is lost.
 
 Services take the session, the moment (``now``) and the settings explicitly: tests freeze the
 clock by passing ``now``.
@@ -17,19 +18,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit, locks
-from ..content import OperatorContent
 from ..mail import MailNotSent, send_mail
 from ..models import (
     Account,
@@ -44,6 +43,7 @@ from ..models.types import UTCDateTime, utcnow
 from ..operator import MAX_CONSENT_LIFETIME_MONTHS
 from ..uploads import delete_document
 from ..workflow import FINAL_STATES
+from .erasure import DeleteEvidence, EraseDeactivatedAccounts
 from .rules import (
     ARCHIVE_INVOICES,
     DEACTIVATE_ACCOUNTS,
@@ -54,16 +54,15 @@ from .rules import (
     EnforcedRule,
     Target,
 )
+from .steps import Batch, Context, Estimate, RetentionError, Step, add_categories
+
+__all__ = ["Batch", "Context", "Estimate", "RetentionBusy", "RetentionError", "Step"]
 
 log = logging.getLogger(__name__)
 
 # The audit log's actor of every retention event (the details say which run).
 ACTOR = "system"
 DEFAULT_BATCH_SIZE = 5000
-
-
-class RetentionError(RuntimeError):
-    """A rule cannot be applied as configured (e.g. a declared table does not exist)."""
 
 
 class RetentionBusy(RetentionError):
@@ -79,125 +78,6 @@ def exclusive_run(session: Session) -> AbstractContextManager[None]:
     a second one would mark the first "interrupted" and send its warnings again. Raises
     :class:`RetentionBusy` at once when another run holds it."""
     return locks.exclusive(session, key=RUN_LOCK_KEY, purpose="retention", busy=RetentionBusy)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every step needs: the moment of the run and the operator's content and settings."""
-
-    now: datetime
-    content: OperatorContent
-    settings: Mapping[str, Any]
-    # The privacy center's public address, for the sign-in link in warning mails.
-    base_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.now.tzinfo is None:
-            raise ValueError("now must be timezone-aware (UTC)")
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.content.operator.timezone)
-
-    @property
-    def today(self) -> date:
-        """The operator's date at ``now``."""
-        return self.now.astimezone(self.zone).date()
-
-    def start_of(self, day: date) -> datetime:
-        """Midnight of ``day`` in the operator's time zone, in UTC."""
-        return datetime.combine(day, time(), self.zone).astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What one batch did: ``count`` rows acted on, keys ``first_id`` to ``last_id`` walked."""
-
-    count: int
-    first_id: int
-    last_id: int
-    # Rows selected but left for a later run (a warning mail that could not be sent).
-    skipped: int = 0
-
-
-@dataclass(frozen=True)
-class Estimate:
-    count: int
-    oldest: date | None
-
-
-class Step:
-    """One action of a rule on one table."""
-
-    #: "warned", "deactivated", "archived" or "deleted".
-    name: str = ""
-    #: what the rows are, for people: "accounts", "rows of browsing_event", ...
-    what: str = ""
-
-    #: the model acted on (its integer ``id`` walks the batches) and its date column
-    model: Any = None
-    date_column: str = ""
-
-    def __init__(self, rule: EnforcedRule) -> None:
-        self.rule = rule
-
-    def key(self, session: Session) -> sa.ColumnElement[int]:
-        return self.model.__table__.c.id
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        """The rows whose time is up."""
-        raise NotImplementedError
-
-    def dated_by(self, session: Session) -> sa.ColumnElement[Any]:
-        """The column whose oldest value the plan reports."""
-        return self.model.__table__.c[self.date_column]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        """Act on the rows of keys ``first`` to ``last`` whose time is up: delete them, unless
-        the step does something else."""
-        table = self.key(session).table  # type: ignore[attr-defined]
-        result = session.execute(delete(table).where(*self._in_range(session, ctx, first, last)))
-        return Batch(result.rowcount, first, last)
-
-    def _set(self, session: Session, ctx: Context, first: int, last: int, **values: Any) -> Batch:
-        """Set ``values`` on the rows of keys ``first`` to ``last`` whose time is up."""
-        table = self.key(session).table  # type: ignore[attr-defined]
-        result = session.execute(
-            update(table).where(*self._in_range(session, ctx, first, last)).values(**values)
-        )
-        return Batch(result.rowcount, first, last)
-
-    def table_name(self, session: Session) -> str:
-        return self.key(session).table.name  # type: ignore[attr-defined]
-
-    def estimate(self, session: Session, ctx: Context) -> Estimate:
-        conditions = self.conditions(session, ctx)
-        count, oldest = session.execute(
-            select(func.count(), func.min(self.dated_by(session))).where(*conditions)
-        ).one()
-        if isinstance(oldest, datetime):
-            oldest = oldest.astimezone(ctx.zone).date() if oldest.tzinfo else oldest.date()
-        return Estimate(int(count), oldest)
-
-    def batch(self, session: Session, ctx: Context, after: int, limit: int) -> Batch | None:
-        """Act on the next ``limit`` rows (by key, after ``after``); None when none is left."""
-        key = self.key(session)
-        ids = session.scalars(
-            select(key)
-            .where(key > after, *self.conditions(session, ctx))
-            .order_by(key)
-            .limit(limit)
-        ).all()
-        if not ids:
-            return None
-        return self.act(session, ctx, ids[0], ids[-1])
-
-    def _in_range(
-        self, session: Session, ctx: Context, first: int, last: int
-    ) -> list[ColumnElement[bool]]:
-        # The acting statement checks the conditions again: a row that changed since it was
-        # selected (an account holder signed in) is left alone.
-        return [self.key(session).between(first, last), *self.conditions(session, ctx)]
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -515,7 +395,8 @@ class DeleteIdentityDocuments(Step):
 def steps_of(rule: EnforcedRule) -> list[Step]:
     """The steps of ``rule``, in the order they run."""
     if rule.action == DEACTIVATE_ACCOUNTS:
-        return [WarnInactiveAccounts(rule), DeactivateInactiveAccounts(rule)]
+        deactivate = DeactivateInactiveAccounts(rule)
+        return [WarnInactiveAccounts(rule), deactivate, EraseDeactivatedAccounts(rule, deactivate)]
     if rule.action == DELETE_ROWS:
         return [DeleteOldRows(rule, target) for target in rule.targets]
     if rule.action == ARCHIVE_INVOICES:
@@ -523,7 +404,8 @@ def steps_of(rule: EnforcedRule) -> list[Step]:
     if rule.action == DELETE_CONSENT_RECEIPTS:
         return [DeleteConsentReceipts(rule)]
     if rule.action == DELETE_CLOSED_REQUESTS:
-        return [DeleteClosedRequests(rule)]
+        evidence = [DeleteEvidence(rule, table) for table in rule.evidence]
+        return [DeleteClosedRequests(rule), *evidence]
     if rule.action == DELETE_IDENTITY_DOCUMENTS:
         return [DeleteIdentityDocuments(rule)]
     raise ValueError(f"unknown retention action {rule.action!r}")
@@ -531,8 +413,8 @@ def steps_of(rule: EnforcedRule) -> list[Step]:
 
 def step_key(step: Step, session: Session) -> str:
     """The key of a step in a run's results: "deleted", or "deleted:TABLE" for delete-rows."""
-    if isinstance(step, DeleteOldRows):
-        return f"{step.name}:{step.target.table}"
+    if isinstance(step, DeleteOldRows | DeleteEvidence):
+        return f"{step.name}:{step.table_name(session)}"
     return step.name
 
 
@@ -543,6 +425,7 @@ class PlannedStep:
     what: str
     count: int
     oldest: date | None
+    categories: Mapping[str, Mapping[str, int]]
 
 
 def plan(session: Session, rules: Sequence[EnforcedRule], ctx: Context) -> list[PlannedStep]:
@@ -553,7 +436,12 @@ def plan(session: Session, rules: Sequence[EnforcedRule], ctx: Context) -> list[
             estimate = step.estimate(session, ctx)
             planned.append(
                 PlannedStep(
-                    rule.key, step_key(step, session), step.what, estimate.count, estimate.oldest
+                    rule.key,
+                    step_key(step, session),
+                    step.what,
+                    estimate.count,
+                    estimate.oldest,
+                    estimate.categories,
                 )
             )
     return planned
@@ -582,6 +470,8 @@ def _fresh_results(planned: list[PlannedStep], rules: Sequence[EnforcedRule]) ->
             "count": 0,
             "batches": 0,
         }
+        if item.categories:
+            results[item.rule][item.step]["planned_categories"] = item.categories
     return results
 
 
@@ -615,7 +505,7 @@ def run_retention(
     if batch_size < 1:
         raise ValueError(f"the batch size must be 1 or more; got {batch_size}")
     started = utcnow()
-    planned = plan(session, rules, ctx)
+    planned = plan(session, rules, replace(ctx, dry_run=True) if dry_run else ctx)
     results = _fresh_results(planned, rules)
     if dry_run:
         # Only the run's own record is written (the staff page lists previews too): no data,
@@ -665,7 +555,7 @@ def _run_batches(
                 name = step_key(step, session)
                 after = 0
                 while True:
-                    batch = step.batch(session, ctx, after, batch_size)
+                    batch = step.batch(session, ctx, after, min(batch_size, step.max_batch))
                     if batch is None:
                         break
                     audit.record(
@@ -682,6 +572,7 @@ def _run_batches(
                             "first_id": batch.first_id,
                             "last_id": batch.last_id,
                             "reference_time": ctx.now.isoformat(),
+                            **({"categories": batch.categories} if batch.categories else {}),
                         },
                     )
                     totals = dict(results[rule.key][name])
@@ -689,6 +580,10 @@ def _run_batches(
                     totals["batches"] += 1
                     if batch.skipped:
                         totals["skipped"] = totals.get("skipped", 0) + batch.skipped
+                    if batch.categories:
+                        totals["categories"] = add_categories(
+                            totals.get("categories", {}), batch.categories
+                        )
                     results = {**results, rule.key: {**results[rule.key], name: totals}}
                     run.results = results
                     session.commit()

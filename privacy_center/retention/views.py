@@ -44,6 +44,15 @@ STEP_LABELS = {
     "deactivated": _l("deactivated"),
     "archived": _l("archived"),
     "deleted": _l("deleted"),
+    "erased": _l("erased"),
+}
+# What an erasure did to a category (connectors/base.py ERASURE_ACTIONS).
+CATEGORY_ACTIONS = {
+    "removed": _l("removed"),
+    "anonymised": _l("anonymised"),
+    "kept": _l("kept"),
+    "elsewhere": _l("held by another company"),
+    "failed": _l("not reached: accounts left for the next run"),
 }
 STATUS_LABELS = {
     "running": _l("Running"),
@@ -67,6 +76,7 @@ def index() -> str:
         runs=last_runs(db.session),
         action_labels=ACTION_LABELS,
         step_labels=STEP_LABELS,
+        category_actions=CATEGORY_ACTIONS,
         status_labels=STATUS_LABELS,
         me=current_staff(),
         can_see_figures=True,

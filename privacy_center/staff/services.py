@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import audit
 from ..config import document_key
 from ..connectors import Connector, ConnectorError, Subject
+from ..connectors.erasure import erase_subject
 from ..content import get_content
 from ..exports.services import FeeNotAcknowledged, queue_export, start_export
 from ..letters.outbox import commit_with_letter
@@ -573,24 +574,7 @@ def _erase(request: PrivacyRequest, connectors: Sequence[Connector]) -> tuple[di
     if not request.email and request.account_id is None:  # entered by staff (rights/intake.py)
         raise ActionRefused(NO_SUBJECT)
     subject = Subject(email=request.email or "", account_id=request.account_id)
-    outcomes = []
-    for connector in connectors:
-        labels = {category.key: category.label for category in connector.categories()}
-        report = connector.erase(subject)
-        outcomes.extend(
-            {
-                "connector": report.connector,
-                "category": outcome.category,
-                "label": labels[outcome.category](request.language)
-                if outcome.category in labels
-                else outcome.category,
-                "action": outcome.action,
-                "rows": outcome.rows,
-                "reason": outcome.reason_in(request.language),
-            }
-            for outcome in report.outcomes
-        )
-    return tuple(outcomes)
+    return erase_subject(subject, connectors, request.language)
 
 
 def complete(
