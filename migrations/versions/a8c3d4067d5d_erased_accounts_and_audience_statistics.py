@@ -4,7 +4,7 @@ The retention run erases deactivated accounts (account.erased_at) and deletes th
 operator's audience statistics after 13 months (audience_statistic).
 
 Revision ID: a8c3d4067d5d
-Revises: 3a5ec381000a
+Revises: 10ca3e59f1e8
 Create Date: 2026-12-07 09:47:59.201252
 
 """
@@ -15,7 +15,7 @@ import privacy_center.models.types  # noqa: F401 - custom column types
 
 # revision identifiers, used by Alembic.
 revision = 'a8c3d4067d5d'
-down_revision = '3a5ec381000a'
+down_revision = '10ca3e59f1e8'
 branch_labels = None
 depends_on = None
 
