@@ -111,6 +111,17 @@ class Config:
         # Keys replaced by a rotation, still read until `flask storage rotate-keys` has run.
         self.IDENTITY_DOCUMENT_PREVIOUS_KEYS = previous_keys("identity-documents")
         self.EXPORT_PREVIOUS_KEYS = previous_keys("exports")
+        # The audit log's chain is sealed with HMAC-SHA256 under a key kept out of the database
+        # (audit.py); rows sealed with a previous key are still checked with it. Checkpoints of
+        # the chain's head go to a file outside the database too.
+        self.AUDIT_KEY = self.encryption_key(
+            instance_path,
+            "audit",
+            "it seals the audit log (HMAC-SHA256), so that no one without it can rewrite the log "
+            "unnoticed",
+        )
+        self.AUDIT_PREVIOUS_KEYS = previous_keys("audit")
+        self.AUDIT_CHECKPOINT_FILE = self.audit_checkpoint_file(instance_path)
         self.EXPORT_INLINE_MAX_ROWS = _env_number(
             "EXPORT_INLINE_MAX_ROWS", self.EXPORT_INLINE_MAX_ROWS
         )
@@ -171,6 +182,12 @@ class Config:
                 "server publishes: choose a directory outside it."
             )
         return str(directory)
+
+    def audit_checkpoint_file(self, instance_path: str) -> str:
+        """Where the audit log's checkpoints are appended (``PC_AUDIT_CHECKPOINT_FILE``, default
+        ``instance/audit-checkpoints.jsonl``)."""
+        default = Path(instance_path) / "audit-checkpoints.jsonl"
+        return str(Path(os.environ.get("PC_AUDIT_CHECKPOINT_FILE") or default).resolve())
 
     def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
         """An AES-256 key from ``PC_<NAME>_KEY`` (URL-safe base64 of 32 bytes)."""
@@ -235,6 +252,10 @@ class TestConfig(DevelopmentConfig):
 
     def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
         return _test_key()
+
+    def audit_checkpoint_file(self, instance_path: str) -> str:
+        # The `db` fixture gives each test a file of its own (its rows are rolled back).
+        return str(Path(_test_dir("audit")) / "checkpoints.jsonl")
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
@@ -301,10 +322,12 @@ def _create_key_file(key_file: Path) -> None:
         os.unlink(temporary)
 
 
-# Folders of encrypted files: their environment variables' stem, and the development key file.
+# Keys kept outside the database (the encrypted folders' and the audit log's): their environment
+# variables' stem, and the development key file.
 ENCRYPTED_FOLDERS = {
     "identity-documents": ("IDENTITY_DOCUMENT", "identity-document-key"),
     "exports": ("EXPORT", "export-key"),
+    "audit": ("AUDIT", "audit-key"),
 }
 
 
