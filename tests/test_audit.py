@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import delete, func, select, update
 
 from privacy_center.audit import (
@@ -36,7 +38,7 @@ from privacy_center.audit_checkpoints import (
 )
 from privacy_center.config import ConfigurationError, load_config
 from privacy_center.content import get_content
-from privacy_center.models import AuditEvent
+from privacy_center.models import AuditEvent, BrowsingEvent
 from privacy_center.retention.rules import enforced_rules
 from privacy_center.retention.services import Context, run_retention
 
@@ -118,6 +120,38 @@ def test_a_deleted_row_is_caught(app, db):
     result = verify(db, keys(app))
     assert [(f.kind, f.event_id) for f in result.findings] == [("deleted", events[3].id)]
     assert f"does not follow row {events[1].id}" in result.findings[0].message
+
+
+def test_rows_deleted_at_the_start_are_caught(app, db):
+    chain(db, 2)
+    first = db.scalar(select(func.min(AuditEvent.id)))
+    second = db.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.id > first))
+    db.execute(delete(AuditEvent).where(AuditEvent.id == first))
+    db.expire_all()
+    result = audit_verify(app)
+    assert result.exit_code == 1
+    assert f"row {second} is the first of the log but does not start the chain" in result.output
+
+
+def test_sealing_a_row_adds_no_query(app, db):
+    """Appending reads the last row's hash and inserts, as the unkeyed log did (PostgreSQL also
+    takes its advisory lock): the key comes from the settings, not the database."""
+    chain(db, 1)
+    statements: list[str] = []
+    connection = db.connection()
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(connection, "before_cursor_execute", count)
+    try:
+        record(db, actor="system", action="test.count")
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", count)
+    expected = ["SELECT", "INSERT"]
+    if db.get_bind().dialect.name == "postgresql":
+        expected = ["SELECT", *expected]  # pg_advisory_xact_lock
+    assert statements == expected
 
 
 # --- The command -------------------------------------------------------------------------------
@@ -381,6 +415,28 @@ def test_the_retention_run_writes_a_checkpoint(app, db):
     assert completed.details["run"] == run.id
     assert (line["head_id"], line["head_hash"]) == (completed.id, completed.row_hash)
     assert line["count"] == rows_count(db)
+
+
+def test_a_stopped_retention_run_writes_a_checkpoint_too(app, db, make_account):
+    account = make_account()
+    moment = datetime(2030, 1, 15, tzinfo=UTC)
+    db.add_all(
+        BrowsingEvent(account_id=account.id, occurred_at=moment, path=f"/{n}", device="desktop")
+        for n in range(2)
+    )
+    db.flush()
+    visits = next(rule for rule in enforced_rules() if rule.key == "raw-visits")
+    ctx = Context(now=moment + relativedelta(months=14), content=get_content(), settings=app.config)
+
+    def power_cut(progress):
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        run_retention(db, [visits], ctx, batch_size=1, on_batch=power_cut)
+    [line] = checkpoint_lines(app)
+    stopped = db.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+    assert stopped.action == "retention.run_stopped"
+    assert (line["reason"], line["head_id"]) == ("retention run", stopped.id)
 
 
 def test_the_retention_run_does_not_checkpoint_a_cut_log(app, db, caplog):
