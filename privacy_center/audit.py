@@ -266,7 +266,8 @@ def verify(session: Session, keys: ChainKeys, checkpoint: Checkpoint | None = No
     result = Verification(checkpoint=checkpoint)
     previous, previous_id = GENESIS, None
     seen_keyed, unsealed = False, None
-    unknown_keys: dict[str, list[int]] = {}
+    # Key id -> (first row sealed with it, rows): keys that are not configured.
+    unknown_keys: dict[str, tuple[int, int]] = {}
     head_seen = False
     rows = session.scalars(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
@@ -301,7 +302,8 @@ def verify(session: Session, keys: ChainKeys, checkpoint: Checkpoint | None = No
             else:
                 seen_keyed = True
             if sealed is None:
-                unknown_keys.setdefault(event.key_id or "", []).append(event.id)
+                first, rows_sealed = unknown_keys.get(event.key_id or "", (event.id, 0))
+                unknown_keys[event.key_id or ""] = (first, rows_sealed + 1)
             if sealed is False:
                 if unsealed is None:
                     unsealed = _Unsealed(event.id, event.id, _is_plain_sha256(event))
@@ -317,15 +319,15 @@ def verify(session: Session, keys: ChainKeys, checkpoint: Checkpoint | None = No
             result.head_id, result.head_hash = event.id, event.row_hash
     if unsealed is not None:
         unsealed.report(result, followed_by_sealed_row=False)
-    for unknown, ids in unknown_keys.items():
+    for unknown, (first, rows_sealed) in unknown_keys.items():
         result.add(
             "unknown_key",
-            ids[0],
-            f"{len(ids)} row(s) from row {ids[0]} are sealed with audit key {unknown}, which is "
+            first,
+            f"{rows_sealed} row(s) from row {first} are sealed with audit key {unknown}, which is "
             "neither PC_AUDIT_KEY nor one of PC_AUDIT_PREVIOUS_KEYS: they cannot be checked",
         )
     if checkpoint is not None and checkpoint.head_id is not None and not head_seen:
-        _report_missing_head(session, result, checkpoint)
+        _report_missing_head(result, checkpoint)
     return result
 
 
@@ -349,7 +351,7 @@ def _compare_head(result: Verification, checkpoint: Checkpoint, event: AuditEven
         )
 
 
-def _report_missing_head(session: Session, result: Verification, checkpoint: Checkpoint) -> None:
+def _report_missing_head(result: Verification, checkpoint: Checkpoint) -> None:
     assert checkpoint.head_id is not None
     if result.head_id is None or result.head_id < checkpoint.head_id:
         ends = (
