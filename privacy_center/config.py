@@ -190,7 +190,7 @@ class Config:
         return str(Path(os.environ.get("PC_AUDIT_CHECKPOINT_FILE") or default).resolve())
 
     def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
-        """An AES-256 key from ``PC_<NAME>_KEY`` (URL-safe base64 of 32 bytes)."""
+        """A 256-bit key from ``PC_<NAME>_KEY`` (URL-safe base64 of 32 bytes)."""
         variable = _variable(name, "KEY")
         value = os.environ.get(variable, "")
         if not value:
@@ -198,8 +198,8 @@ class Config:
                 f"{variable} is missing: {purpose}. In production set it in the environment, for "
                 f"example: export {variable}=$(python -c 'import base64, secrets; "
                 "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). Keep it "
-                "safe: files stored with a key cannot be read without it. For local development "
-                "set PC_ENV=development."
+                "safe: what it protects cannot be read or checked without it. For local "
+                "development set PC_ENV=development."
             )
         return parse_document_key(value, variable)
 
