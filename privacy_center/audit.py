@@ -461,6 +461,11 @@ def verify_command() -> None:
         click.echo("  No checkpoint before this one: it is the first.")
     else:
         click.echo(f"  It matches {result.checkpoint.describe()}.")
+        if result.checkpoint.key_id != written.key_id:
+            click.echo(
+                f"  The audit key changed since (key {result.checkpoint.key_id} to "
+                f"{written.key_id}): this checkpoint is the first sealed with the new key."
+            )
     click.echo(
         f"  Checkpoint written to {current_app.config['AUDIT_CHECKPOINT_FILE']}: "
         f"{written.count} rows up to row {written.head_id}, key {written.key_id}."

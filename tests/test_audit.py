@@ -284,6 +284,10 @@ def test_key_rotation_keeps_old_rows_verifiable(app, db, monkeypatch):
     assert {e.key_id for e in new_rows} == {key_id(new_key)}
     result = audit_verify(app)
     assert result.exit_code == 0, result.output
+    assert (
+        f"The audit key changed since (key {key_id(old_key)} to {key_id(new_key)}): this "
+        "checkpoint is the first sealed with the new key." in result.output
+    )
     assert checkpoint_lines(app)[-1]["key_id"] == key_id(new_key)
     assert checkpoint_lines(app)[-1]["head_id"] == new_rows[-1].id
 
