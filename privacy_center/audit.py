@@ -390,14 +390,14 @@ def check_and_checkpoint(
     A log found cut or changed gets no checkpoint (a new one would hide what the last one shows):
     the findings are logged as errors and returned."""
     keys = ChainKeys.from_settings(settings)
+    unreadable = None
     try:
         previous = last_checkpoint(settings, keys)
     except CheckpointUnreadable as error:
-        result = Verification()
-        result.add("checkpoint", None, str(error))
-        log.error("audit log not checkpointed (%s): %s", reason, error)
-        return result, None
+        previous, unreadable = None, str(error)
     result = verify(session, keys, previous)
+    if unreadable is not None:  # the chain is still checked, without the checkpoint
+        result.findings.insert(0, Finding("checkpoint", None, unreadable))
     if not result.intact:
         for finding in result.findings:
             log.error("audit log not checkpointed (%s): %s", reason, finding.message)
@@ -440,7 +440,16 @@ audit_cli = AppGroup("audit", help="The audit log.")
 @audit_cli.command("verify")
 def verify_command() -> None:
     """Check that no row of the audit log was changed or deleted; checkpoint it when whole."""
-    result, written = check_and_checkpoint(db.session, current_app.config, reason="audit verify")
+    try:
+        result, written = check_and_checkpoint(
+            db.session, current_app.config, reason="audit verify"
+        )
+    except OSError as error:
+        raise click.ClickException(
+            f"The checkpoint could not be written to {current_app.config['AUDIT_CHECKPOINT_FILE']} "
+            f"({error.strerror or error}): fix PC_AUDIT_CHECKPOINT_FILE or the folder's "
+            "permissions and run it again."
+        ) from None
     if not result.intact:
         lines = [f"  - {finding.message}" for finding in result.findings]
         if result.more_findings:

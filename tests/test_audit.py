@@ -266,6 +266,17 @@ def test_an_altered_checkpoint_is_refused(app, db):
     result = audit_verify(app)
     assert result.exit_code == 1
     assert "was altered: its MAC does not match its content" in result.output
+    assert path.read_text().count("\n") == 1  # and nothing written after it
+
+
+def test_a_checkpoint_file_that_cannot_be_written_is_said(app, db, tmp_path, monkeypatch):
+    chain(db, 1)
+    (tmp_path / "file").write_text("")
+    monkeypatch.setitem(app.config, "AUDIT_CHECKPOINT_FILE", str(tmp_path / "file" / "cp"))
+    result = audit_verify(app)
+    assert result.exit_code == 1
+    assert "The checkpoint could not be written to" in result.output
+    assert "Traceback" not in result.output
 
 
 # --- Keys --------------------------------------------------------------------------------------
