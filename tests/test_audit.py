@@ -28,6 +28,7 @@ from privacy_center.audit import (
     content_hash,
     key_id,
     record,
+    row_mac,
     verify,
 )
 from privacy_center.audit_checkpoints import (
@@ -467,3 +468,31 @@ def test_the_retention_run_does_not_checkpoint_a_cut_log(app, db, caplog):
         and record.levelno == logging.ERROR
         for record in caplog.records
     )
+
+
+# --- What it cannot see (the README says so) ---------------------------------------------------
+
+
+def test_what_audit_verify_cannot_see(app, db):
+    events = chain(db, 2)
+    assert audit_verify(app).exit_code == 0
+    # Rows appended after the last checkpoint and deleted before the next one.
+    later = chain(db, 2)
+    db.execute(delete(AuditEvent).where(AuditEvent.id.in_([e.id for e in later])))
+    db.expire_all()
+    assert audit_verify(app).exit_code == 0
+    # The last rows deleted together with the checkpoint file.
+    db.execute(delete(AuditEvent).where(AuditEvent.id == events[-1].id))
+    db.expire_all()
+    Path(app.config["AUDIT_CHECKPOINT_FILE"]).unlink()
+    result = audit_verify(app)
+    assert result.exit_code == 0 and "No checkpoint before this one" in result.output
+    # Someone holding the key rewrites a row written after the last checkpoint and seals again.
+    [row] = chain(db, 1)
+    key = app.config["AUDIT_KEY"]
+    forged = row_mac(key, row.previous_hash, row.at, "staff:9", row.action, None, row.details)
+    db.execute(
+        update(AuditEvent).where(AuditEvent.id == row.id).values(actor="staff:9", row_hash=forged)
+    )
+    db.expire_all()
+    assert audit_verify(app).exit_code == 0
