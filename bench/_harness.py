@@ -30,6 +30,8 @@ def production_env(database_url: str, instance: str) -> dict[str, str]:
         "PC_IDENTITY_DOCUMENT_KEY": key,
         "PC_IDENTITY_DOCUMENT_DIR": f"{instance}/identity-documents",
         "PC_EXPORT_KEY": key,
+        "PC_AUDIT_KEY": key,
+        "PC_AUDIT_CHECKPOINT_FILE": f"{instance}/audit-checkpoints.jsonl",
         "PC_EXPORT_DIR": f"{instance}/exports",
         "DATABASE_URL": database_url,
     }

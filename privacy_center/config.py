@@ -111,6 +111,17 @@ class Config:
         # Keys replaced by a rotation, still read until `flask storage rotate-keys` has run.
         self.IDENTITY_DOCUMENT_PREVIOUS_KEYS = previous_keys("identity-documents")
         self.EXPORT_PREVIOUS_KEYS = previous_keys("exports")
+        # The audit log's chain is sealed with HMAC-SHA256 under a key kept out of the database
+        # (audit.py); rows sealed with a previous key are still checked with it. Checkpoints of
+        # the chain's head go to a file outside the database too.
+        self.AUDIT_KEY = self.encryption_key(
+            instance_path,
+            "audit",
+            "it seals the audit log (HMAC-SHA256), so that no one without it can rewrite the log "
+            "unnoticed",
+        )
+        self.AUDIT_PREVIOUS_KEYS = previous_keys("audit")
+        self.AUDIT_CHECKPOINT_FILE = self.audit_checkpoint_file(instance_path)
         self.EXPORT_INLINE_MAX_ROWS = _env_number(
             "EXPORT_INLINE_MAX_ROWS", self.EXPORT_INLINE_MAX_ROWS
         )
@@ -172,8 +183,14 @@ class Config:
             )
         return str(directory)
 
+    def audit_checkpoint_file(self, instance_path: str) -> str:
+        """Where the audit log's checkpoints are appended (``PC_AUDIT_CHECKPOINT_FILE``, default
+        ``instance/audit-checkpoints.jsonl``)."""
+        default = Path(instance_path) / "audit-checkpoints.jsonl"
+        return str(Path(os.environ.get("PC_AUDIT_CHECKPOINT_FILE") or default).resolve())
+
     def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
-        """An AES-256 key from ``PC_<NAME>_KEY`` (URL-safe base64 of 32 bytes)."""
+        """A 256-bit key from ``PC_<NAME>_KEY`` (URL-safe base64 of 32 bytes)."""
         variable = _variable(name, "KEY")
         value = os.environ.get(variable, "")
         if not value:
@@ -181,8 +198,8 @@ class Config:
                 f"{variable} is missing: {purpose}. In production set it in the environment, for "
                 f"example: export {variable}=$(python -c 'import base64, secrets; "
                 "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'). Keep it "
-                "safe: files stored with a key cannot be read without it. For local development "
-                "set PC_ENV=development."
+                "safe: what it protects cannot be read or checked without it. For local "
+                "development set PC_ENV=development."
             )
         return parse_document_key(value, variable)
 
@@ -235,6 +252,10 @@ class TestConfig(DevelopmentConfig):
 
     def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
         return _test_key()
+
+    def audit_checkpoint_file(self, instance_path: str) -> str:
+        # The `db` fixture gives each test a file of its own (its rows are rolled back).
+        return str(Path(_test_dir("audit")) / "checkpoints.jsonl")
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
@@ -301,10 +322,12 @@ def _create_key_file(key_file: Path) -> None:
         os.unlink(temporary)
 
 
-# Folders of encrypted files: their environment variables' stem, and the development key file.
+# Keys kept outside the database (the encrypted folders' and the audit log's): their environment
+# variables' stem, and the development key file.
 ENCRYPTED_FOLDERS = {
     "identity-documents": ("IDENTITY_DOCUMENT", "identity-document-key"),
     "exports": ("EXPORT", "export-key"),
+    "audit": ("AUDIT", "audit-key"),
 }
 
 

@@ -150,8 +150,11 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def db(app: Flask) -> Iterator[scoped_session]:
-    """The database session, inside a transaction rolled back after the test."""
+def db(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[scoped_session]:
+    """The database session, inside a transaction rolled back after the test (and a checkpoint
+    file of the audit log of its own: the rows a checkpoint names are rolled back too)."""
+    checkpoints = app.config["AUDIT_CHECKPOINT_FILE"]
+    app.config["AUDIT_CHECKPOINT_FILE"] = str(tmp_path_factory.mktemp("audit") / "checkpoints")
     with app.app_context():
         connection = database.engine.connect()
         transaction = connection.begin()
@@ -167,6 +170,7 @@ def db(app: Flask) -> Iterator[scoped_session]:
             database.session = original
             transaction.rollback()
             connection.close()
+            app.config["AUDIT_CHECKPOINT_FILE"] = checkpoints
 
 
 @pytest.fixture

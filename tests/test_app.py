@@ -29,6 +29,7 @@ def test_production_session_cookie_flags(monkeypatch, database_url, tmp_path):
     for name in ("IDENTITY_DOCUMENT", "EXPORT"):
         monkeypatch.setenv(f"PC_{name}_KEY", "A" * 43 + "=")
         monkeypatch.setenv(f"PC_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("PC_AUDIT_KEY", "A" * 43 + "=")
     app = create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url})
 
     @app.get("/set-session")
@@ -88,6 +89,7 @@ def test_production_answers_only_its_trusted_hosts(monkeypatch, database_url, tm
     for name in ("IDENTITY_DOCUMENT", "EXPORT"):
         monkeypatch.setenv(f"PC_{name}_KEY", "A" * 43 + "=")
         monkeypatch.setenv(f"PC_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("PC_AUDIT_KEY", "A" * 43 + "=")
     monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
     with pytest.raises(ConfigurationError, match="TRUSTED_HOSTS is missing"):
         create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url})

@@ -457,6 +457,7 @@ def production(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "DATABASE_URL": database_url,
         "PC_IDENTITY_DOCUMENT_KEY": key,
         "PC_EXPORT_KEY": key,
+        "PC_AUDIT_KEY": key,
         "PC_IDENTITY_DOCUMENT_DIR": str(tmp_path / "documents"),
         "PC_EXPORT_DIR": str(tmp_path / "exports"),
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),

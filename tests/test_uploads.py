@@ -796,6 +796,7 @@ def production_env(monkeypatch):
     monkeypatch.delenv("PC_IDENTITY_DOCUMENT_DIR", raising=False)
     # The prepared exports have a key of their own, also required in production.
     monkeypatch.setenv("PC_EXPORT_KEY", urlsafe(os.urandom(32)))
+    monkeypatch.setenv("PC_AUDIT_KEY", urlsafe(os.urandom(32)))  # and the audit log's
     return monkeypatch
 
 

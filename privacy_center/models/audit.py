@@ -1,4 +1,4 @@
-"""The audit log: append-only, each row chained to the previous one by its hash."""
+"""The audit log: append-only, each row chained to the previous one by a keyed hash."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from .types import UTCDateTime, utcnow
 class AuditEvent(db.Model):
     """Something done to a request or by staff: who, when, what, on what.
 
-    ``row_hash`` is the SHA-256 of this row's content and of the previous row's hash
-    (privacy_center/audit.py): editing or deleting a row breaks the chain from there on.
+    ``row_hash`` is the HMAC-SHA256, under the audit key named by ``key_id``, of this row's
+    content and of the previous row's hash (privacy_center/audit.py): editing or deleting a row
+    breaks the chain from there on, and no one without the key can compute it again.
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,3 +32,6 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     previous_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The audit key that sealed the row (audit.key_id: a fingerprint, never the key). None: a row
+    # written before the chain was keyed, whose hash is a plain SHA-256.
+    key_id: Mapped[str | None] = mapped_column(String(16))

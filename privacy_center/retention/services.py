@@ -524,7 +524,10 @@ def run_retention(
         return preview
 
     with exclusive_run(session):
-        return _run_batches(session, rules, ctx, batch_size, started, results, on_batch)
+        try:
+            return _run_batches(session, rules, ctx, batch_size, started, results, on_batch)
+        finally:  # completed or stopped: the audit log's head is checkpointed (audit.py)
+            audit.checkpoint_quietly(session, ctx.settings, reason="retention run")
 
 
 def _run_batches(
