@@ -289,3 +289,11 @@ def test_rotating_a_folder_handles_both_formats(tmp_path: Path) -> None:
     # A file that fails its check is left exactly as it was, never half rewritten.
     assert (tmp_path / damaged).read_bytes() == damaged_bytes
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_by_default_segments_hold_64_kib(tmp_path: Path) -> None:
+    plain = secrets.token_bytes(3 * 64 * 1024 + 10)
+    name = write_segmented([plain], directory=tmp_path, key=KEY).name
+    with open_segmented(name, directory=tmp_path, keys=[KEY]) as reader:
+        assert reader.segment_size == 64 * 1024
+        assert [len(piece) for piece in reader] == [65536, 65536, 65536, 10]
