@@ -901,3 +901,40 @@ def test_a_copy_stored_in_the_older_whole_file_format_still_downloads(
     answer = signed_in.get(f"/rights/download/{export.id}/file")
     assert answer.status_code == 200 and answer.get_data() == data
     assert int(answer.headers["Content-Length"]) == len(data)
+
+
+def test_a_background_copy_failing_halfway_leaves_no_file_and_no_temporary(
+    app: Flask, db, client: FlaskClient, big_holder: Account, outbox: Path, monkeypatch
+) -> None:
+    from privacy_center.connectors import ConnectorError
+    from privacy_center.connectors.sql import SqlConnector
+
+    original = SqlConnector.collect
+    written_before_failing: list[int] = []
+    directory = Path(app.config["EXPORT_DIR"])
+
+    calls: list[str] = []
+
+    def broken(self, subject, category):
+        calls.append(category)
+        # The second time: data.json is written, and the browsing events' CSV file.
+        if calls.count("complaints") == 2:
+            (partial,) = directory.glob(".*.partial")
+            written_before_failing.append(partial.stat().st_size)
+            raise ConnectorError(self.key, "the database went away")
+        yield from original(self, subject, category)
+
+    monkeypatch.setattr(SqlConnector, "collect", broken)
+    files_before = set(directory.glob("*")) | set(directory.glob(".*"))
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", BIG_EVENTS // 2)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setattr("privacy_center.segmented.SEGMENT_SIZE", 4096)
+    sign_in(client, big_holder)
+    assert ask_for_copy(client).status_code == 303
+    (export,) = copies(db, big_holder)
+    assert export.state == "failed" and "the database went away" in export.error
+    assert export.stored_name is None
+    # Segments had reached the disk (written as the zip was built) and were all removed.
+    assert written_before_failing and written_before_failing[0] > 3 * 4096
+    assert set(directory.glob("*")) | set(directory.glob(".*")) == files_before
+    assert read_outbox(outbox) == []
