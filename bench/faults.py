@@ -3,11 +3,12 @@ restarted under load. Each scenario prints PASS or FAIL with what it checked.
 
 - export: a copy of a subject with many browsing events is prepared by the job path
   (exports.services.prepare_export, as an RQ worker runs it) in a child process, killed with
-  SIGKILL while it builds the zip, then killed again while it writes the encrypted file. No
-  incomplete file may be visible (every stored file decrypts), no copy may be "ready" without
-  its file; a temporary left by the kill is removed by the sweep (flask exports purge / storage
-  sweep); the copy left "running" is marked failed by the purge once stale; a new copy asked
-  after the restart completes and decrypts to a valid zip.
+  SIGKILL while it builds the zip (encrypted into a temporary file as it is built), then killed
+  again the moment that temporary appears. No incomplete file may be visible (every stored file
+  decrypts), no copy may be "ready" without its file; a temporary left by the kill is removed
+  by the sweep (flask exports purge / storage sweep); the copy left "running" is marked failed
+  by the purge once stale; a new copy asked after the restart completes and decrypts to a
+  valid zip.
 - upload: a child files requests with an identity document (rights.services.file_request, the
   service behind the form) in a loop and is killed with SIGKILL at random moments, several
   times. No row may lack its file; a file without a row (killed between the file and the
@@ -183,8 +184,9 @@ def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.05) 
 
 
 def scenario_export(folder: str) -> tuple[bool, str, list[str]]:
+    from privacy_center.segmented import read_stored
     from privacy_center.storage import SWEEP_GRACE_SECONDS, sweep_folder
-    from privacy_center.uploads import StoredDocumentError, read_document, stored_names
+    from privacy_center.uploads import StoredDocumentError, stored_names
 
     lines: list[str] = []
     ok = True
@@ -232,7 +234,7 @@ def scenario_export(folder: str) -> tuple[bool, str, list[str]]:
         readable = True
         for name in stored_names(directory):
             try:
-                zipfile.ZipFile(io.BytesIO(read_document(name, directory=directory, key=key)))
+                zipfile.ZipFile(io.BytesIO(read_stored(name, directory=directory, key=key)))
             except (StoredDocumentError, zipfile.BadZipFile):
                 readable = False
         ok &= check(lines, "every stored (visible) file is complete and decrypts", readable)
@@ -271,7 +273,7 @@ def scenario_export(folder: str) -> tuple[bool, str, list[str]]:
         complete = worker.returncode == 0 and last[1] == "ready" and last[2] is not None
         if complete:
             archive = zipfile.ZipFile(
-                io.BytesIO(read_document(last[2], directory=directory, key=key))
+                io.BytesIO(read_stored(last[2], directory=directory, key=key))
             )
             complete = archive.testzip() is None and len(archive.namelist()) > 1
         else:

@@ -20,7 +20,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .uploads import StoredDocumentError, delete_document, reencrypt_document, stored_names
+from .segmented import reencrypt_stored
+from .uploads import StoredDocumentError, delete_document, stored_names
 
 # Each encrypted folder's settings: (directory, current key, previous keys).
 FOLDERS = {
@@ -42,12 +43,13 @@ class RotationReport:
 
 
 def rotate_folder(directory: Path, key: bytes, previous_keys: Sequence[bytes]) -> RotationReport:
-    """Re-encrypt with ``key`` every file of ``directory`` sealed with a previous key. Each file
-    is replaced atomically, so an interrupted rotation is simply run again."""
+    """Re-encrypt with ``key`` every file of ``directory`` sealed with a previous key, in its own
+    format (whole-file or segmented, see segmented.py). Each file is replaced atomically, so an
+    interrupted rotation is simply run again."""
     report = RotationReport()
     for name in stored_names(directory):
         try:
-            rewritten = reencrypt_document(
+            rewritten = reencrypt_stored(
                 name, directory=directory, key=key, previous_keys=previous_keys
             )
         except FileNotFoundError:

@@ -705,3 +705,236 @@ def test_jobs_are_named_by_their_function_and_need_redis_for_a_worker(
     with app.app_context():
         result = app.test_cli_runner().invoke(args=["jobs", "worker", "--burst"])
     assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+
+
+# --- large copies: encrypted in segments as they are built, decrypted as they are sent ---------
+
+BIG_EVENTS = 3000
+
+
+@pytest.fixture
+def big_holder(db, make_account) -> Account:
+    account = make_account(first_name="Zoé", last_name="Grand", language="fr")
+    fill_account(db, account, events=BIG_EVENTS)
+    return account
+
+
+def zip_members(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.testzip() is None
+    return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_a_background_copy_is_stored_in_segments_and_downloads_equal_to_the_inline_one(
+    app: Flask, db, client: FlaskClient, big_holder: Account, outbox: Path, monkeypatch
+) -> None:
+    from privacy_center.segmented import HEADER_BYTES, MAGIC, TAG_BYTES, key_id, open_segmented
+
+    sign_in(client, big_holder)
+    inline = ask_for_copy(client)
+    inline_members = zip_members(open_zip(inline).fp.getvalue())
+    assert "Content-Length" not in inline.headers  # streamed as it is made
+
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", BIG_EVENTS // 2)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setattr("privacy_center.segmented.SEGMENT_SIZE", 4096)
+    assert ask_for_copy(client, acknowledge=True).status_code == 303
+    export = copies(db, big_holder)[-1]
+    assert export.state == "ready" and export.rows_total > BIG_EVENTS
+
+    directory = Path(app.config["EXPORT_DIR"])
+    sealed = (directory / export.stored_name).read_bytes()
+    assert sealed[:4] == MAGIC and sealed[5:13] == key_id(app.config["EXPORT_KEY"])
+    segments = -(-export.size_bytes // 4096)
+    assert segments > 10
+    assert len(sealed) == HEADER_BYTES + export.size_bytes + segments * TAG_BYTES
+    assert b"PK" not in sealed[:64] and b"data.json" not in sealed and b"Grand" not in sealed
+    with open_segmented(export.stored_name, directory=directory, keys=[app.config["EXPORT_KEY"]]):
+        pass  # a segmented file, with the current key
+
+    answer = client.get(f"/rights/download/{export.id}/file")
+    assert answer.status_code == 200 and answer.mimetype == "application/zip"
+    assert answer.is_streamed
+    assert int(answer.headers["Content-Length"]) == export.size_bytes
+    data = answer.get_data()
+    assert len(data) == export.size_bytes
+    assert hashlib.sha256(data).hexdigest() == export.sha256
+    members = zip_members(data)
+
+    # The same files, the same data: only the moment, the copy's number and the summaries
+    # (which name them) differ.
+    assert list(members) == list(inline_members)
+    for name in members:
+        if name.startswith("csv/") or name == "data.schema.json":
+            assert members[name] == inline_members[name], name
+    background_data, inline_data = (
+        json.loads(members["data.json"]),
+        json.loads(inline_members["data.json"]),
+    )
+    assert background_data["categories"] == inline_data["categories"]
+    assert len(background_data["categories"]["browsing_events"]["rows"]) == BIG_EVENTS
+    assert background_data.keys() == inline_data.keys()
+    manifest = json.loads(members["manifest.json"])
+    assert manifest  # checked against every file in test_manifest_checksums_match_every_other_file
+    db.expire_all()
+    assert db.get(DataExport, export.id).downloaded_at is not None
+
+
+def _big_background_copy(app, db, client, account, monkeypatch) -> DataExport:
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", BIG_EVENTS // 2)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setattr("privacy_center.segmented.SEGMENT_SIZE", 4096)
+    sign_in(client, account)
+    assert ask_for_copy(client).status_code == 303
+    (export,) = copies(db, account)
+    assert export.state == "ready"
+    return export
+
+
+def _blocks(sealed: bytes) -> tuple[bytes, list[bytes]]:
+    from privacy_center.segmented import HEADER_BYTES, TAG_BYTES
+
+    block = 4096 + TAG_BYTES
+    body = sealed[HEADER_BYTES:]
+    return sealed[:HEADER_BYTES], [body[i : i + block] for i in range(0, len(body), block)]
+
+
+def _cut_at_a_segment_boundary(sealed: bytes) -> bytes:
+    header, parts = _blocks(sealed)
+    return header + b"".join(parts[:-1])
+
+
+def _two_segments_swapped(sealed: bytes) -> bytes:
+    header, parts = _blocks(sealed)
+    parts[3], parts[4] = parts[4], parts[3]
+    return header + b"".join(parts)
+
+
+def _a_byte_flipped(sealed: bytes) -> bytes:
+    middle = len(sealed) // 2
+    return sealed[:middle] + bytes([sealed[middle] ^ 0x20]) + sealed[middle + 1 :]
+
+
+@pytest.mark.parametrize(
+    "tamper", [_cut_at_a_segment_boundary, _two_segments_swapped, _a_byte_flipped]
+)
+@pytest.mark.parametrize("through", ["signed-in", "emailed-link"])
+def test_a_tampered_stored_copy_is_not_sent_the_failure_is_shown_and_logged(
+    app: Flask, db, client: FlaskClient, big_holder: Account, outbox: Path, monkeypatch,
+    caplog: pytest.LogCaptureFixture, tamper, through: str,
+) -> None:  # fmt: skip
+    export = _big_background_copy(app, db, client, big_holder, monkeypatch)
+    path = Path(app.config["EXPORT_DIR"]) / export.stored_name
+    path.write_bytes(tamper(path.read_bytes()))
+
+    if through == "signed-in":
+        answer = client.get(f"/rights/download/{export.id}/file?lang=en")
+    else:
+        link = mailed_link(outbox)
+        anonymous = app.test_client()
+        answer = anonymous.post(f"{link}?lang=en", data={"csrf_token": csrf(anonymous, link)})
+    # Not a zip cut short: an error page, whose status makes a browser's download fail.
+    assert answer.status_code == 500 and answer.mimetype == "text/html"
+    page = answer.get_data(as_text=True)
+    assert "failed its integrity check" in page and "did not send it" in page
+    assert "This copy does not count" in page
+    assert "Download the file" not in page
+    assert any(
+        record.levelname == "ERROR" and f"export {export.id} was not sent" in record.getMessage()
+        for record in caplog.records
+    )
+    db.expire_all()
+    failed = db.get(DataExport, export.id)
+    assert failed.state == "failed" and "integrity check" in failed.error
+    # Not counted: the next copy is again the first, free one.
+    assert next_copy_number(db, big_holder.id) == 1
+    status = client.get(f"/rights/download/{export.id}?lang=en").get_data(as_text=True)
+    assert "failed its integrity check" in status
+
+
+def test_a_file_altered_while_it_is_sent_cuts_the_download_short(
+    app: Flask, db, client: FlaskClient, big_holder: Account, outbox: Path, monkeypatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from privacy_center.exports.stored import open_download
+    from privacy_center.uploads import DocumentTampered
+
+    export = _big_background_copy(app, db, client, big_holder, monkeypatch)
+    download = open_download(db, export, app.config)
+    assert download is not None and download.length == export.size_bytes
+    chunks = download.chunks()
+    received = next(chunks)
+    # Altered in place after its check, while the first segment is on its way.
+    path = Path(app.config["EXPORT_DIR"]) / export.stored_name
+    with path.open("r+b") as file:
+        file.seek(-30, 2)
+        byte = file.read(1)
+        file.seek(-30, 2)
+        file.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(DocumentTampered):
+        for chunk in chunks:
+            received += chunk
+    assert len(received) < download.length  # never a complete-looking copy
+    assert any("failed its check while it was sent" in r.getMessage() for r in caplog.records)
+
+
+def test_a_copy_stored_in_the_older_whole_file_format_still_downloads(
+    app: Flask, db, signed_in: FlaskClient, holder: Account
+) -> None:
+    from privacy_center.uploads import store_document
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as made:
+        made.writestr("data.json", '{"older": true}')
+    data = archive.getvalue()
+    now = utcnow()
+    export = DataExport(
+        account_id=holder.id, copy_number=1, language="fr", state="ready", rows_done=1,
+        rows_total=1, created_at=now, ready_at=now, expires_at=now + timedelta(days=7),
+        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+        stored_name=store_document(
+            data, directory=Path(app.config["EXPORT_DIR"]), key=app.config["EXPORT_KEY"]
+        ),
+    )  # fmt: skip
+    db.add(export)
+    db.flush()
+    answer = signed_in.get(f"/rights/download/{export.id}/file")
+    assert answer.status_code == 200 and answer.get_data() == data
+    assert int(answer.headers["Content-Length"]) == len(data)
+
+
+def test_a_background_copy_failing_halfway_leaves_no_file_and_no_temporary(
+    app: Flask, db, client: FlaskClient, big_holder: Account, outbox: Path, monkeypatch
+) -> None:
+    from privacy_center.connectors import ConnectorError
+    from privacy_center.connectors.sql import SqlConnector
+
+    original = SqlConnector.collect
+    written_before_failing: list[int] = []
+    directory = Path(app.config["EXPORT_DIR"])
+
+    calls: list[str] = []
+
+    def broken(self, subject, category):
+        calls.append(category)
+        # The second time: data.json is written, and the browsing events' CSV file.
+        if calls.count("complaints") == 2:
+            (partial,) = directory.glob(".*.partial")
+            written_before_failing.append(partial.stat().st_size)
+            raise ConnectorError(self.key, "the database went away")
+        yield from original(self, subject, category)
+
+    monkeypatch.setattr(SqlConnector, "collect", broken)
+    files_before = set(directory.glob("*")) | set(directory.glob(".*"))
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", BIG_EVENTS // 2)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setattr("privacy_center.segmented.SEGMENT_SIZE", 4096)
+    sign_in(client, big_holder)
+    assert ask_for_copy(client).status_code == 303
+    (export,) = copies(db, big_holder)
+    assert export.state == "failed" and "the database went away" in export.error
+    assert export.stored_name is None
+    # Segments had reached the disk (written as the zip was built) and were all removed.
+    assert written_before_failing and written_before_failing[0] > 3 * 4096
+    assert set(directory.glob("*")) | set(directory.glob(".*")) == files_before
+    assert read_outbox(outbox) == []

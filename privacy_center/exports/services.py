@@ -4,9 +4,9 @@ A copy is a :class:`DataExport`. The first one is free; from the second on, the 
 notice (``copy_fee_notice`` in content/operator.yaml) must have been acknowledged before
 anything is prepared. A small copy streams straight to the person (:func:`stream_to_person`);
 a large one (more rows than ``EXPORT_INLINE_MAX_ROWS``) is prepared in the background
-(:func:`prepare_export`, run by jobs.enqueue), stored encrypted, offered to its owner (signed in,
-or through a single-use emailed link) and deleted after ``EXPORT_LIFETIME_DAYS``
-(:func:`purge_expired_exports`).
+(:func:`prepare_export`, run by jobs.enqueue), encrypted in segments as it is built (stored.py),
+offered to its owner (signed in, or through a single-use emailed link), served while it is
+decrypted, and deleted after ``EXPORT_LIFETIME_DAYS`` (:func:`purge_expired_exports`).
 
 These functions need an application context (templates, content, settings), never a request.
 """
@@ -40,9 +40,10 @@ from ..models.types import utcnow
 from ..operator import Operator, RetentionRule
 from ..templating import format_period
 from ..tokens import issue_token, redeem_token
-from ..uploads import StoredDocumentError, delete_document, read_document, store_document
+from ..uploads import delete_document
 from .archive import ExportPlan, PlannedCategory, Tally, csv_cell, json_schema, stream_export
 from .information import ProcessingInformation
+from .stored import store_archive
 
 log = logging.getLogger(__name__)
 
@@ -455,10 +456,11 @@ def absolute_url(base_url: str, endpoint: str, **values: Any) -> str:
 
 
 def prepare_export(export_id: int, base_url: str) -> None:
-    """Prepare a queued copy, store it encrypted and mail its owner a single-use link.
+    """Prepare a queued copy, encrypt it into its file as it is built (never whole in memory)
+    and mail its owner a single-use link.
 
-    The job behind jobs.enqueue (PREPARE_JOB). In a worker, progress is committed as it goes
-    (read through a second session); inline, the copy is ready when the call returns.
+        The job behind jobs.enqueue (PREPARE_JOB). In a worker, progress is committed as it goes
+        (read through a second session); inline, the copy is ready when the call returns.
     """
     config = current_app.config
     session = db.session
@@ -491,24 +493,20 @@ def prepare_export(export_id: int, base_url: str) -> None:
             session.commit()
             last_write = time.monotonic()
 
-    chunks: list[bytes] = []
-    hasher = hashlib.sha256()
     directory = Path(config["EXPORT_DIR"])
     try:
-        for chunk in archive_chunks(
-            export,
-            account,
-            own_session=lambda: reader,
-            base_url=base_url,
-            on_rows=_RowProgress(record),
-        ):
-            hasher.update(chunk)
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        chunks.clear()
-        stored_name = store_document(data, directory=directory, key=config["EXPORT_KEY"])
-        size = len(data)
-        del data
+        # The zip is encrypted into its file as it is built (exports.stored, segmented.py).
+        stored = store_archive(
+            archive_chunks(
+                export,
+                account,
+                own_session=lambda: reader,
+                base_url=base_url,
+                on_rows=_RowProgress(record),
+            ),
+            directory=directory,
+            key=config["EXPORT_KEY"],
+        )
     except ConnectorError as error:
         _fail(session, export_id, str(error))
         return
@@ -516,19 +514,18 @@ def prepare_export(export_id: int, base_url: str) -> None:
         _fail(session, export_id, f"Unexpected error while preparing the copy: {error!r}")
         raise
     finally:
-        chunks.clear()
         if reader is not session:
             reader.close()
 
     now = utcnow()
     export = session.get(DataExport, export_id)
     if export is None:  # the account went away meanwhile
-        delete_document(stored_name, directory=directory)
+        delete_document(stored.name, directory=directory)
         return
     export.state = "ready"
-    export.stored_name = stored_name
-    export.size_bytes = size
-    export.sha256 = hasher.hexdigest()
+    export.stored_name = stored.name
+    export.size_bytes = stored.size
+    export.sha256 = stored.sha256
     export.rows_done = export.rows_total
     export.ready_at = now
     export.expires_at = now + timedelta(days=config["EXPORT_LIFETIME_DAYS"])
@@ -545,7 +542,7 @@ def prepare_export(export_id: int, base_url: str) -> None:
         session.commit()
     except Exception:
         session.rollback()
-        delete_document(stored_name, directory=directory)
+        delete_document(stored.name, directory=directory)
         raise
     _mail_ready(config, account, export, base_url, token)
 
@@ -596,22 +593,6 @@ def downloadable(export: DataExport, now: datetime) -> bool:
         and export.expires_at is not None
         and export.expires_at > now
     )
-
-
-def read_export(export: DataExport, config: Mapping[str, Any]) -> bytes:
-    if export.stored_name is None:
-        raise StoredDocumentError(f"export {export.id} has no stored file")
-    return read_document(
-        export.stored_name,
-        directory=Path(config["EXPORT_DIR"]),
-        key=config["EXPORT_KEY"],
-        previous_keys=config.get("EXPORT_PREVIOUS_KEYS", ()),
-    )
-
-
-def mark_downloaded(session: Session, export: DataExport, now: datetime | None = None) -> None:
-    export.downloaded_at = now or utcnow()
-    session.commit()
 
 
 def link_export(session: Session, token_export_id: int | None, now: datetime) -> DataExport | None:

@@ -35,15 +35,14 @@ from .services import (
     downloadable,
     fee_notice,
     link_export,
-    mark_downloaded,
     next_copy_number,
     owned_export,
     queue_export,
-    read_export,
     redeem_download_link,
     start_export,
     stream_to_person,
 )
+from .stored import damaged, open_download
 
 bp = Blueprint("exports", __name__, url_prefix="/rights/download", template_folder="templates")
 
@@ -66,8 +65,11 @@ def _file_name(export: DataExport, day: date) -> str:
     return f"{operator or 'data'}-my-data-{day.isoformat()}-copy-{export.copy_number}.zip"
 
 
-def _zip_response(body: object, export: DataExport) -> Response:
+def _zip_response(body: object, export: DataExport, length: int | None = None) -> Response:
     response = Response(body, mimetype="application/zip")
+    if length is not None:
+        # A stream cut short (a file found altered while it is sent) is then visibly incomplete.
+        response.content_length = length
     name = _file_name(export, (export.created_at or utcnow()).date())
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     # A copy of someone's data is never kept by a browser or proxy cache.
@@ -137,12 +139,17 @@ def status(export_id: int) -> str:
     export = owned_export(db.session, export_id, current_user.id)
     if export is None:
         abort(404)
+    return _status_page(export)
+
+
+def _status_page(export: DataExport) -> str:
     now = utcnow()
     return render_template(
         "exports/status.html",
         export=export,
         refresh=export.state in ("queued", "running"),
         available=downloadable(export, now),
+        damaged=damaged(export),
         percent=int(100 * export.rows_done / export.rows_total) if export.rows_total else 0,
         rows_done=format_decimal(export.rows_done),
         rows_total=format_decimal(export.rows_total),
@@ -152,13 +159,22 @@ def status(export_id: int) -> str:
 
 @bp.get("/<int:export_id>/file")
 @login_required
-def file(export_id: int) -> Response:
+def file(export_id: int) -> Response | tuple[str, int]:
     export = owned_export(db.session, export_id, current_user.id)
     if export is None or not downloadable(export, utcnow()):
         abort(404)
-    data = read_export(export, current_app.config)
-    mark_downloaded(db.session, export)
-    return _zip_response(data, export)
+    return _download(export)
+
+
+def _download(export: DataExport) -> Response | tuple[str, int]:
+    """The stored copy, decrypted as it is sent; a file that fails its integrity check is not
+    sent: the status page says so, with an error status (a browser's download fails)."""
+    download = open_download(db.session, export, current_app.config)
+    if download is None:
+        return _status_page(export), 500
+    response = _zip_response(download.chunks(), export, download.length)
+    response.call_on_close(download.close)
+    return response
 
 
 @bp.get("/link/<token>")
@@ -178,6 +194,4 @@ def link_download(token: str) -> Response | tuple[str, int]:
         return render_template(
             "exports/link.html", form=LinkDownloadForm(), valid=False, export=None
         ), 404
-    data = read_export(export, current_app.config)
-    mark_downloaded(db.session, export)
-    return _zip_response(data, export)
+    return _download(export)
