@@ -12,6 +12,7 @@ from .account import (
     Subscription,
     SupportConversation,
 )
+from .activity import AccountActivity
 from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
@@ -26,6 +27,7 @@ from .staff import STAFF_ROLES, StaffMember
 __all__ = [
     "STAFF_ROLES",
     "Account",
+    "AccountActivity",
     "AuditEvent",
     "BrowsingEvent",
     "CommunicationPreference",

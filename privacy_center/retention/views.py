@@ -45,6 +45,11 @@ STEP_LABELS = {
     "archived": _l("archived"),
     "deleted": _l("deleted"),
 }
+SOURCE_LABELS = {
+    "sql": _l("read from the connector's database once per run"),
+    "http": _l("asked of the connector's service once per run"),
+    "email": _l("recorded as it happens: tracked email links and the mailer's feed"),
+}
 STATUS_LABELS = {
     "running": _l("Running"),
     "completed": _l("Completed"),
@@ -67,6 +72,7 @@ def index() -> str:
         runs=last_runs(db.session),
         action_labels=ACTION_LABELS,
         step_labels=STEP_LABELS,
+        source_labels=SOURCE_LABELS,
         status_labels=STATUS_LABELS,
         me=current_staff(),
         can_see_figures=True,
