@@ -307,7 +307,8 @@ def record_feed(
     """Record what the operator's mailer posted: ``[{"email" | "account_id", "at"}]``.
 
     All or nothing: an entry that is not well formed (or dated in the future) refuses the post,
-    naming it. Persons without an account here are counted as ``unknown``, not recorded."""
+    naming it. Returns the number of accounts ``recorded`` and of entries about nobody with an
+    account here (``unknown``, not recorded)."""
     if not isinstance(items, list) or not items or len(items) > MAX_FEED_ENTRIES:
         raise ActivityRejected(
             f"activity: a list of 1 to {MAX_FEED_ENTRIES} entries {{email or account_id, at}}"
@@ -326,8 +327,11 @@ def record_feed(
         if moment > now + CLOCK_SKEW:
             raise ActivityRejected(f"activity[{index}]: at {item.get('at')!r} is in the future")
         entries.append((account_id, moment))
-    recorded = record(session, source.key, [entry for entry in entries if entry[0] > 0], now)
-    return {"recorded": recorded, "unknown": len(entries) - recorded}
+    known = [entry for entry in entries if entry[0] > 0]
+    return {
+        "recorded": record(session, source.key, known, now),
+        "unknown": len(entries) - len(known),
+    }
 
 
 def token_matches(source: ActivitySource, presented: str | None) -> bool:
