@@ -195,8 +195,8 @@ def test_no_activity_anywhere_is_warned_then_deactivated(app, db, make_account, 
         warning.get_body(("html",)).get_content(),
     ):
         assert (
-            "Any of these counts as activity and keeps your account: signing in to your account; "
-            "visiting the ALLOPASS site while signed in; opening a link in an email from "
+            "Any of these counts as activity and keeps your account: signing in to your account, "
+            "visiting the ALLOPASS site while signed in, or opening a link in an email from "
             "ALLOPASS."
         ) in body.replace("\n", " ").replace("  ", " ")
     run(app, db, five_years - DAY)
@@ -212,9 +212,11 @@ def test_the_warning_says_what_counts_in_the_holders_language(app, db, make_acco
     run(app, db, T + relativedelta(years=5) - 30 * DAY)
     (warning,) = mails_to(outbox, holder)
     body = warning.get_body(("plain",)).get_content().replace("\n", " ")
-    assert "la connexion à votre compte" in body
-    assert "une visite du site d’ALLOPASS en étant connecté à votre compte" in body
-    assert "l’ouverture d’un lien dans un e-mail d’ALLOPASS" in body
+    assert (
+        "Chacune de ces actions compte comme une activité et conserve votre compte : la connexion "
+        "à votre compte, une visite du site d’ALLOPASS en étant connecté à votre compte ou "
+        "l’ouverture d’un lien dans un e-mail d’ALLOPASS."
+    ) in body.replace("  ", " ")
 
 
 # --- engagement with the emails: the tracked link -----------------------------------------------
@@ -614,8 +616,8 @@ def test_the_staff_retention_page_says_which_activity_counts(app, db, client, ma
     html = client.get("/staff/retention/?lang=en").get_data(as_text=True)
     assert (
         "Inactive means no activity anywhere; the last activity is the latest of: signing in to "
-        "your account; visiting the ALLOPASS site while signed in; opening a link in an email "
-        "from ALLOPASS."
+        "your account, visiting the ALLOPASS site while signed in, and opening a link in an "
+        "email from ALLOPASS."
     ) in html
     assert "<code>site</code>: read from the connector's database once per run" in html
     assert "<code>emails</code>: recorded as it happens" in html

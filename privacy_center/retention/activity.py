@@ -35,7 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask_babel import gettext
+from babel.lists import format_list
+from flask_babel import get_locale, gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -207,12 +208,13 @@ def email_source(sources: Iterable[ActivitySource]) -> ActivitySource | None:
     return next((source for source in sources if source.type == EMAIL), None)
 
 
-def activity_kinds(sources: Iterable[ActivitySource], language: str) -> str:
+def activity_kinds(sources: Iterable[ActivitySource], language: str, style: str = "or") -> str:
     """What counts as activity, for people, in ``language`` (the current locale must be it):
-    a sign-in, then each source's label."""
+    a sign-in, then each source's label, as a list of the language ("a, b or c"; ``style``
+    "standard": "a, b and c")."""
     kinds = [gettext("signing in to your account")]
     kinds.extend(source.label(language) for source in sources)
-    return "; ".join(kinds)
+    return format_list(kinds, style=style, locale=get_locale() or language)  # type: ignore[arg-type]
 
 
 # --- recording ----------------------------------------------------------------------------------
