@@ -21,6 +21,7 @@ import yaml
 from dateutil.relativedelta import relativedelta
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
+from test_forms_security import HOSTILE_TARGETS
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -284,6 +285,8 @@ def test_the_tracked_link_refuses_forged_tokens(app, db, client, make_account, f
         "//evil.example/",
         "javascript:alert(1)",
         "https://www.allopass.com/\\@evil.example",
+        "https://www.allopass.com/\t/x",
+        *HOSTILE_TARGETS,  # every redirect trick the sign-in's ?next= refuses too
     ],
 )
 def test_the_tracked_link_refuses_foreign_redirect_targets(app, db, client, make_account, target):

@@ -84,7 +84,7 @@ def _json_body(key: str) -> Any:
     return body[key]
 
 
-@api.post("")
+@api.post("", provide_automatic_options=False)  # a server-to-server call: no CORS
 def feed() -> tuple[Response, int]:
     source = _authenticated()
     try:
@@ -96,7 +96,7 @@ def feed() -> tuple[Response, int]:
     return jsonify(counts), 200
 
 
-@api.post("/links")
+@api.post("/links", provide_automatic_options=False)
 def make_links() -> tuple[Response, int]:
     source = _authenticated()
     wanted = _json_body("links")
