@@ -378,11 +378,12 @@ def test_the_feed_records_the_latest_engagement(app, db, client, make_account, m
             {"email": customer.email.upper(), "at": earlier.isoformat()},
             {"account_id": other.id, "at": earlier.replace(tzinfo=None).isoformat()},
             {"email": "nobody@example.org", "at": opened.isoformat()},
+            {"account_id": 2**31 - 1, "at": opened.isoformat()},
         ]},
         headers=mailer,
     )  # fmt: skip
     assert answer.status_code == 200, answer.get_data(as_text=True)
-    assert answer.get_json() == {"recorded": 2, "unknown": 1}
+    assert answer.get_json() == {"recorded": 2, "unknown": 2}
     assert recorded(db, customer) == {"emails": opened}
     assert recorded(db, other) == {"emails": earlier}
 

@@ -310,7 +310,7 @@ def record_feed(
 
     All or nothing: an entry that is not well formed (or dated in the future) refuses the post,
     naming it. Returns the number of accounts ``recorded`` and of entries about nobody with an
-    account here (``unknown``, not recorded)."""
+    account here (``unknown``: an email or an id of no account; not recorded)."""
     if not isinstance(items, list) or not items or len(items) > MAX_FEED_ENTRIES:
         raise ActivityRejected(
             f"activity: a list of 1 to {MAX_FEED_ENTRIES} entries {{email or account_id, at}}"
@@ -329,7 +329,9 @@ def record_feed(
         if moment > now + CLOCK_SKEW:
             raise ActivityRejected(f"activity[{index}]: at {item.get('at')!r} is in the future")
         entries.append((account_id, moment))
-    known = [entry for entry in entries if entry[0] > 0]
+    ids = {account_id for account_id, _ in entries if account_id > 0}
+    existing = set(session.scalars(select(Account.id).where(Account.id.in_(ids)))) if ids else set()
+    known = [entry for entry in entries if entry[0] in existing]
     return {
         "recorded": record(session, source.key, known, now),
         "unknown": len(entries) - len(known),
