@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from privacy_center.config import PROJECT_ROOT
-from privacy_center.connectors import ConnectorError, load_connectors
+from privacy_center.connectors import ConnectorError, Subject, get_connectors, load_connectors
 from privacy_center.content import get_content
 from privacy_center.mail import read_outbox
 from privacy_center.models import Account, AccountActivity, BrowsingEvent
@@ -175,6 +175,23 @@ def test_the_dry_run_counts_site_activity_and_records_nothing(app, db, make_acco
     assert planned["warned"] >= 1
     assert mails_to(outbox, customer) == []
     assert len(mails_to(outbox, idle)) == 1
+
+
+def test_the_recorded_activity_is_in_the_holders_copy_and_erased_with_the_account(
+    app, db, make_account
+):
+    customer = make_account(last_active_at=T - relativedelta(years=6))
+    db.add(BrowsingEvent(account_id=customer.id, occurred_at=T - DAY, path="/", device="x"))
+    db.flush()
+    run(app, db, T)
+    own = next(connector for connector in get_connectors() if connector.key == "allopass")
+    subject = Subject(email=customer.email, account_id=customer.id)
+    assert list(own.collect(subject, "last_activity")) == [
+        {"source": "site", "last_at": "2030-01-14T10:00:00Z"}
+    ]
+    report = own.erase(subject)
+    assert report.outcome("last_activity").action == "removed"
+    assert recorded(db, customer) == {}
 
 
 # --- no activity anywhere -----------------------------------------------------------------------
