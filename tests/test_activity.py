@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from dateutil.relativedelta import relativedelta
 from itsdangerous import URLSafeSerializer
@@ -536,6 +537,52 @@ def test_a_broken_answer_of_the_service_is_a_clear_error(app, db, service, tmp_p
     )  # fmt: skip
     with pytest.raises(ConnectorError, match=r"/last-activity answered an entry: .*\[0\]"):
         activity.collect(db, sources, http_set(tmp_path, url), T)
+
+
+def test_a_query_on_another_database_is_collected_from_since(
+    app, db, make_account, tmp_path, monkeypatch
+):
+    """An sql source on the operator's own database (url_env), not the privacy center's."""
+    customer = make_account(last_active_at=T - relativedelta(years=6))
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE app_login (account_id INTEGER, at TEXT)")
+        connection.exec_driver_sql(
+            "INSERT INTO app_login VALUES (?, '2029-12-24 09:00:00.000000'), "
+            "(?, '2029-12-01 09:00:00.000000'), (999999999, '2029-12-24 09:00:00.000000')",
+            (customer.id, customer.id),
+        )
+    engine.dispose()
+    monkeypatch.setenv("APP_DATABASE_URL", url)
+    label = dict.fromkeys(LANGUAGES, "x")
+    path = tmp_path / "connectors.yaml"
+    path.write_text(
+        yaml.safe_dump({"connectors": [{
+            "key": "app", "type": "sql", "url_env": "APP_DATABASE_URL", "label": label,
+            "categories": [{"key": "logins", "label": label,
+                            "query": "SELECT at FROM app_login WHERE account_id = :account_id",
+                            "fields": [{"key": "at", "description": label}],
+                            "erase": {"action": "kept", "reason": label}}],
+        }]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    connectors = load_connectors(path, LANGUAGES, {"account"})
+    sources = parse_activity(
+        [{"key": "app", "type": "sql", "connector": "app", "label": label,
+          "query": "SELECT account_id, MAX(at) FROM app_login WHERE at > :since "
+                   "GROUP BY account_id"}],
+        LANGUAGES, "here",
+    )  # fmt: skip
+    check_connectors(sources, connectors, "here")
+
+    assert activity.collect(db, sources, connectors, T) == {"app": 1}
+    assert recorded(db, customer) == {"app": datetime(2029, 12, 24, 9, tzinfo=UTC)}
+    # A run whose clock is earlier counts the moment as its clock: older, so nothing moves back.
+    assert activity.collect(db, sources, connectors, datetime(2029, 12, 20, tzinfo=UTC)) == {
+        "app": 1
+    }
+    assert recorded(db, customer) == {"app": datetime(2029, 12, 24, 9, tzinfo=UTC)}
 
 
 # --- bad declarations ---------------------------------------------------------------------------
