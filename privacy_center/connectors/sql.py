@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .base import Category, CategoryOutcome, ConnectorError, ErasureReport, RowShapeError, Subject
 from .base import row_builder as make_row_builder
-from .config import SqlCategory, SqlConnectorSpec
+from .config import BIND, SqlCategory, SqlConnectorSpec
 
 # Rows fetched from the database at a time.
 BATCH_ROWS = 1000
@@ -160,11 +160,12 @@ class SqlConnector:
         """The rows ``(account_id, latest moment)`` of a query declared in retention.yaml
         (``activity``), in batches; ``since`` is bound to ``:since`` when the query uses it."""
         statement = text(query).execution_options(stream_results=True, yield_per=BATCH_ROWS)
-        if ":since" in query:
+        binds_since = "since" in BIND.findall(query)
+        if binds_since:
             statement = statement.bindparams(since_parameter(self._url() is None))
         with self._connection() as connection:
             try:
-                parameters = {"since": since} if ":since" in query else {}
+                parameters = {"since": since} if binds_since else {}
                 result = connection.execute(statement, parameters)
                 if len(result.keys()) != 2:
                     raise ConnectorError(

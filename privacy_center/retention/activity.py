@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,8 +44,10 @@ from sqlalchemy.orm import Session
 from ..connectors import get_connector_set
 from ..connectors.base import ConnectorError
 from ..connectors.config import (
+    BIND,
     ENV_NAME,
     KEY,
+    READ_ONLY,
     ConnectorSet,
     HttpConnectorSpec,
     SqlConnectorSpec,
@@ -61,8 +62,6 @@ SOURCE_TYPES: dict[str, frozenset[str]] = {
     HTTP: frozenset({"connector"}),
     EMAIL: frozenset({"token_env", "redirect_to"}),
 }
-SINCE = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 # A collection starts this long before the latest moment already received from a source, so that
 # activity reaching the source a little late is still seen (recording it twice changes nothing).
 OVERLAP = timedelta(days=7)
@@ -86,7 +85,7 @@ class ActivitySource:
     connector: str | None = None
     query: str | None = None
     token_env: str | None = None
-    redirect_to: tuple[str, ...] = field(default=())
+    redirect_to: tuple[str, ...] = ()
 
 
 # --- declaration (content/retention.yaml) -------------------------------------------------------
@@ -118,7 +117,7 @@ def _query(raw: Any, where: str) -> str:
         raise ContentError(f"{where}: query: one SQL statement only (no ';' inside)")
     if not READ_ONLY.match(statement):
         raise ContentError(f"{where}: query: a query must be a SELECT (or WITH ... SELECT)")
-    unknown = set(SINCE.findall(statement)) - {"since"}
+    unknown = set(BIND.findall(statement)) - {"since"}
     if unknown:
         raise ContentError(
             f"{where}: query: unknown parameter(s) "

@@ -16,7 +16,6 @@ environment variable named by the source's ``token_env``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request, url_for
@@ -36,8 +35,6 @@ from .activity import (
     token_matches,
 )
 from .rules import DEACTIVATE_ACCOUNTS, enforced_rules
-
-log = logging.getLogger(__name__)
 
 links = Blueprint("activity_links", __name__)
 api = Blueprint("activity_api", __name__, url_prefix="/api/v1/activity")
