@@ -560,6 +560,8 @@ PUBLIC = {
     "POST /staff/sign-in/enrol": "enrolment: only for the session whose password was checked",
     "POST /staff/sign-out": "ends the caller's own staff session",
     "POST /api/v1/consents": "records a receipt (Origin check and CORS, test_consent_api)",
+    "POST /api/v1/activity": "the operator's mailer, by its bearer token (test_activity)",
+    "POST /api/v1/activity/links": "the operator's mailer, by its bearer token (test_activity)",
     "OPTIONS /api/v1/consents": "CORS preflight",
     "OPTIONS /api/v1/consents/<receipt_id>": "CORS preflight",
     "GET /api/v1/sites/<site_key>/config": "the widget's public configuration",

@@ -82,7 +82,8 @@ def test_the_demo_operator_declares_every_category_of_its_policy() -> None:
     loaded = load_connectors(PROJECT_ROOT / "content" / "connectors.yaml", LANGUAGES, RETENTION)
     keys = [category.key for category in loaded.categories()]
     assert keys == [
-        "identity", "subscriptions", "invoices", "bank_details", "browsing_events", "interests",
+        "identity", "subscriptions", "invoices", "bank_details", "browsing_events", "last_activity",
+        "interests",
         "complaints", "support_conversations", "consent_receipts", "marketing_preferences",
         "marketing_preference_changes",
     ]  # fmt: skip

@@ -36,7 +36,8 @@ from tests.conftest import sign_in
 from tests.subject_data import fill_account
 
 TABULAR = [
-    "identity", "subscriptions", "invoices", "browsing_events", "interests", "complaints",
+    "identity", "subscriptions", "invoices", "browsing_events", "last_activity", "interests",
+    "complaints",
     "support_conversations", "consent_receipts", "marketing_preferences",
     "marketing_preference_changes",
 ]  # fmt: skip

@@ -56,6 +56,9 @@ CSRF_EXEMPT = {
     "allow-list and CORS protect it, and a forged post can only add a receipt",
     "/rights/unsubscribe/<token>": "RFC 8058 one-click unsubscribe: mail clients post "
     "List-Unsubscribe=One-Click with no cookie or token; the signed token is the authority",
+    "/api/v1/activity": "a JSON API posted by the operator's mailer, server to server: its bearer "
+    "token is the authority (test_activity), no cookie is read",
+    "/api/v1/activity/links": "the same API as /api/v1/activity: the mailer's bearer token",
 }
 
 # Each form: (who posts it, its address, what a filled-in form would send).
@@ -257,13 +260,17 @@ def test_the_exempt_routes_work_without_a_token_and_nothing_else_is_exempt(
     )
     assert answer.status_code in (400, 403)
     assert answer.headers.get("Access-Control-Allow-Origin") is None
+    # The mailer's activity API answers on its own terms too: no bearer token, refused.
+    for path in ("/api/v1/activity", "/api/v1/activity/links"):
+        answer = app.test_client().post(path, json={"activity": [], "links": []})
+        assert answer.status_code == 401
     # Exactly these are exempt: every other view goes through the CSRF check.
     from privacy_center.extensions import csrf
 
     exempt_views = {name.rsplit(".", 1)[-1] for name in csrf._exempt_views}
     assert exempt_views <= {"unsubscribe_page"}, exempt_views
     blueprints = {getattr(bp, "name", bp) for bp in csrf._exempt_blueprints}
-    assert blueprints <= {"consent"}, blueprints
+    assert blueprints <= {"consent", "activity_api"}, blueprints
 
 
 # --- redirect targets ---------------------------------------------------------------------------

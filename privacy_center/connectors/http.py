@@ -11,6 +11,13 @@ environment variable holding the token.
 - ``POST {url}/erase``   ``{"subject": S, "dry_run": false}`` -> ``{"categories": [{"category":
   "key", "action": "removed" | "anonymised" | "kept", "rows": 3, "reason": "..." | {"fr": ...}}]}``
 
+- ``POST {url}/last-activity`` ``{"since": "ISO 8601" | null, "cursor": null}`` -> ``{"activity":
+  [{"account_id": 12, "at": "2030-01-15T10:00:00Z"} | {"email": ..., "at": ...}, ...],
+  "next_cursor": "opaque" | null}``: the latest activity on the operator's side of each person
+  active after ``since`` (null: of everyone), one page at a time, for the retention run's
+  inactivity rule (content/retention.yaml, ``activity`` of type http). Called once per run,
+  never per person: ``since`` is a little before the latest moment already received.
+
 ``S`` is ``{"email": ..., "account_id": ..., ...}``. Connection failures and 5xx answers are
 retried (``retries`` times, waiting ``backoff_seconds``, then twice as long each time); a timeout,
 a 4xx answer or a body that is not the expected JSON fails at once. Every failure is a
@@ -191,6 +198,22 @@ class HttpConnector:
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ConnectorError(self.key, f"/count of {category!r} answered no whole count")
         return number
+
+    def last_activity(self, since: str | None) -> Iterator[list[dict[str, Any]]]:
+        """The pages of ``/last-activity`` (see the module's documentation), each checked to be
+        a list of objects; the caller reads their fields."""
+        cursor: Any = None
+        while True:
+            answer = self._call("last-activity", {"since": since, "cursor": cursor})
+            page = answer.get("activity")
+            if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
+                raise ConnectorError(self.key, "/last-activity answered without a list of objects")
+            yield page
+            cursor = answer.get("next_cursor")
+            if cursor is None:
+                return
+            if not page:
+                raise ConnectorError(self.key, "/last-activity gave a next page without any entry")
 
     def erase(self, subject: Subject, *, dry_run: bool = False) -> ErasureReport:
         answer = self._call("erase", {"subject": subject.as_json(), "dry_run": dry_run})

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import BindParameter, Connection, DateTime, Engine, bindparam, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .base import Category, CategoryOutcome, ConnectorError, ErasureReport, RowShapeError, Subject
 from .base import row_builder as make_row_builder
-from .config import SqlCategory, SqlConnectorSpec
+from .config import BIND, SqlCategory, SqlConnectorSpec
 
 # Rows fetched from the database at a time.
 BATCH_ROWS = 1000
@@ -40,6 +40,13 @@ def external_engine(url: str) -> Engine:
         if engine is None:
             engine = _engines[url] = create_engine(url, pool_pre_ping=True)
         return engine
+
+
+def since_parameter(own: bool) -> BindParameter[Any]:
+    """``:since`` typed as the privacy center's timestamps (stored alike on its own database)."""
+    from ..models.types import UTCDateTime
+
+    return bindparam("since", type_=UTCDateTime() if own else DateTime(timezone=True))
 
 
 class SqlConnector:
@@ -146,6 +153,30 @@ class SqlConnector:
         entry = self._entry(category)
         with self._connection() as connection:
             return self._count(connection, entry, subject)
+
+    # --- activity (retention) ----------------------------------------------------------------
+
+    def latest_activity(self, query: str, since: Any) -> Iterator[list[tuple[Any, Any]]]:
+        """The rows ``(account_id, latest moment)`` of a query declared in retention.yaml
+        (``activity``), in batches; ``since`` is bound to ``:since`` when the query uses it."""
+        statement = text(query).execution_options(stream_results=True, yield_per=BATCH_ROWS)
+        binds_since = "since" in BIND.findall(query)
+        if binds_since:
+            statement = statement.bindparams(since_parameter(self._url() is None))
+        with self._connection() as connection:
+            try:
+                parameters = {"since": since} if binds_since else {}
+                result = connection.execute(statement, parameters)
+                if len(result.keys()) != 2:
+                    raise ConnectorError(
+                        self.key,
+                        "an activity query returns two columns: the account id and the latest "
+                        f"moment (it returns {', '.join(result.keys())})",
+                    )
+                for rows in result.partitions(BATCH_ROWS):
+                    yield [(row[0], row[1]) for row in rows]
+            except SQLAlchemyError as error:
+                raise self._failure("the activity query failed", error) from None
 
     # --- erasing -----------------------------------------------------------------------------
 

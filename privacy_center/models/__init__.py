@@ -13,6 +13,7 @@ from .account import (
     Subscription,
     SupportConversation,
 )
+from .activity import AccountActivity
 from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
@@ -28,6 +29,7 @@ from .staff import STAFF_ROLES, StaffMember
 __all__ = [
     "STAFF_ROLES",
     "Account",
+    "AccountActivity",
     "AudienceStatistic",
     "AuditEvent",
     "BrowsingEvent",

@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 
 from ..operator import ContentError, Period, RetentionRule, read_yaml
+from .activity import ActivitySource, parse_activity
 
 EXTENSION_KEY = "privacy_center.retention"
 
@@ -28,7 +29,7 @@ DELETE_IDENTITY_DOCUMENTS = "delete-identity-documents"
 
 # Each action and the settings it accepts besides ``action``.
 ACTIONS: dict[str, frozenset[str]] = {
-    DEACTIVATE_ACCOUNTS: frozenset({"warn_days_before", "erase_after_days"}),
+    DEACTIVATE_ACCOUNTS: frozenset({"warn_days_before", "erase_after_days", "activity"}),
     DELETE_ROWS: frozenset({"targets"}),
     ARCHIVE_INVOICES: frozenset({"financial_year_end"}),
     DELETE_CONSENT_RECEIPTS: frozenset(),
@@ -64,6 +65,8 @@ class EnforcedRule:
     # Tables (with an ``account_id`` column) whose rows about an erased account are kept as
     # evidence for the period, counted from the erasure, then deleted.
     evidence: tuple[str, ...] = ()
+    # Where activity besides a sign-in here is seen (deactivate-accounts; activity.py).
+    activity: tuple[ActivitySource, ...] = ()
     targets: tuple[Target, ...] = ()
     # (month, day) on which the operator's financial year ends.
     financial_year_end: tuple[int, int] = (12, 31)
@@ -109,7 +112,9 @@ def _month_day(raw: Any, where: str) -> tuple[int, int]:
     )
 
 
-def parse_enforce(raw: Any, rule: RetentionRule, where: str) -> EnforcedRule:
+def parse_enforce(
+    raw: Any, rule: RetentionRule, where: str, languages: tuple[str, ...] = ()
+) -> EnforcedRule:
     if not isinstance(raw, dict):
         raise ContentError(f"{where}: enforce is a mapping with an 'action'")
     action = raw.get("action")
@@ -137,6 +142,7 @@ def parse_enforce(raw: Any, rule: RetentionRule, where: str) -> EnforcedRule:
                 f"365; got {grace!r}"
             )
         settings["erase_after_days"] = grace
+        settings["activity"] = parse_activity(raw.get("activity", []), languages, where)
     elif action == DELETE_CLOSED_REQUESTS:
         evidence = raw.get("evidence", [])
         if not isinstance(evidence, list):
@@ -152,8 +158,11 @@ def parse_enforce(raw: Any, rule: RetentionRule, where: str) -> EnforcedRule:
     return EnforcedRule(key=rule.key, period=rule.period, action=action, **settings)
 
 
-def load_enforcement(path: Path, rules: tuple[RetentionRule, ...]) -> tuple[EnforcedRule, ...]:
-    """The enforced rules of ``path`` (content/retention.yaml), in the file's order."""
+def load_enforcement(
+    path: Path, rules: tuple[RetentionRule, ...], languages: tuple[str, ...] = ()
+) -> tuple[EnforcedRule, ...]:
+    """The enforced rules of ``path`` (content/retention.yaml), in the file's order; texts
+    (activity labels) in every one of ``languages``."""
     raw = read_yaml(path) or {}
     by_key = {rule.key: rule for rule in rules}
     enforced = []
@@ -164,7 +173,7 @@ def load_enforcement(path: Path, rules: tuple[RetentionRule, ...]) -> tuple[Enfo
         where = f"{path}: rule {key!r}: enforce" if key else f"{path}: rules[{index}]: enforce"
         if key not in by_key:
             raise ContentError(f"{where}: the rule is not one of the policy's retention rules")
-        enforced.append(parse_enforce(entry["enforce"], by_key[key], where))
+        enforced.append(parse_enforce(entry["enforce"], by_key[key], where, languages))
     return tuple(enforced)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import audit, locks
@@ -43,6 +43,7 @@ from ..models.types import UTCDateTime, utcnow
 from ..operator import MAX_CONSENT_LIFETIME_MONTHS
 from ..uploads import delete_document
 from ..workflow import FINAL_STATES
+from . import activity
 from .erasure import DeleteEvidence, EraseDeactivatedAccounts
 from .rules import (
     ARCHIVE_INVOICES,
@@ -101,11 +102,12 @@ class WarnInactiveAccounts(Step):
         threshold = ctx.now - self.rule.period.delta + timedelta(days=self.rule.warn_days_before)
         return [
             Account.deactivated_at.is_(None),
-            Account.last_active_at <= threshold,
-            # Never warned since the last activity (a sign-in after a warning starts over).
+            # No activity anywhere (activity.py): a sign-in here, the site, the emails.
+            activity.inactive_since(threshold),
+            # Never warned since the last activity (activity after a warning starts over).
             or_(
                 Account.inactivity_warned_at.is_(None),
-                Account.inactivity_warned_at < Account.last_active_at,
+                activity.active_after(Account.inactivity_warned_at),
             ),
         ]
 
@@ -115,9 +117,10 @@ class WarnInactiveAccounts(Step):
         ).all()
         sign_in_url = f"{ctx.base_url.rstrip('/')}/rights/sign-in" if ctx.base_url else None
         warned = skipped = 0
+        latest = activity.last_activity(session, accounts)
         for account in accounts:
             deactivation = max(
-                account.last_active_at + self.rule.period.delta,
+                latest[account.id] + self.rule.period.delta,
                 ctx.now + timedelta(days=self.rule.warn_days_before),
             )
             try:
@@ -129,7 +132,8 @@ class WarnInactiveAccounts(Step):
                     context={
                         "account": account,
                         "deactivation_on": deactivation.astimezone(ctx.zone).date(),
-                        "last_active_on": account.last_active_at.astimezone(ctx.zone).date(),
+                        "last_active_on": latest[account.id].astimezone(ctx.zone).date(),
+                        "activity_sources": self.rule.activity,
                         "sign_in_url": sign_in_url,
                         "period": self.rule.period,
                     },
@@ -157,10 +161,10 @@ class DeactivateInactiveAccounts(Step):
     def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
         return [
             Account.deactivated_at.is_(None),
-            Account.last_active_at <= ctx.now - self.rule.period.delta,
+            activity.inactive_since(ctx.now - self.rule.period.delta),
             # Warned after the last activity, at least warn_days_before days ago.
             Account.inactivity_warned_at.is_not(None),
-            Account.inactivity_warned_at >= Account.last_active_at,
+            not_(activity.active_after(Account.inactivity_warned_at)),
             Account.inactivity_warned_at <= ctx.now - timedelta(days=self.rule.warn_days_before),
         ]
 
@@ -505,7 +509,8 @@ def run_retention(
     if batch_size < 1:
         raise ValueError(f"the batch size must be 1 or more; got {batch_size}")
     started = utcnow()
-    planned = plan(session, rules, replace(ctx, dry_run=True) if dry_run else ctx)
+    with activity.gathered(session, rules, ctx.now, keep=not dry_run):
+        planned = plan(session, rules, replace(ctx, dry_run=True) if dry_run else ctx)
     results = _fresh_results(planned, rules)
     if dry_run:
         # Only the run's own record is written (the staff page lists previews too): no data,

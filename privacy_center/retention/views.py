@@ -54,6 +54,11 @@ CATEGORY_ACTIONS = {
     "elsewhere": _l("held by another company"),
     "failed": _l("not reached: accounts left for the next run"),
 }
+SOURCE_LABELS = {
+    "sql": _l("read from the connector's database once per run"),
+    "http": _l("asked of the connector's service once per run"),
+    "email": _l("recorded as it happens: tracked email links and the mailer's feed"),
+}
 STATUS_LABELS = {
     "running": _l("Running"),
     "completed": _l("Completed"),
@@ -77,6 +82,7 @@ def index() -> str:
         action_labels=ACTION_LABELS,
         step_labels=STEP_LABELS,
         category_actions=CATEGORY_ACTIONS,
+        source_labels=SOURCE_LABELS,
         status_labels=STATUS_LABELS,
         me=current_staff(),
         can_see_figures=True,
