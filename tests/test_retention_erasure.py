@@ -238,6 +238,9 @@ ERASED = {
     "reminder_sent",
     "outgoing_mail",
     "postmortem_delivery",
+    "recipient_notification",
+    # the activity seen on the operator's site and emails: connectors.yaml `last_activity`
+    "account_activity",
 }
 # The anonymised row: its number (the invoices kept refer to it), language and dates.
 ANONYMISED = {"account"}
