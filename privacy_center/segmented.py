@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .files import sync_directory
 from .uploads import (
     DocumentNotFound,
     DocumentTampered,
@@ -194,12 +195,7 @@ class SegmentedWriter:
         if kind is not None:
             Path(self._temporary).unlink(missing_ok=True)
             return
-        # The rename itself survives a crash once the directory is synced.
-        directory_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+        sync_directory(self.directory)
 
 
 def write_segmented(

@@ -333,7 +333,7 @@ def test_a_failed_completion_records_no_notification(
         def categories(self):
             return []
 
-        def erase(self, subject):
+        def erase(self, subject, dry_run=False):
             from privacy_center.connectors import ConnectorError
 
             raise ConnectorError("broken", "down")
