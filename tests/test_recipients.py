@@ -507,6 +507,19 @@ def test_an_erasure_with_no_recipient_concerned_says_so(
     )
 
 
+def test_a_preview_before_the_completion_claims_no_one_was_told(app, db, make_request, holder):
+    from privacy_center.letters.services import preview_letter
+
+    request = make_request(kind="rectification", account=holder)
+    fields = {"changes": "Your last name is corrected."}
+    with app.test_request_context():
+        words = pdf_text(preview_letter(db, request, "completion", fields, today=utcnow().date()))
+    # Nobody is told before the completion: the preview names nobody, and says nobody holds
+    # the data only once the completion found it so.
+    assert "None of the organisations that receive data from us" not in words
+    assert "We have informed" not in words and "We could not reach" not in words
+
+
 def test_a_rectification_tells_the_recipients_of_the_categories_staff_name(
     app, db, client, make_staff, make_request, holder, endpoints, mail
 ):

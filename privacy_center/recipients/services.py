@@ -24,6 +24,7 @@ from .. import audit
 from ..models import PrivacyRequest, RecipientNotification, StaffMember
 from ..models.recipient import TOLD_STATES
 from ..models.types import utcnow
+from ..workflow import FINAL_STATES
 from .register import Recipient, RecipientRegister, get_register
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,15 @@ class LetterRecipients:
 def letter_recipients(
     request: PrivacyRequest, register: RecipientRegister | None = None
 ) -> LetterRecipients | None:
-    """What a completion letter says about the recipients (None: not a right of art. 19)."""
+    """What a completion letter says about the recipients (None: not a right of art. 19, or a
+    preview before the completion, when no one has been told yet and the letter cannot say
+    who will be)."""
     if request.kind not in NOTIFIED_RIGHTS:
         return None
     session = object_session(request)
     rows = notifications_of(session, request) if session is not None and request.id else []
+    if not rows and request.state not in FINAL_STATES:
+        return None
     register = register or get_register()
     told, unreached = [], []
     for row in rows:
