@@ -144,6 +144,7 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
         "/staff/members/{member}/reset-two-factor",
         {},
     ),
+    "/staff/members/<int:member_id>/unlock": ("admin", "/staff/members/{member}/unlock", {}),
     "/staff/mail/<int:mail_id>/retry": ("agent", "/staff/mail/{mail}/retry", {}),
 }
 STAFF_ACTIONS = {

@@ -15,10 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import DEFAULT_STAFF_PASSWORD, staff_code, staff_sign_in
 from sqlalchemy import func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from privacy_center.content import get_content
 from privacy_center.models import AuditEvent, OutgoingMail, StaffSignInFailure
 from privacy_center.models.types import utcnow
-from privacy_center.staff.lockout import MAX_LOCK, lock_length
+from privacy_center.staff.lockout import MAX_LOCK, lock_length, source_address, source_of
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 REFUSED = "The email address or the password is not right"
@@ -103,8 +105,12 @@ def test_the_strangers_address_is_locked_longer_each_time(app, db, make_staff, a
 
 def test_the_member_is_mailed_once_in_their_language(app, db, make_staff, attack):
     member = make_staff(role="dpo", name="Dana Ferrand")
-    member.language = "fr"
-    db.flush()
+    # Their language is the console's at their last sign-in.
+    for address, language in (("198.51.100.12", "es"), ("198.51.100.13", "fr")):
+        home = client_from(app, address)
+        home.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        staff_sign_in(home, member)
+        assert member.language == language
     for address in (STRANGER, "203.0.113.68"):
         stranger = client_from(app, address)
         for _ in range(12):
@@ -118,7 +124,7 @@ def test_the_member_is_mailed_once_in_their_language(app, db, make_staff, attack
     text = mail.get_body(("plain",)).get_content()
     assert "Bonjour Dana Ferrand" in text
     assert "5 fois de suite" in text and "15 minutes" in text
-    # The mail names no address (and the stranger's answers never mention it).
+    # The mail names no address.
     assert STRANGER not in mail.as_string()
     assert db.scalar(select(func.count()).select_from(OutgoingMail).where(
         OutgoingMail.to_address == member.email, OutgoingMail.sent_at.is_not(None)
@@ -163,8 +169,12 @@ def test_unknown_and_known_emails_get_the_same_answers(app, db, make_staff, atta
         other = post_password(unknown_client, unknown, password)
         assert known.status_code == other.status_code == 200
         assert _answer_text(known, member.email) == _answer_text(other, unknown)
-        assert known.headers.get("Retry-After") == other.headers.get("Retry-After")
     assert records(db, member)[0].locked_until is not None
+    # A deactivated member's right password: the same answer again.
+    gone = make_staff(deactivated_at=utcnow())
+    known = post_password(client_from(app, "203.0.113.77"), gone.email, DEFAULT_STAFF_PASSWORD)
+    other = post_password(unknown_client, unknown, DEFAULT_STAFF_PASSWORD)
+    assert _answer_text(known, gone.email) == _answer_text(other, unknown)
 
 
 def test_the_rate_limit_counts_per_address_not_per_email(app, db, make_staff, monkeypatch):
@@ -236,3 +246,45 @@ def test_failures_count_afresh_after_a_quiet_while(app, db, make_staff, attack):
     db.expire_all()
     [record] = records(db, member)
     assert (record.failures, record.locks, record.locked_until) == (1, 0, None)
+
+
+def test_an_ipv6_source_is_its_64_network():
+    """A machine holding a /64 cannot rotate its address to escape the lock."""
+    assert source_address("2001:db8:1:2:aaaa::1") == source_address("2001:db8:1:2:ffff::9")
+    assert source_address("2001:db8:1:2::1") != source_address("2001:db8:1:3::1")
+    assert source_address("::ffff:192.0.2.1") == source_address("192.0.2.1") == "192.0.2.1"
+    assert source_address("192.0.2.1") != source_address("192.0.2.2")
+    assert source_of("k", "2001:db8:1:2::1") == source_of("k", "2001:db8:1:2::2")
+    assert source_of("k", "192.0.2.1") != source_of("other key", "192.0.2.1")
+
+
+def test_without_a_language_the_mail_is_in_the_operators(app, db, make_staff, attack):
+    member = make_staff()
+    assert member.language is None
+    stranger = client_from(app, "203.0.113.76")
+    for _ in range(app.config["STAFF_LOCKOUT_ATTEMPTS"]):
+        post_password(stranger, member.email, "guess guess guess")
+    [mail] = attack.messages
+    assert mail["Content-Language"] == get_content().operator.default_language == "fr"
+
+
+def test_behind_trusted_proxies_each_client_is_its_own_source(app, db, make_staff, attack):
+    """Behind a proxy trusted as TRUSTED_PROXIES says (create_app wraps the app in ProxyFix), the
+    source is the client's address the proxy forwards: a stranger behind the same proxy as the
+    member locks only themselves."""
+    wrapped = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    client = client_from(app, "192.0.2.200")
+    member = make_staff()
+    original = app.wsgi_app
+    app.wsgi_app = wrapped
+    try:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.78"
+        for _ in range(app.config["STAFF_LOCKOUT_ATTEMPTS"]):
+            post_password(client, member.email, "guess guess guess")
+        assert records(db, member)[0].locked_until is not None
+        refused = post_password(client, member.email, DEFAULT_STAFF_PASSWORD)
+        assert REFUSED in refused.get_data(as_text=True)
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.14"
+        staff_sign_in(client, member)
+    finally:
+        app.wsgi_app = original

@@ -2,17 +2,18 @@
 
 Each failed password or code is counted for the pair (member, source), the source being a keyed
 digest of the client address (HMAC-SHA256 with the SECRET_KEY: the address itself is not
-stored). After ``STAFF_LOCKOUT_ATTEMPTS`` failures in a row from one source, that source is
-locked for ``STAFF_LOCKOUT_MINUTES``; each further lock of the same source lasts twice as long
-as the one before (at most :data:`MAX_LOCK`). While a source is locked, even the right password
-is refused from it, with the same answer as a wrong one. Every other source, the member's own
-included, signs in as usual: the lock is the attacker's, never a weapon against the member.
+stored; an IPv6 address counts by its /64 network). After ``STAFF_LOCKOUT_ATTEMPTS`` failures
+in a row from one source, that source is locked for ``STAFF_LOCKOUT_MINUTES``; each further
+lock of the same source lasts twice as long as the one before (at most :data:`MAX_LOCK`).
+While a source is locked, even the right password is refused from it, with the same answer as
+a wrong one. Every other source, the member's own included, signs in as usual: the lock is the
+attacker's, never a weapon against the member.
 
 The member is mailed, in the language of their last sign-in, when a source of failures is
 locked (at most once per ``STAFF_LOCKOUT_MINUTES``, however many sources fail). Failures count
 afresh after ``STAFF_LOCKOUT_MINUTES`` without one; a day after its last failure or lock, a
-source's record is deleted. A successful sign-in clears its source's record; an admin's unlock,
-a two-factor reset and a new password clear them all.
+source's record is deleted. A successful sign-in clears its source's record; an admin's unlock
+and a two-factor reset clear them all.
 
 Plain functions with explicit arguments; the caller commits (and then delivers the mail).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,10 +41,25 @@ MAX_LOCK = timedelta(hours=24)
 FORGET_AFTER = timedelta(hours=24)
 
 
+def source_address(address: str | None) -> str:
+    """The part of a client address that names a source: an IPv4 address, or the /64 network
+    of an IPv6 one (one machine commonly holds a whole /64, and could otherwise change address
+    at each attempt)."""
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "-"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def source_of(secret_key: str, address: str | None) -> str:
-    """The keyed digest of a client address (the same address gives the same source)."""
+    """The keyed digest of a client address's source (see :func:`source_address`)."""
     key = hashlib.sha256(b"privacy-center staff sign-in source v1" + secret_key.encode())
-    return hmac.new(key.digest(), (address or "-").encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key.digest(), source_address(address).encode(), hashlib.sha256).hexdigest()
 
 
 def _record(session: Session, member: StaffMember, source: str) -> StaffSignInFailure | None:
