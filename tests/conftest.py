@@ -402,7 +402,6 @@ def make_staff(app: Flask, db: scoped_session) -> Callable[..., object]:
             name=fields.pop("name", f"{role.title()} {secrets.token_hex(2)}"),
             role=role,
             password_hash=password_hash,
-            failed_attempts=0,
             **fields,
         )
         db.add(member)

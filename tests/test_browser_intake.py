@@ -45,7 +45,6 @@ def member(app) -> Iterator[tuple[str, str]]:
             name="Intake Agent",
             role="agent",
             password_hash=hash_password(PASSWORD),
-            failed_attempts=0,
         )
         database.session.add(staff)
         database.session.flush()

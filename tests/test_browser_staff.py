@@ -70,7 +70,6 @@ def member(app) -> Iterator[tuple[str, str]]:
             name="Browser Agent",
             role="agent",
             password_hash=hash_password(PASSWORD),
-            failed_attempts=0,
         )
         database.session.add(staff)
         database.session.flush()

@@ -24,7 +24,7 @@ from .recipient import RecipientNotification
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
 from .site import Site
-from .staff import STAFF_ROLES, StaffMember
+from .staff import STAFF_ROLES, StaffMember, StaffSignInFailure
 
 __all__ = [
     "STAFF_ROLES",
@@ -55,6 +55,7 @@ __all__ = [
     "RetentionRun",
     "Site",
     "StaffMember",
+    "StaffSignInFailure",
     "Subscription",
     "SupportConversation",
 ]

@@ -1,4 +1,5 @@
-"""Staff sign-in: argon2 passwords, TOTP second factor, lockout, and staff administration.
+"""Staff sign-in: argon2 passwords, TOTP second factor, lockout (lockout.py: per member and
+source), and staff administration.
 
 Plain functions with explicit arguments; the views hold the request and the session.
 
@@ -15,7 +16,7 @@ import base64
 import hmac
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyotp
@@ -33,6 +34,7 @@ from ..accounts.passwords import hash_password, needs_rehash, verify_password
 from ..accounts.services import normalise_email
 from ..models import STAFF_ROLES, StaffMember
 from ..models.types import utcnow
+from . import lockout
 
 MIN_PASSWORD_LENGTH = 12
 # Time steps of 30 seconds; one step either side is accepted (clocks drift a little).
@@ -112,45 +114,20 @@ def find_member(session: Session, email: str) -> StaffMember | None:
     return session.scalar(select(StaffMember).where(StaffMember.email == normalise_email(email)))
 
 
-def is_locked(member: StaffMember, now: datetime) -> bool:
-    return member.locked_until is not None and member.locked_until > now
-
-
-def _fail(
-    session: Session, member: StaffMember, config: Mapping[str, Any], now: datetime, step: str
-) -> None:
-    """Count one failure; at the limit, lock the member out and say so in the audit log."""
-    member.failed_attempts = (member.failed_attempts or 0) + 1
-    audit.record(
-        session,
-        actor=actor_of(member),
-        action="staff.sign_in_failed",
-        details={"step": step, "attempts": member.failed_attempts},
-        at=now,
-    )
-    if member.failed_attempts >= config["STAFF_LOCKOUT_ATTEMPTS"]:
-        member.failed_attempts = 0
-        member.locked_until = now + timedelta(minutes=config["STAFF_LOCKOUT_MINUTES"])
-        audit.record(
-            session,
-            actor=actor_of(member),
-            action="staff.locked_out",
-            details={"until": member.locked_until.isoformat(), "step": step},
-            at=now,
-        )
-
-
 def check_password(
     session: Session,
     config: Mapping[str, Any],
     *,
     email: str,
     password: str,
+    source: str,
     now: datetime | None = None,
+    mails: list[int] | None = None,
 ) -> StaffMember | None:
     """The first step: the member, when the password is right and they may go on to the code
-    (or enrolment); else None. Unknown email, wrong password, deactivated or locked out: the
-    same argon2 work and the same None, each audited (the caller commits)."""
+    (or enrolment); else None. Unknown email, wrong password, deactivated or ``source`` locked
+    out of the account (lockout.py): the same argon2 work and the same None, each audited (the
+    caller commits, then delivers the mails whose ids are appended to ``mails``)."""
     now = now or utcnow()
     member = find_member(session, email)
     right = verify_password(member.password_hash if member is not None else None, password)
@@ -164,7 +141,11 @@ def check_password(
         )
         return None
     refusal = (
-        "deactivated" if not member.is_active else "locked" if is_locked(member, now) else None
+        "deactivated"
+        if not member.is_active
+        else "locked"
+        if lockout.is_locked(session, member, source, now)
+        else None
     )
     if refusal is not None:
         audit.record(
@@ -176,7 +157,7 @@ def check_password(
         )
         return None
     if not right:
-        _fail(session, member, config, now, "password")
+        _fail(session, config, member, source=source, step="password", now=now, mails=mails)
         return None
     if needs_rehash(member.password_hash):
         member.password_hash = hash_password(password)
@@ -202,12 +183,21 @@ def check_code(
     member: StaffMember,
     *,
     code: str,
+    source: str,
+    language: str | None = None,
     now: datetime | None = None,
+    mails: list[int] | None = None,
 ) -> bool:
     """The second step (or the enrolment's first code). True when the code is right and was
-    never used; then the member is signed in (and enrolled). Audited either way."""
+    never used; then the member is signed in (and enrolled), the failures from ``source`` are
+    forgotten and ``language`` (the console's) is kept for the mails to the member. Audited
+    either way; a failure counts for ``source`` like a wrong password."""
     now = now or utcnow()
-    if not member.is_active or is_locked(member, now) or member.totp_secret is None:
+    if (
+        not member.is_active
+        or lockout.is_locked(session, member, source, now)
+        or member.totp_secret is None
+    ):
         return False
     enrolling = member.totp_enrolled_at is None
     secret = decrypt_totp_secret(config["SECRET_KEY"], member.id, member.totp_secret)
@@ -215,17 +205,36 @@ def check_code(
     # A code already accepted (or an older one) is refused: a code seen over a shoulder or
     # caught in transit cannot be used again.
     if step is None or (member.totp_last_step is not None and step <= member.totp_last_step):
-        _fail(session, member, config, now, "enrolment" if enrolling else "code")
+        step_name = "enrolment" if enrolling else "code"
+        _fail(session, config, member, source=source, step=step_name, now=now, mails=mails)
         return False
     member.totp_last_step = step
-    member.failed_attempts = 0
-    member.locked_until = None
+    lockout.clear_source(session, member, source)
     member.last_sign_in_at = now
+    if language:
+        member.language = language
     if enrolling:
         member.totp_enrolled_at = now
         audit.record(session, actor=actor_of(member), action="staff.totp_enrolled", at=now)
     audit.record(session, actor=actor_of(member), action="staff.sign_in", at=now)
     return True
+
+
+def _fail(
+    session: Session,
+    config: Mapping[str, Any],
+    member: StaffMember,
+    *,
+    source: str,
+    step: str,
+    now: datetime,
+    mails: list[int] | None,
+) -> None:
+    mail_id = lockout.record_failure(
+        session, config, member, source=source, step=step, now=now, actor=actor_of(member)
+    )
+    if mail_id is not None and mails is not None:
+        mails.append(mail_id)
 
 
 def record_sign_out(session: Session, member: StaffMember, *, reason: str) -> None:
@@ -284,9 +293,7 @@ def create_member(
     check_new_password(password)
     if find_member(session, email) is not None:
         raise StaffError(_l("A staff member with the email %(email)s already exists.", email=email))
-    member = StaffMember(
-        email=email, name=name, role=role, password_hash=hash_password(password), failed_attempts=0
-    )
+    member = StaffMember(email=email, name=name, role=role, password_hash=hash_password(password))
     session.add(member)
     session.flush()
     audit.record(
@@ -313,13 +320,28 @@ def deactivate_member(session: Session, member: StaffMember, *, actor: str) -> N
 
 
 def reset_two_factor(session: Session, member: StaffMember, *, actor: str) -> None:
-    """Forget the member's TOTP: they enrol again on their next sign-in."""
+    """Forget the member's TOTP: they enrol again on their next sign-in. Every lock of their
+    account is lifted too (lockout.py)."""
     member.totp_secret = None
     member.totp_enrolled_at = None
     member.totp_last_step = None
+    lockout.clear_all(session, member)
     audit.record(
         session, actor=actor, action="staff.totp_reset", details={"member": actor_of(member)}
     )
+
+
+def unlock_member(session: Session, member: StaffMember, *, actor: str) -> int:
+    """Lift every lock of the member's account and forget its failures (an admin's unlock);
+    returns the number of sources that were locked."""
+    locked = lockout.clear_all(session, member)
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.member_unlocked",
+        details={"member": actor_of(member), "sources": locked},
+    )
+    return locked
 
 
 def list_members(session: Session) -> list[StaffMember]:

@@ -25,9 +25,11 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..accounts.services import safe_next
-from ..accounts.views import over_sign_in_limit, too_many_attempts
+from ..accounts.views import too_many_attempts
 from ..content import get_content
-from ..extensions import db
+from ..extensions import db, rate_limiter
+from ..i18n import current_language
+from ..mail_queue import attempt_soon
 from ..models import StaffMember
 from ..models.types import utcnow
 from ..sessions import is_staff_path
@@ -45,12 +47,12 @@ from .auth import (
     check_password,
     create_member,
     deactivate_member,
-    is_locked,
     list_members,
     pending_secret,
     provisioning_uri,
     record_sign_out,
     reset_two_factor,
+    unlock_member,
 )
 from .auth_forms import (
     ROLE_LABELS,
@@ -61,6 +63,7 @@ from .auth_forms import (
     StaffSignOutForm,
 )
 from .blueprint import bp
+from .lockout import is_locked, locked_sources, source_of
 
 # The last request of a signed-in member (epoch seconds), for the idle timeout.
 SEEN_KEY = "staff_seen"
@@ -116,18 +119,33 @@ def _home() -> str:
 
 
 def _refused() -> str:
-    # One message for an unknown email, a wrong password, a deactivated or locked account.
+    # One message for an unknown email, a wrong password, a deactivated account or a source
+    # locked out of the account.
     minutes = current_app.config["STAFF_LOCKOUT_MINUTES"]
     return _(
-        "The email address or the password is not right, or this account is locked for a "
-        "while (%(minutes)d minutes after repeated failures).",
+        "The email address or the password is not right, or sign-in from here is locked for a "
+        "while (%(minutes)d minutes or more after repeated failures).",
         minutes=minutes,
     )
 
 
-def _over_limit(email: str) -> bool:
-    """Count one attempt (password or code) by address and by email; True when over."""
-    return over_sign_in_limit(current_app.config["LOGIN_RATE_LIMIT"], "staff-sign-in", email)
+def _source() -> str:
+    """Where the attempt comes from (lockout.py): a keyed digest of the client address."""
+    return source_of(current_app.config["SECRET_KEY"], request.remote_addr)
+
+
+def _over_limit() -> bool:
+    """Count one attempt (password or code) by address; True when over. Not by email: a
+    stranger's attempts must not slow the member down (lockout.py locks per member and source).
+    """
+    notation = current_app.config["LOGIN_RATE_LIMIT"]
+    return not rate_limiter.hit(notation, "staff-sign-in-address", request.remote_addr or "-")
+
+
+def _deliver(mails: list[int]) -> None:
+    """Deliver the mails just committed to the outbox (a lockout's notice to the member)."""
+    for mail_id in mails:
+        attempt_soon(db.session, current_app.config, mail_id)
 
 
 def _too_many() -> Response:
@@ -163,14 +181,21 @@ def sign_in() -> Response | str:
             return redirect(target or _home())
         form.next.data = target or ""
         return render_template("staff/auth/sign_in.html", form=form, error=None)
-    if _over_limit(form.email.data or ""):
+    if _over_limit():
         return _too_many()
     error = None
     if form.validate():
+        mails: list[int] = []
         member = check_password(
-            db.session, current_app.config, email=form.email.data, password=form.password.data
+            db.session,
+            current_app.config,
+            email=form.email.data,
+            password=form.password.data,
+            source=_source(),
+            mails=mails,
         )
         db.session.commit()  # the failures counted and audited are kept
+        _deliver(mails)
         if member is not None:
             target = safe_next(form.next.data)
             # A new session (session fixation): only the pending member and the target.
@@ -193,15 +218,25 @@ def _complete(member: StaffMember, target: str | None) -> Response:
 
 def _code_step(member: StaffMember, form: CodeForm) -> tuple[Response | None, str | None]:
     """Check a posted code: (the response when signed in or sent back, or the error)."""
-    if _over_limit(member.email):
+    if _over_limit():
         return _too_many(), None
     if not form.validate():
         return None, None
-    if check_code(db.session, current_app.config, member, code=form.code.data):
-        db.session.commit()
-        return _complete(member, safe_next(form.next.data)), None
+    mails: list[int] = []
+    signed_in = check_code(
+        db.session,
+        current_app.config,
+        member,
+        code=form.code.data,
+        source=_source(),
+        language=current_language(),
+        mails=mails,
+    )
     db.session.commit()
-    if is_locked(member, utcnow()):
+    _deliver(mails)
+    if signed_in:
+        return _complete(member, safe_next(form.next.data)), None
+    if is_locked(db.session, member, _source(), utcnow()):
         # Locked out by this failure: start again (and meet the same generic message).
         return _back_to_sign_in(_refused()), None
     return None, _("The code is not right, or it was already used. Wait for the next code.")
@@ -290,9 +325,12 @@ def sign_out() -> Response:
 
 
 def _members_page(form: NewMemberForm, error: str | None = None, status: int = 200) -> Response:
+    everyone = list_members(db.session)
+    now = utcnow()
     page = render_template(
         "staff/auth/members.html",
-        members=list_members(db.session),
+        members=everyone,
+        locked={member.id: locked_sources(db.session, member, now) for member in everyone},
         form=form,
         action_form=MemberActionForm(),
         sign_out_form=StaffSignOutForm(),
@@ -366,4 +404,16 @@ def reset_totp(member_id: int) -> Response:
     reset_two_factor(db.session, member, actor=staff_actor())
     db.session.commit()
     flash(_("%(name)s sets up two-factor sign-in again at their next sign-in.", name=member.name))
+    return redirect(url_for("staff.members"))
+
+
+@bp.post("/members/<int:member_id>/unlock")
+@staff_required("admin")
+def unlock(member_id: int) -> Response:
+    member = _member_or_404(member_id)
+    if not MemberActionForm().validate():
+        return redirect(url_for("staff.members"))
+    unlock_member(db.session, member, actor=staff_actor())
+    db.session.commit()
+    flash(_("%(name)s can sign in again from everywhere.", name=member.name))
     return redirect(url_for("staff.members"))
