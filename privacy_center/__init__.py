@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, demo, errors, i18n, models, security, storage, templating
+from . import audit, demo, errors, i18n, ids, models, security, storage, templating
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
@@ -36,6 +36,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     ``config_name`` is ``production`` (the default, from ``PC_ENV``), ``development`` or ``test``.
     """
     app = Flask(__name__, instance_relative_config=True)
+    # Before any blueprint adds a rule: every <int:...> is a bounded database id (ids.py).
+    ids.init_app(app)
     app.config.from_object(load_config(config_name, app.instance_path))
     if overrides:
         app.config.update(overrides)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,8 +50,20 @@ def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
 
 
 @demo_cli.command("seed")
-def seed_command() -> None:
+@click.option(
+    "--allow-production",
+    is_flag=True,
+    help="Run even in production (PC_ENV=production): it adds made-up account holders.",
+)
+def seed_command(allow_production: bool) -> None:
     """Load the demo operator's sites and accounts (running it twice changes nothing)."""
+    if current_app.config["ENVIRONMENT"] == "production" and not allow_production:
+        raise click.ClickException(
+            "refusing to load the demo operator in production (PC_ENV=production): it creates "
+            "demo account holders with known passwords and made-up data beside real people's. "
+            "Nothing was changed. Use PC_ENV=development for a demo, or pass --allow-production "
+            "if this database really is a demonstration."
+        )
     report = seed_demo(db.session, get_content())
     click.echo(
         f"Sites: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"

@@ -1,5 +1,7 @@
 """Extensions, created unbound; ``create_app`` binds them to the application."""
 
+import os
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -42,6 +44,26 @@ def sqlite_lock_path(engine: Engine, purpose: str) -> str | None:
     return f"{engine.url.database}.{purpose}-lock"
 
 
+def sqlite_file_path(engine: Engine) -> str | None:
+    """The SQLite database file of ``engine``; None in memory or with a ``file:`` URI (whose
+    options SQLite reads itself)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    if str(engine.url.query.get("uri", "")).lower() in ("1", "true"):
+        return None
+    return engine.url.database
+
+
+def create_private_file(path: str) -> None:
+    """Create ``path`` empty with mode 0600 (the umask can only take bits away), unless it
+    exists; a missing folder is left to SQLite to report."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, FileNotFoundError):
+        return
+    os.close(descriptor)
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave like a real transactional database.
 
@@ -50,7 +72,17 @@ def configure_sqlite(engine: Engine) -> None:
     once: with several workers, a transaction that read first and writes later would otherwise
     fail at once with "database is locked" instead of waiting its turn. Foreign keys are off by
     default in SQLite.
+
+    The database file is created readable and writable by its owner only (0600), like the keys
+    (config.py): SQLite would create it 0644 (less the umask), and it gives the ``-wal``,
+    ``-shm`` and ``-journal`` files the database file's own mode.
     """
+
+    @event.listens_for(engine, "do_connect")
+    def before_connect(dialect, connection_record, cargs, cparams):
+        path = sqlite_file_path(engine)
+        if path is not None:
+            create_private_file(path)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, connection_record):

@@ -52,6 +52,7 @@ from ..connectors.config import (
     HttpConnectorSpec,
     SqlConnectorSpec,
 )
+from ..ids import parse_id
 from ..models import Account, AccountActivity
 from ..operator import ContentError, Translated
 
@@ -296,7 +297,7 @@ def account_ids(session: Session, items: Sequence[Mapping[str, Any]], where: str
         if account_id is None and isinstance(item.get("email"), str):
             found.append(by_email.get(item["email"].strip().lower(), -1))
         elif isinstance(account_id, int) and not isinstance(account_id, bool):
-            found.append(account_id)
+            found.append(parse_id(account_id) or -1)  # out of range: nobody's id (ids.py)
         else:
             raise ActivityRejected(f"{where}[{index}]: give account_id (a number) or email")
     return found

@@ -29,6 +29,7 @@ from ..connectors import get_connector_set, get_connectors
 from ..content import get_content
 from ..extensions import db
 from ..i18n import current_language
+from ..ids import parse_id
 from ..letters import outbox
 from ..letters import services as letters
 from ..letters.download import sent_letter_response
@@ -125,8 +126,8 @@ def index() -> str:
         state = ""
     if kind and kind not in QUEUE_KINDS:
         kind = ""
-    if assignee not in ("", UNASSIGNED) and not assignee.isdigit():
-        assignee = ""
+    if assignee not in ("", UNASSIGNED) and parse_id(assignee) is None:
+        abort(400)  # not a member's id: a forged or mistyped address (ids.py)
     today = _today()
     rows = services.list_queue(
         db.session, today=today, state=state, kind=kind, assignee=assignee, search=search
@@ -584,7 +585,8 @@ def close_account(reference: str) -> Response | tuple[str, int]:
 
 def _assign(req: PrivacyRequest, form: FlaskForm) -> None:
     chosen = form.assignee.data or ""  # type: ignore[attr-defined]
-    assignee = db.session.get(StaffMember, int(chosen)) if chosen.isdigit() else None
+    member_id = parse_id(chosen)
+    assignee = db.session.get(StaffMember, member_id) if member_id else None
     if chosen and assignee is None:
         raise ActionRefused(_("Choose one of the staff members offered."), "assignee")
     services.assign(db.session, req, staff=_member(), assignee=assignee)
