@@ -54,6 +54,7 @@ ID_ROUTES: dict[str, tuple[str, str, str, str]] = {
     "staff.letter_pdf": ("admin", "GET", "/staff/requests/{ref}/letters/{id}.pdf", "letter"),
     "staff.deactivate": ("admin", "POST", "/staff/members/{id}/deactivate", "member"),
     "staff.reset_totp": ("admin", "POST", "/staff/members/{id}/reset-two-factor", "member"),
+    "staff.unlock": ("admin", "POST", "/staff/members/{id}/unlock", "member"),
     "staff.retry_mail": ("admin", "POST", "/staff/mail/{id}/retry", "mail"),
     "recipients.retry": (
         "admin", "POST", "/staff/requests/{ref}/recipients/{id}/retry", "notification",
