@@ -7,13 +7,26 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, demo, errors, i18n, ids, models, security, storage, templating
+from . import (
+    access_log,
+    audit,
+    caching,
+    demo,
+    errors,
+    i18n,
+    ids,
+    models,
+    security,
+    sessions,
+    storage,
+    templating,
+)
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
 from .exports.setup import init_app as init_exports
-from .extensions import babel, configure_sqlite, csrf, db, migrate, rate_limiter
+from .extensions import babel, configure_sqlite, csrf, db, login_manager, migrate, rate_limiter
 from .letters.setup import init_app as init_letters
 from .policy.setup import init_app as init_policy
 from .postmortem.setup import init_app as init_postmortem
@@ -69,6 +82,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_policy(app)
     init_consent(app)
     init_accounts(app)
+    sessions.init_app(app, login_manager)
     init_rights(app)
     init_exports(app)
     init_staff(app)
@@ -81,6 +95,9 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     storage.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
+    caching.init_app(app)
+    # The request logs (werkzeug's, gunicorn's) never write the secret of an emailed link.
+    access_log.install(app.url_map)
 
     # Outermost, so that every layer below sees the client's scheme and address.
     if app.config["TRUSTED_PROXIES"]:

@@ -62,6 +62,9 @@ class Config:
     # Largest request body: an identity document of 10 MB plus the form around it. Bigger
     # bodies are refused (413) before they are read.
     MAX_CONTENT_LENGTH = 11 * 1024 * 1024
+    # A request's status link works while the request is open and this many days after it is
+    # closed, or after a fresh link is sent by "find my request" (rights/status_links.py).
+    STATUS_LINK_DAYS_AFTER_CLOSE = 30
     # Copies of a person's data (exports/): one with more rows than this is prepared in the
     # background (jobs.py) and kept, encrypted, for EXPORT_LIFETIME_DAYS; a smaller one streams
     # at once. The summary (HTML, PDF) shows the first EXPORT_SUMMARY_ROWS rows of each category.
@@ -128,6 +131,9 @@ class Config:
         self.EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", self.EXPORT_RATE_LIMIT)
         self.RETENTION_BATCH_SIZE = _env_number("RETENTION_BATCH_SIZE", self.RETENTION_BATCH_SIZE)
         self.RETENTION_SCHEDULE = os.environ.get("RETENTION_SCHEDULE") or self.RETENTION_SCHEDULE
+        self.STATUS_LINK_DAYS_AFTER_CLOSE = _env_number(
+            "STATUS_LINK_DAYS_AFTER_CLOSE", self.STATUS_LINK_DAYS_AFTER_CLOSE
+        )
         for name in ("STAFF_LOCKOUT_ATTEMPTS", "STAFF_LOCKOUT_MINUTES", "STAFF_IDLE_MINUTES"):
             setattr(self, name, _env_number(name, getattr(self, name)))
         # The test suite never mails anyone: it reads the outbox or runs its own SMTP server.

@@ -7,12 +7,21 @@ The staff console (paths under ``/staff``) has a session of its own: another coo
 (``pc_staff``: Path=/staff, HttpOnly, SameSite=Strict, host-only, Secure wherever the main
 session cookie is), signed with another salt. An account holder's session is never read there,
 and the staff cookie is never sent anywhere else: the two can never be mistaken for each other.
+
+A session counts as used (``Vary: Cookie``) only when the request's own code looks at it:
+Flask-Login's after-request bookkeeping of a remember-me cookie (a feature not used here) looks at
+every session, which made public files and the widget configuration vary on the cookie and
+defeated shared caches. That look is made quietly (``quietly``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
+
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_login import LoginManager
 from werkzeug.wrappers import Response
 
 STAFF_PREFIX = "/staff"
@@ -24,8 +33,44 @@ def is_staff_path(path: str) -> bool:
     return path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
 
 
-class StaffSession(SecureCookieSession):
+_QUIET: ContextVar[bool] = ContextVar("pc_session_quiet", default=False)
+
+
+class _CountedAccess:
+    """``accessed`` as Flask sets it, except while bookkeeping looks quietly."""
+
+    @property
+    def accessed(self) -> bool:
+        return bool(self.__dict__.get("_pc_accessed", False))
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        if not _QUIET.get():
+            self.__dict__["_pc_accessed"] = value
+
+
+class Session(_CountedAccess, SecureCookieSession):
+    """The account holders' session."""
+
+
+class StaffSession(_CountedAccess, SecureCookieSession):
     """The session of the staff console; saved in the staff cookie only."""
+
+
+AfterRequest = Callable[[Response], Response]
+
+
+def quietly(hook: AfterRequest) -> AfterRequest:
+    """Run an after-request hook whose look at the session is no use of it."""
+
+    def run(response: Response) -> Response:
+        token = _QUIET.set(True)
+        try:
+            return hook(response)
+        finally:
+            _QUIET.reset(token)
+
+    return run
 
 
 class StaffCookieInterface(SecureCookieSessionInterface):
@@ -49,6 +94,8 @@ class StaffCookieInterface(SecureCookieSessionInterface):
 
 
 class LazySessionInterface(SecureCookieSessionInterface):
+    session_class = Session
+
     def __init__(self) -> None:
         self.staff = StaffCookieInterface()
 
@@ -66,3 +113,10 @@ class LazySessionInterface(SecureCookieSessionInterface):
             self.staff.save_session(app, session, response)
         else:
             super().save_session(app, session, response)
+
+
+def init_app(app: Flask, login_manager: LoginManager) -> None:
+    """Flask-Login's remember-cookie hook looks at the session quietly (call after its init)."""
+    hooks = app.after_request_funcs.setdefault(None, [])
+    remember = login_manager._update_remember_cookie
+    app.after_request_funcs[None] = [quietly(h) if h == remember else h for h in hooks]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -68,6 +68,10 @@ class PrivacyRequest(db.Model):
     identity_document_type: Mapped[str | None] = mapped_column(String(32))
     # SHA-256 of the secret in the emailed status link.
     status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # When that secret was issued (set with it, see below): once the request is closed, the link
+    # works STATUS_LINK_DAYS_AFTER_CLOSE days from the later of closing and issuing
+    # (rights/status_links.py). None for links issued before it was recorded.
+    status_link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The staff member working on it (staff console).
     assigned_to_id: Mapped[int | None] = mapped_column(
@@ -92,6 +96,12 @@ class PrivacyRequest(db.Model):
 
     def __repr__(self) -> str:
         return f"<PrivacyRequest {self.reference} {self.kind} {self.state}>"
+
+
+@event.listens_for(PrivacyRequest.status_token_hash, "set")
+def _status_link_issued(target: PrivacyRequest, value: str, old: Any, initiator: Any) -> None:
+    """Every new status-link secret records when it was issued, wherever it is made."""
+    target.status_link_issued_at = utcnow()
 
 
 class RequestTransition(db.Model):

@@ -12,6 +12,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
@@ -31,6 +32,7 @@ from ..i18n import LANGUAGE_NAMES, current_language
 from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
 from ..models import Account, PrivacyRequest
+from ..models.types import utcnow
 from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
 from ..workflow import (
     CLOCK_RUNNING_WHILE_WAITING,
@@ -38,7 +40,7 @@ from ..workflow import (
     ForbiddenTransition,
     RequestState,
 )
-from . import lapsing, services
+from . import lapsing, services, status_links
 from .forms import (
     SPECIFIC_PREFIX,
     ConfirmForm,
@@ -265,6 +267,10 @@ def _request_or_404(reference: str, token: str) -> PrivacyRequest:
     found = services.find_by_status_link(db.session, reference=reference, token=token)
     if found is None:
         abort(404)
+    days = current_app.config["STATUS_LINK_DAYS_AFTER_CLOSE"]
+    if status_links.link_expired(found, days=days, now=utcnow()):
+        page = render_template("rights/status_expired.html", reference=found.reference, days=days)
+        abort(make_response(page, 410))
     return found
 
 
@@ -307,6 +313,10 @@ def _render_status(
         notice=notice,
         max_document_bytes=MAX_DOCUMENT_BYTES,
         day_of=services.operator_day,
+        link_days=current_app.config["STATUS_LINK_DAYS_AFTER_CLOSE"],
+        link_expires_at=status_links.link_expires_at(
+            privacy_request, days=current_app.config["STATUS_LINK_DAYS_AFTER_CLOSE"]
+        ),
     )
 
 
