@@ -246,7 +246,14 @@ ERASED = {
 ANONYMISED = {"account"}
 # Tables that hold nothing about an account holder, or only what the audit log keeps (never
 # deleted; the retention run's events hold counts, not identities).
-NOT_ABOUT_HOLDERS = {"site", "staff_member", "audience_statistic", "retention_run", "audit_event"}
+NOT_ABOUT_HOLDERS = {
+    "site",
+    "staff_member",
+    "staff_sign_in_failure",
+    "audience_statistic",
+    "retention_run",
+    "audit_event",
+}
 
 
 def rows_about(db, table: sa.Table, holder: dict[str, Any]) -> int:
