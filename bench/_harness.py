@@ -46,7 +46,8 @@ def demo_center_env(database_url: str, instance: str) -> dict[str, str]:
         **production_env(database_url, instance),
         "CONSENT_RATE_LIMIT": "100000000 per minute",
     }
-    for command in (["db", "upgrade"], ["demo", "seed"]):
+    # A throw-away database under the production settings: the demo seed is asked for on purpose.
+    for command in (["db", "upgrade"], ["demo", "seed", "--allow-production"]):
         subprocess.run(
             [str(VENV_BIN / "flask"), "--app", "wsgi", *command],
             cwd=ROOT, env=env, check=True, capture_output=True,

@@ -535,7 +535,7 @@ def scenario_postgresql_restart(folder: str) -> tuple[bool, str, list[str]]:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/pc_faults"
         env = app_env(url, folder, CONSENT_RATE_LIMIT="100000000 per minute")
         flask("db", "upgrade", env=env)
-        flask("demo", "seed", env=env)
+        flask("demo", "seed", "--allow-production", env=env)
         results: list[tuple[float, float, int, str]] = []  # (sent at, seconds, status, id)
         lock = threading.Lock()
         with gunicorn_process("wsgi:app", env) as (center, master):
