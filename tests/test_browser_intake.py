@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import io
 import re
-import secrets
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pyotp
 import pytest
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from test_browser_policy import AXE, axe_violations
+from test_browser_staff import PASSWORD, member  # noqa: F401 (an enrolled agent, as a fixture)
 
-from privacy_center.accounts.passwords import hash_password
 from privacy_center.content import get_content
 from privacy_center.deadlines import due_date
 from privacy_center.extensions import db as database
-from privacy_center.models import PrivacyRequest, StaffMember
-from privacy_center.models.types import utcnow
-from privacy_center.staff.auth import encrypt_totp_secret
-
-PASSWORD = "a long staff password for the intake page"
+from privacy_center.models import PrivacyRequest
 
 
 @pytest.fixture
@@ -33,28 +27,6 @@ def tab(browser):
     context = browser.new_context(bypass_csp=True)
     yield context.new_page()
     context.close()
-
-
-@pytest.fixture
-def member(app) -> Iterator[tuple[str, str]]:
-    email = f"intake-{secrets.token_hex(6)}@operator.example"
-    key = pyotp.random_base32()
-    with app.app_context():
-        staff = StaffMember(
-            email=email,
-            name="Intake Agent",
-            role="agent",
-            password_hash=hash_password(PASSWORD),
-        )
-        database.session.add(staff)
-        database.session.flush()
-        staff.totp_secret = encrypt_totp_secret(app.config["SECRET_KEY"], staff.id, key)
-        staff.totp_enrolled_at = utcnow()
-        database.session.commit()
-    yield email, key
-    with app.app_context():
-        database.session.execute(delete(StaffMember).where(StaffMember.email == email))
-        database.session.commit()
 
 
 @pytest.fixture
@@ -73,7 +45,12 @@ def png_file(tmp_path):
 
 
 def test_the_intake_page_on_a_phone_and_a_desktop(
-    live_server, tab, app, member, documents, tmp_path
+    live_server,
+    tab,
+    app,
+    member,  # noqa: F811 (the fixture of test_browser_staff)
+    documents,
+    tmp_path,
 ):
     page = tab
     email, key = member
