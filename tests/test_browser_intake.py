@@ -7,12 +7,11 @@ import io
 import re
 from datetime import timedelta
 
-import pyotp
 import pytest
 from PIL import Image
 from sqlalchemy import select
 from test_browser_policy import AXE, axe_violations
-from test_browser_staff import PASSWORD, member  # noqa: F401 (an enrolled agent, as a fixture)
+from test_browser_staff import member, sign_in_in_browser  # noqa: F401 (member: a fixture)
 
 from privacy_center.content import get_content
 from privacy_center.deadlines import due_date
@@ -53,19 +52,7 @@ def test_the_intake_page_on_a_phone_and_a_desktop(
     tmp_path,
 ):
     page = tab
-    email, key = member
-    page.goto(f"{live_server}/staff/sign-in?lang=en")
-    banner = page.locator(".pc-banner")
-    banner.wait_for()
-    page.locator('.pc-banner [data-pc-action="reject-all"]').click()
-    banner.wait_for(state="detached")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/staff/sign-in/code"))
-    page.fill("#code", pyotp.TOTP(key).now())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/?$"))
+    sign_in_in_browser(page, live_server, member)
 
     page.get_by_role("link", name="Enter a request received by post, email or phone").click()
     page.wait_for_url(re.compile(r"/staff/requests/new$"))

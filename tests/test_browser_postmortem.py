@@ -16,13 +16,12 @@ import subprocess
 import zipfile
 from collections.abc import Iterator
 
-import pyotp
 import pytest
 from conftest import DEFAULT_PASSWORD
 from sqlalchemy import delete, select
 from test_browser_policy import AXE, axe_violations
 from test_browser_rights import CONFIRM_LINK, dismiss_banner, documents, png_bytes, tab  # noqa: F401
-from test_browser_staff import PASSWORD, member  # noqa: F401
+from test_browser_staff import member, sign_in_in_browser  # noqa: F401
 from test_rights_requests import pdf_bytes
 
 from privacy_center.accounts.passwords import hash_password
@@ -383,16 +382,7 @@ def test_staff_close_the_account_of_a_deceased_who_asked_to_communicate_nothing(
 ):
     page = downloads_tab
     reference, heir, deceased = heirs_request
-    email, key = member
-    page.goto(f"{live_server}/staff/sign-in?lang=en")
-    dismiss_banner(page)
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/staff/sign-in/code"))
-    page.fill("#code", pyotp.TOTP(key).now())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/?$"))
+    sign_in_in_browser(page, live_server, member)
 
     # The queue filters the requests about a deceased person.
     page.get_by_label("Type", exact=True).select_option("postmortem_closure")
@@ -466,16 +456,7 @@ def test_staff_communicate_data_of_a_deceased_and_the_heir_downloads_them_once(
 ):
     page = downloads_tab
     reference, heir, _deceased = heirs_request
-    email, key = member
-    page.goto(f"{live_server}/staff/sign-in?lang=en")
-    dismiss_banner(page)
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/staff/sign-in/code"))
-    page.fill("#code", pyotp.TOTP(key).now())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/staff/?$"))
+    sign_in_in_browser(page, live_server, member)
     page.goto(f"{live_server}/staff/requests/{reference}?lang=en")
     page.get_by_label("Type of document checked").select_option("passport")
     page.get_by_role("button", name="Confirm identity and delete the documents").click()

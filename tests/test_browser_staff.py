@@ -116,17 +116,15 @@ def filed(app, documents, outbox) -> Iterator[str]:
         database.session.commit()
 
 
-def test_a_request_worked_from_sign_in_to_the_letters(
-    live_server, tab, app, member, filed, tmp_path
-):
-    page = tab
+def sign_in_in_browser(page, live_server: str, member: tuple[str, str]) -> None:
+    """Sign the ``member`` fixture's agent in through the pages (password, then a TOTP code),
+    the visitors' cookie banner refused first; ends on the queue."""
     email, key = member
     page.goto(f"{live_server}/staff/sign-in?lang=en")
     banner = page.locator(".pc-banner")
     banner.wait_for()
     page.locator('.pc-banner [data-pc-action="reject-all"]').click()
     banner.wait_for(state="detached")
-
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.get_by_role("button", name="Continue").click()
@@ -134,6 +132,13 @@ def test_a_request_worked_from_sign_in_to_the_letters(
     page.fill("#code", pyotp.TOTP(key).now())
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/staff/?$"))
+
+
+def test_a_request_worked_from_sign_in_to_the_letters(
+    live_server, tab, app, member, filed, tmp_path
+):
+    page = tab
+    sign_in_in_browser(page, live_server, member)
     assert axe_violations(page) == []
 
     # The queue lists the request; its page opens from there.
