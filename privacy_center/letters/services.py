@@ -218,6 +218,10 @@ def render_letter_html(
             "edpb_members_url": content.edpb_members_url,
             "page_numbers_css": _page_numbers_css(),
             "recipients": letter_recipients(request),
+            # An objection to marketing: stopped already, or when the emailed link is used.
+            "effect": None
+            if request_kind is None or request_kind.effect is None
+            else ("applied" if rights_services.effect_applied(request) else "pending"),
         }
         html = current_app.jinja_env.get_template(letter_kind.template).render(values)
     return letter_kind, cleaned, html

@@ -67,6 +67,13 @@ _NO_HASH = "0" * 64
 
 ACTOR_REQUESTER = "requester"
 ACTOR_SYSTEM = "system"
+# The audit row of a kind's effect (marketing stopped), with how the address was proved.
+ACTION_EFFECT = "request.effect"
+EFFECT_WAITS = "nothing stopped yet: it takes effect when the email address is confirmed"
+# How a requester proved that the email address is theirs (the effect's audit row says which).
+PROOF_SIGNED_IN = "signed in to the account with this address"
+PROOF_LINK = "confirmation link emailed to the address used"
+PROOF_EMAIL_FROM = "request received by email from the address, checked by staff"
 
 
 class InvalidRequest(ValueError):
@@ -249,6 +256,46 @@ def _validate(
     return name, normalised_email, details, clean
 
 
+def apply_effect(
+    session: Session,
+    request: PrivacyRequest,
+    request_kind: RequestKind,
+    *,
+    actor: str,
+    proof: str,
+    now: datetime,
+) -> str:
+    """Run the kind's effect (stopping marketing) once the requester has shown that the email
+    address is theirs (``proof``: how), with its own audit row; returns the note for the
+    history. Never before: anyone can type someone else's address in a form."""
+    assert request_kind.effect is not None
+    note = request_kind.effect(session, request)
+    audit.record(
+        session,
+        actor=actor,
+        action=ACTION_EFFECT,
+        request_id=request.id,
+        details={"kind": request_kind.key, "effect": note, "proof": proof},
+        at=now,
+    )
+    return note
+
+
+def effect_applied(request: PrivacyRequest) -> bool:
+    """Whether the kind's effect has run: at filing (the address was proved then), or when the
+    confirmation link was used; never for a request that lapsed or was withdrawn unconfirmed."""
+    kind = get_kind(request.kind)
+    if kind is None or kind.effect is None:
+        return False
+    moves = [(record.from_state, record.to_state) for record in request.transitions]
+    awaited = any(target == S.AWAITING_CONFIRMATION for _, target in moves)
+    confirmed = any(
+        source == S.AWAITING_CONFIRMATION and target in (S.IN_PROGRESS, S.AWAITING_IDENTITY)
+        for source, target in moves
+    )
+    return not awaited or confirmed
+
+
 def record_filing(
     session: Session,
     request: PrivacyRequest,
@@ -258,11 +305,19 @@ def record_filing(
     reason: str,
     now: datetime,
     details: Mapping[str, Any] | None = None,
+    address_proof: str | None = None,
 ) -> None:
     """The first line of a new request's history, however it came: the kind's immediate effect
-    (if any), the transition to RECEIVED and the ``request.filed`` audit row (flushed request)."""
+    (if any, and only when ``address_proof`` says how the requester proved the email address
+    is theirs; otherwise it waits for the confirmation link), the transition to RECEIVED and
+    the ``request.filed`` audit row (flushed request)."""
     if request_kind.effect is not None:
-        reason += "; " + request_kind.effect(session, request)
+        if address_proof is None:
+            reason += "; " + EFFECT_WAITS
+        else:
+            reason += "; " + apply_effect(
+                session, request, request_kind, actor=actor, proof=address_proof, now=now
+            )
     session.add(
         RequestTransition(
             request=request,
@@ -375,7 +430,15 @@ def file_request(
         reason = "filed by the requester through the self-service form"
         if own:
             reason += " while signed in to their account"
-        record_filing(session, request, request_kind, actor=ACTOR_REQUESTER, reason=reason, now=now)
+        record_filing(
+            session,
+            request,
+            request_kind,
+            actor=ACTOR_REQUESTER,
+            reason=reason,
+            now=now,
+            address_proof=PROOF_SIGNED_IN if own else None,
+        )
         confirmation_token = None
         if own:
             request.clock_started_on = today
@@ -441,7 +504,8 @@ def confirmation_pending(session: Session, *, token: str) -> PrivacyRequest | No
 
 
 def confirm_request(session: Session, *, token: str, today: date) -> FiledRequest | None:
-    """Use a confirmation link: the legal clock starts ``today``.
+    """Use a confirmation link: the legal clock starts ``today`` (a request entered by staff
+    keeps the day it was received), and the kind's effect (stopping marketing) runs now.
 
     Returns the request with a new status-link secret (to send and to redirect to), or None
     when the link is unknown, expired, used, or its request no longer awaits confirmation.
@@ -450,8 +514,16 @@ def confirm_request(session: Session, *, token: str, today: date) -> FiledReques
     if request is None or redeem_token(session, purpose="confirm_request", token=token) is None:
         session.rollback()
         return None
-    request.clock_started_on = today
-    _start_work(session, request, today=today, reason="email address confirmed by the requester")
+    reason = "email address confirmed by the requester"
+    request_kind = get_kind(request.kind)
+    if request_kind is not None and request_kind.effect is not None:
+        reason += "; " + apply_effect(
+            session, request, request_kind, actor=ACTOR_REQUESTER, proof=PROOF_LINK, now=utcnow()
+        )
+    # A request entered by staff keeps its clock, which runs from the day it was received.
+    if request.clock_started_on is None:
+        request.clock_started_on = today
+    _start_work(session, request, today=today, reason=reason)
     status_token, request.status_token_hash = new_status_token()
     session.commit()
     return FiledRequest(request, status_token, None)
@@ -816,6 +888,7 @@ def send_acknowledgement(settings: Mapping[str, Any], filed: FiledRequest, *, li
         "received",
         status_url=links.status(request, filed.status_token),
         awaited=awaited_from_requester(request),
+        marketing_stopped=effect_applied(request),
     )
 
 
