@@ -399,6 +399,17 @@ PROMISES: tuple[Promise, ...] = (
         ),
     ),
     Promise(
+        README,
+        "`objection_marketing` (stops marketing at once when signed in; otherwise when the "
+        "emailed confirmation link is used, so that nobody stops the marketing of an address "
+        "that is not theirs; never confirmed, it lapses with nothing stopped)",
+        (
+            "test_security_marketing.py::test_a_signed_in_holder_stops_their_marketing_at_once",
+            "test_security_marketing.py::test_the_confirmation_link_stops_marketing_once",
+            "test_security_marketing.py::test_an_unconfirmed_objection_lapses_with_nothing_stopped",
+        ),
+    ),
+    Promise(
         SAID,
         "Nothing has stopped yet: marketing to this address stops as soon as the link is used. "
         "If it is not used, the request lapses and nothing changes.",
