@@ -24,6 +24,7 @@ from ..content import get_content
 from ..models import Letter, PrivacyRequest
 from ..recipients.services import letter_recipients
 from ..rights import services as rights_services
+from ..rights.effects import effect_applied
 from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
 from .rendering import render_pdf
@@ -221,7 +222,7 @@ def render_letter_html(
             # An objection to marketing: stopped already, or when the emailed link is used.
             "effect": None
             if request_kind is None or request_kind.effect is None
-            else ("applied" if rights_services.effect_applied(request) else "pending"),
+            else ("applied" if effect_applied(request) else "pending"),
         }
         html = current_app.jinja_env.get_template(letter_kind.template).render(values)
     return letter_kind, cleaned, html

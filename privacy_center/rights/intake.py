@@ -44,13 +44,13 @@ from ..operator import Operator
 from ..tokens import issue_token
 from ..uploads import RejectedUpload, check_identity_document, delete_document, store_document
 from ..workflow import RequestState
+from .effects import PROOF_EMAIL_FROM
 from .kinds import KINDS, RequestKind
 from .services import (
     ACTOR_SYSTEM,
     CONFIRMATION_LIFETIME,
     MAX_DETAILS_LENGTH,
     MAX_NAME_LENGTH,
-    PROOF_EMAIL_FROM,
     FiledRequest,
     InvalidRequest,
     Links,

@@ -60,8 +60,8 @@ class RequestKind:
     # all, or when the kind needs nothing more).
     details_required: bool = False
     details_label: LazyString = DETAILS_LABEL
-    # Whether the operator's identity_document setting applies. A kind that takes effect at once
-    # for anyone (objection to marketing) has nothing a document could protect.
+    # Whether the operator's identity_document setting applies. An objection to marketing only
+    # stops mails to an address, once its holder confirms it: a document would protect nothing.
     identity_document: bool = True
     # What happens, before anyone works on the request, as soon as the requester has shown the
     # email address is theirs: at filing when signed in to it (or, entered by staff, when it

@@ -47,6 +47,7 @@ from ..workflow import (
     allowed_targets,
     check_transition,
 )
+from .effects import EFFECT_WAITS, PROOF_LINK, PROOF_SIGNED_IN, apply_effect, effect_applied
 from .kinds import RequestKind, get_kind
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,6 @@ _NO_HASH = "0" * 64
 
 ACTOR_REQUESTER = "requester"
 ACTOR_SYSTEM = "system"
-# The audit row of a kind's effect (marketing stopped), with how the address was proved.
-ACTION_EFFECT = "request.effect"
-EFFECT_WAITS = "nothing stopped yet: it takes effect when the email address is confirmed"
-# How a requester proved that the email address is theirs (the effect's audit row says which).
-PROOF_SIGNED_IN = "signed in to the account with this address"
-PROOF_LINK = "confirmation link emailed to the address used"
-PROOF_EMAIL_FROM = "request received by email from the address, checked by staff"
 
 
 class InvalidRequest(ValueError):
@@ -254,46 +248,6 @@ def _validate(
     if errors:
         raise InvalidRequest(errors)
     return name, normalised_email, details, clean
-
-
-def apply_effect(
-    session: Session,
-    request: PrivacyRequest,
-    request_kind: RequestKind,
-    *,
-    actor: str,
-    proof: str,
-    now: datetime,
-) -> str:
-    """Run the kind's effect (stopping marketing) once the requester has shown that the email
-    address is theirs (``proof``: how), with its own audit row; returns the note for the
-    history. Never before: anyone can type someone else's address in a form."""
-    assert request_kind.effect is not None
-    note = request_kind.effect(session, request)
-    audit.record(
-        session,
-        actor=actor,
-        action=ACTION_EFFECT,
-        request_id=request.id,
-        details={"kind": request_kind.key, "effect": note, "proof": proof},
-        at=now,
-    )
-    return note
-
-
-def effect_applied(request: PrivacyRequest) -> bool:
-    """Whether the kind's effect has run: at filing (the address was proved then), or when the
-    confirmation link was used; never for a request that lapsed or was withdrawn unconfirmed."""
-    kind = get_kind(request.kind)
-    if kind is None or kind.effect is None:
-        return False
-    moves = [(record.from_state, record.to_state) for record in request.transitions]
-    awaited = any(target == S.AWAITING_CONFIRMATION for _, target in moves)
-    confirmed = any(
-        source == S.AWAITING_CONFIRMATION and target in (S.IN_PROGRESS, S.AWAITING_IDENTITY)
-        for source, target in moves
-    )
-    return not awaited or confirmed
 
 
 def record_filing(
