@@ -213,7 +213,7 @@ def _validate(
         if channel == "email":
             errors["email"] = str(_l("A request received by email needs the sender's address."))
         elif request_kind is not None and request_kind.effect is not None:
-            # An objection to marketing stops the mails to an address at once (art. 21(3)).
+            # An objection to marketing is about the mails to an address (art. 21(3)).
             errors["email"] = str(_l("This kind of request needs the email address it is about."))
         elif address is None and "postal_address" not in errors:
             errors["postal_address"] = str(

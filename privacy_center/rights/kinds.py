@@ -81,7 +81,7 @@ def _stop_marketing(session: Session, request: PrivacyRequest) -> str:
     unsubscribe_all(
         session, email=request.email, method="objection", request_reference=request.reference
     )
-    return "marketing communications stopped at once for this email address"
+    return "marketing communications stopped for this email address"
 
 
 RECTIFIABLE_DATA: tuple[tuple[str, LazyString], ...] = (
