@@ -403,12 +403,15 @@ def test_a_new_placeholder_is_required_from_its_version_on_only(content_copy, mo
     monkeypatch.setattr(versions, "PLACEHOLDERS", {**versions.PLACEHOLDERS, "recipients": 3})
     with pytest.raises(ContentError, match=r"v3/fr\.md: each of the placeholders .*\[\[recipients"):
         load_content(content_copy)
-    for language in LANGUAGES:
-        replace_in(
-            content_copy / "policy" / "v3" / f"{language}.md",
-            "\n[[retention]]\n",
-            "\n[[retention]]\n\n[[recipients]]\n",
-        )
+    # Every version from 3 on needs it (the later ones copy version 3).
+    later = sorted(content_copy.glob("policy/v*/"), key=lambda path: int(path.name[1:]))[2:]
+    for folder in later:
+        for language in LANGUAGES:
+            replace_in(
+                folder / f"{language}.md",
+                "\n[[retention]]\n",
+                "\n[[retention]]\n\n[[recipients]]\n",
+            )
     content = load_content(content_copy)  # versions 1 and 2 were published without it
     assert ("placeholder", "recipients") in content.versions[-1].document("en").parts
     assert ("placeholder", "recipients") not in content.versions[1].document("en").parts

@@ -26,6 +26,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from privacy_center.config import PROJECT_ROOT
+from privacy_center.content import get_content
 from privacy_center.i18n import EXTRACT_KEYWORDS
 
 TESTS = Path(__file__).parent
@@ -41,6 +42,9 @@ class Promise:
 
 
 P = "policy"  # the current policy, in English, as /policy shows it (facts rendered)
+# The newest version, in English, facts rendered: what /policy shows from its effective date
+# (a version published ahead of it states its promises before they are in force).
+NEWEST = "newest"
 SAID = "said"  # in a message of the code: a letter, a mail or a page says it
 README = "readme"  # the README, white space collapsed
 
@@ -376,6 +380,57 @@ PROMISES: tuple[Promise, ...] = (
             "test_postmortem.py::test_changing_and_withdrawing_keep_every_version",
         ),
     ),
+    # --- issue 16, item 9: nobody stops the marketing of someone else's address -----------
+    Promise(
+        NEWEST,
+        "If you object to our marketing while signed in to your account, with the unsubscribe "
+        "link of our emails or in an email sent from the address concerned, it stops at once; "
+        "otherwise it stops when you confirm your request with the link we send to that email "
+        "address, so that nobody can stop the messages of someone else.",
+        (
+            "test_security_marketing.py::test_a_stranger_cannot_stop_someone_elses_marketing",
+            "test_security_marketing.py::test_the_confirmation_link_stops_marketing_once",
+            "test_security_marketing.py::test_an_expired_or_forged_link_stops_nothing",
+            "test_security_marketing.py::test_a_signed_in_holder_stops_their_marketing_at_once",
+            "test_security_marketing.py::test_an_email_from_the_address_itself_stops_marketing_at_once",
+            "test_security_marketing.py::test_a_letter_or_a_call_naming_an_address_waits_for_its_confirmation",
+            "test_preferences.py::test_one_click_unsubscribes_without_session_or_csrf_and_records_proof",
+            "test_security_marketing.py::test_the_policy_says_when_marketing_stops",
+        ),
+    ),
+    Promise(
+        README,
+        "`objection_marketing` (stops marketing at once when signed in; otherwise when the "
+        "emailed confirmation link is used, so that nobody stops the marketing of an address "
+        "that is not theirs; never confirmed, it lapses with nothing stopped)",
+        (
+            "test_security_marketing.py::test_a_signed_in_holder_stops_their_marketing_at_once",
+            "test_security_marketing.py::test_the_confirmation_link_stops_marketing_once",
+            "test_security_marketing.py::test_an_unconfirmed_objection_lapses_with_nothing_stopped",
+        ),
+    ),
+    Promise(
+        SAID,
+        "Nothing has stopped yet: marketing to this address stops as soon as the link is used. "
+        "If it is not used, the request lapses and nothing changes.",
+        (
+            "test_security_marketing.py::test_a_stranger_cannot_stop_someone_elses_marketing",
+            "test_security_marketing.py::test_an_unconfirmed_objection_lapses_with_nothing_stopped",
+        ),
+    ),
+    Promise(
+        SAID,
+        "Our marketing to this address was therefore not stopped.",
+        ("test_security_marketing.py::test_an_unconfirmed_objection_lapses_with_nothing_stopped",),
+    ),
+    Promise(
+        SAID,
+        "A letter, a call or a signature does not prove that an email address is the requester's.",
+        (
+            "test_security_marketing.py::test_a_letter_or_a_call_naming_an_address_waits_for_its_confirmation",
+            "test_security_marketing.py::test_the_command_line_needs_the_link_address_or_the_senders_proof",
+        ),
+    ),
     # --- 7. version 1 is the text the operator published ---------------------------------------
     Promise(
         SAID,
@@ -443,6 +498,10 @@ def _readme() -> str:
 def test_each_promise_is_said_where_it_is_quoted(client, promise):
     if promise.source == P:
         assert promise.sentence in _plain(client.get("/policy?lang=en").get_data(as_text=True))
+    elif promise.source == NEWEST:
+        with client.application.app_context():
+            newest = get_content().versions[-1]
+        assert promise.sentence in _plain(newest.document("en").html)
     elif promise.source == SAID:
         assert any(promise.sentence in message for message in _messages_of_the_code())
     elif promise.source == README:

@@ -24,6 +24,7 @@ from ..content import get_content
 from ..models import Letter, PrivacyRequest
 from ..recipients.services import letter_recipients
 from ..rights import services as rights_services
+from ..rights.effects import effect_applied
 from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
 from .rendering import render_pdf
@@ -218,6 +219,10 @@ def render_letter_html(
             "edpb_members_url": content.edpb_members_url,
             "page_numbers_css": _page_numbers_css(),
             "recipients": letter_recipients(request),
+            # An objection to marketing: stopped already, or when the emailed link is used.
+            "effect": None
+            if request_kind is None or request_kind.effect is None
+            else ("applied" if effect_applied(request) else "pending"),
         }
         html = current_app.jinja_env.get_template(letter_kind.template).render(values)
     return letter_kind, cleaned, html

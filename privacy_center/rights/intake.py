@@ -9,6 +9,12 @@ scanned documents that came with the request are the proof (staff check them wit
 identity"), and when the setting requires one and none came, the request waits for it (clock
 suspended, art. 12(6)).
 
+An objection to marketing stops the mails to its address only once the requester has shown that
+the address is theirs, as on the forms: staff tick that the request came by email from that very
+address (the sender checked, not only the name shown), or it waits for the confirmation link
+mailed to the address (a letter or a call proves nothing about an email address, and a
+signature is never asked for); it then lapses like any unconfirmed request, nothing stopped.
+
 A requester may give no email address (a letter by post): every letter to them is then a PDF to
 print and post, in a window envelope, to their postal address (letters/services.py).
 
@@ -35,19 +41,25 @@ from ..content import get_content
 from ..models import IdentityDocument, PrivacyRequest
 from ..models.types import utcnow
 from ..operator import Operator
+from ..tokens import issue_token
 from ..uploads import RejectedUpload, check_identity_document, delete_document, store_document
 from ..workflow import RequestState
+from .effects import PROOF_EMAIL_FROM
 from .kinds import KINDS, RequestKind
 from .services import (
     ACTOR_SYSTEM,
+    CONFIRMATION_LIFETIME,
     MAX_DETAILS_LENGTH,
     MAX_NAME_LENGTH,
+    FiledRequest,
     InvalidRequest,
+    Links,
     RequestClosed,
     can_add_document,
     identity_document_needed,
     new_status_token,
     record_filing,
+    send_confirmation,
     transition,
 )
 from .services import _new_reference as new_reference  # one reference generator for all
@@ -156,6 +168,7 @@ def _validate(
     documents: Sequence[tuple[str, bytes]],
     today: date,
     operator: Operator,
+    address_verified: bool,
 ) -> tuple[RequestKind, str, str | None, str | None, str]:
     errors: dict[str, str] = {}
     request_kind = KINDS.get(kind)
@@ -200,12 +213,19 @@ def _validate(
         if channel == "email":
             errors["email"] = str(_l("A request received by email needs the sender's address."))
         elif request_kind is not None and request_kind.effect is not None:
-            # An objection to marketing stops the mails to an address at once (art. 21(3)).
+            # An objection to marketing is about the mails to an address (art. 21(3)).
             errors["email"] = str(_l("This kind of request needs the email address it is about."))
         elif address is None and "postal_address" not in errors:
             errors["postal_address"] = str(
                 _l("Without an email address, give the postal address to reply to.")
             )
+    if address_verified and channel != "email":
+        errors["address_verified"] = str(
+            _l(
+                "Only a request received by email can come from the address itself; otherwise "
+                "we email a confirmation link to the address."
+            )
+        )
     if len(documents) > MAX_DOCUMENTS:
         errors["documents"] = str(_l("At most %(max)d documents per request.", max=MAX_DOCUMENTS))
     if errors:
@@ -241,6 +261,8 @@ def intake_request(
     settings: Mapping[str, Any],
     details: str = "",
     operator: Operator | None = None,
+    address_verified: bool = False,
+    links: Links | None = None,
 ) -> PrivacyRequest:
     """Record a request received by ``channel`` on ``received_on``, entered by ``actor``
     ("staff:<id>", or "cli" from the command line), and commit.
@@ -252,6 +274,10 @@ def intake_request(
     and none came. Raises :class:`~.services.InvalidRequest` (field -> message) before anything
     is written; if anything fails afterwards, the transaction is rolled back and the stored
     files deleted.
+
+    A kind with an effect (objection to marketing) applies it at once only when
+    ``address_verified`` (received by email from that address, staff checked the sender);
+    otherwise it awaits the confirmation link, mailed after the commit with ``links``.
     """
     operator = operator or _operator()
     request_kind, name, clean_email, address, details = _validate(
@@ -266,8 +292,12 @@ def intake_request(
         documents=documents,
         today=today,
         operator=operator,
+        address_verified=address_verified,
     )
     assert received_on is not None
+    confirm = request_kind.effect is not None and not address_verified
+    if confirm and links is None:
+        raise RuntimeError("the confirmation link of an objection needs the site's address")
     checked = _check_documents(documents)
     directory: Path | None = None
     key: bytes | None = None
@@ -326,8 +356,21 @@ def intake_request(
                 "received_on": received_on.isoformat(),
                 "documents": len(checked),
             },
+            address_proof=PROOF_EMAIL_FROM if address_verified else None,
         )
-        if required and not checked:
+        token = None
+        if confirm:
+            token = issue_token(
+                session,
+                purpose="confirm_request",
+                email=clean_email,
+                lifetime=CONFIRMATION_LIFETIME,
+                request_id=request.id,
+                now=now,
+            )
+            target = S.AWAITING_CONFIRMATION
+            why = "confirmation link sent to the address: nothing stops until it is used"
+        elif required and not checked:
             target, why = S.AWAITING_IDENTITY, "an identity document is required and none came"
         elif checked:
             target, why = S.IN_PROGRESS, "the scanned documents are to be checked by staff"
@@ -341,6 +384,10 @@ def intake_request(
             assert directory is not None
             delete_document(stored_name, directory=directory)
         raise
+    if token is not None:
+        assert links is not None
+        # A mail that fails is logged; "find my request" sends a fresh link.
+        send_confirmation(settings, FiledRequest(request, "", token), links=links)
     return request
 
 

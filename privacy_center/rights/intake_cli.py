@@ -15,14 +15,16 @@ from datetime import date
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import current_app, url_for
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
 from ..content import get_content
 from ..extensions import db
+from ..models import PrivacyRequest
 from .intake import INTAKE_CHANNELS, intake_request
-from .services import InvalidRequest
+from .kinds import KINDS
+from .services import InvalidRequest, Links
 
 # Who entered a request from the command line, in its history and the audit log.
 CLI_ACTOR = "cli"
@@ -37,7 +39,21 @@ OPTIONS = {
     "language": "--language",
     "postal_address": "--postal-address",
     "documents": "--document",
+    "address_verified": "--address-verified",
 }
+
+
+def _links(base_url: str) -> Links:
+    """The confirmation link's absolute address, outside any web request."""
+
+    def confirm(request: PrivacyRequest, token: str) -> str:
+        with current_app.test_request_context("/", base_url=base_url):
+            return url_for("rights.confirm", token=token, lang=request.language, _external=True)
+
+    def status(request: PrivacyRequest, token: str) -> str:
+        raise AssertionError("intake mails no status link")
+
+    return Links(status=status, confirm=confirm)
 
 
 def _received_on(value: str) -> date:
@@ -96,6 +112,18 @@ def _read_documents(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
     metavar="FILE",
     help="A scanned document sent with the request (PDF, JPEG or PNG); repeat for several.",
 )
+@click.option(
+    "--address-verified",
+    is_flag=True,
+    help="An objection to marketing received by email from the address it is about (sender "
+    "checked): marketing stops at once. Otherwise a confirmation link is mailed to the address.",
+)
+@click.option(
+    "--base-url",
+    envvar="PC_BASE_URL",
+    default=None,
+    help="The privacy center's public address, for the confirmation link (env PC_BASE_URL).",
+)
 # For tests and rehearsals: enter as on another day.
 @click.option("--today", "today_text", default=None, hidden=True)
 def intake_command(
@@ -107,9 +135,21 @@ def intake_command(
     language: str | None,
     postal_address: str,
     document_paths: tuple[str, ...],
+    address_verified: bool,
+    base_url: str | None,
     today_text: str | None,
 ) -> None:
     """Enter a request received by post, email or phone; prints its reference and due date."""
+    request_kind = KINDS.get(kind.strip())
+    confirm = request_kind is not None and request_kind.effect is not None and not address_verified
+    # Without an address, the service says that one is needed.
+    if confirm and email.strip() and not base_url:
+        raise click.UsageError(
+            "An objection to marketing stops only once its address is confirmed: give "
+            "--base-url https://privacy.example.com (or set PC_BASE_URL) for the link "
+            "mailed to it, or --address-verified if it came by email from that address. "
+            "Nothing was created."
+        )
     received_on = _received_on(received_on_text)
     documents = _read_documents(document_paths)
     operator = get_content().operator
@@ -130,6 +170,8 @@ def intake_command(
                 today=today,
                 settings=current_app.config,
                 operator=operator,
+                address_verified=address_verified,
+                links=_links(base_url) if base_url else None,
             )
         except InvalidRequest as error:
             lines = [
@@ -138,3 +180,5 @@ def intake_command(
             raise click.ClickException("nothing was created:\n  " + "\n  ".join(lines)) from None
     click.echo(request.reference)
     click.echo(f"due {request.due_on.isoformat() if request.due_on else '-'}")
+    if request.state == "awaiting_confirmation":
+        click.echo(f"marketing to {request.email} stops when the link mailed to it is used")

@@ -60,10 +60,13 @@ class RequestKind:
     # all, or when the kind needs nothing more).
     details_required: bool = False
     details_label: LazyString = DETAILS_LABEL
-    # Whether the operator's identity_document setting applies. A kind that takes effect at once
-    # for anyone (objection to marketing) has nothing a document could protect.
+    # Whether the operator's identity_document setting applies. An objection to marketing only
+    # stops mails to an address, once its holder confirms it: a document would protect nothing.
     identity_document: bool = True
-    # What happens at once when the request is filed, before anyone works on it.
+    # What happens, before anyone works on the request, as soon as the requester has shown the
+    # email address is theirs: at filing when signed in to it (or, entered by staff, when it
+    # came by email from it), otherwise when the emailed confirmation link is used. Never on a
+    # stranger's word: anyone can type someone else's address.
     effect: Effect | None = None
 
     @property
@@ -73,11 +76,12 @@ class RequestKind:
 
 def _stop_marketing(session: Session, request: PrivacyRequest) -> str:
     """Art. 21(3): after an objection, personal data are no longer processed for direct
-    marketing. The operator must stop at once, whatever the rest of the request becomes."""
+    marketing. The operator stops as soon as the objection is known to come from the holder of
+    the address, whatever the rest of the request becomes."""
     unsubscribe_all(
         session, email=request.email, method="objection", request_reference=request.reference
     )
-    return "marketing communications stopped at once for this email address"
+    return "marketing communications stopped for this email address"
 
 
 RECTIFIABLE_DATA: tuple[tuple[str, LazyString], ...] = (
@@ -205,7 +209,8 @@ KINDS: dict[str, RequestKind] = {
             label=_l("Stop marketing"),
             explanation=_l(
                 "Stop receiving news and offers from us by email or text message; this takes "
-                "effect as soon as you send the request."
+                "effect at once if you are signed in, otherwise as soon as you confirm the "
+                "request with the link we email to your address."
             ),
             article="GDPR art. 21(2), 21(3)",
             identity_document=False,

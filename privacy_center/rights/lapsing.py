@@ -41,7 +41,7 @@ from ..models import AuditEvent, EmailToken, PrivacyRequest, RequestTransition
 from ..operator import Operator
 from ..uploads import delete_document
 from ..workflow import RequestState
-from .kinds import get_kind
+from .kinds import RequestKind, get_kind
 from .services import ACTOR_SYSTEM, operator_day, transition
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,9 @@ def lapse_of(session: Session, request: PrivacyRequest) -> Lapse | None:
 # --- what the requester reads (the mail and the status page say the same) ----------------------
 
 
-def explanation(lapse: Lapse) -> list[str]:
-    """Why the request lapsed, in the current locale: one sentence per paragraph."""
+def explanation(lapse: Lapse, kind: RequestKind | None = None) -> list[str]:
+    """Why the request lapsed, in the current locale: one sentence per paragraph (and, for an
+    unconfirmed objection to marketing, that nothing was stopped)."""
     days, asked_on = lapse.period_days, format_date(lapse.waiting_since, "long")
     if lapse.because == "unconfirmed":
         why = gettext(
@@ -182,13 +183,16 @@ def explanation(lapse: Lapse) -> list[str]:
             date=asked_on,
             days=days,
         )
-    return [
+    sentences = [
         why,
         gettext(
             "This request is therefore closed (lapsed): nothing more will be done about it, and "
             "any document you sent us with it has been destroyed."
         ),
     ]
+    if lapse.because == "unconfirmed" and kind is not None and kind.effect is not None:
+        sentences.append(gettext("Our marketing to this address was therefore not stopped."))
+    return sentences
 
 
 def file_again_text() -> str:

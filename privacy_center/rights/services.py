@@ -47,6 +47,7 @@ from ..workflow import (
     allowed_targets,
     check_transition,
 )
+from .effects import EFFECT_WAITS, PROOF_LINK, PROOF_SIGNED_IN, apply_effect, effect_applied
 from .kinds import RequestKind, get_kind
 
 log = logging.getLogger(__name__)
@@ -258,11 +259,19 @@ def record_filing(
     reason: str,
     now: datetime,
     details: Mapping[str, Any] | None = None,
+    address_proof: str | None = None,
 ) -> None:
     """The first line of a new request's history, however it came: the kind's immediate effect
-    (if any), the transition to RECEIVED and the ``request.filed`` audit row (flushed request)."""
+    (if any, and only when ``address_proof`` says how the requester proved the email address
+    is theirs; otherwise it waits for the confirmation link), the transition to RECEIVED and
+    the ``request.filed`` audit row (flushed request)."""
     if request_kind.effect is not None:
-        reason += "; " + request_kind.effect(session, request)
+        if address_proof is None:
+            reason += "; " + EFFECT_WAITS
+        else:
+            reason += "; " + apply_effect(
+                session, request, request_kind, actor=actor, proof=address_proof, now=now
+            )
     session.add(
         RequestTransition(
             request=request,
@@ -375,7 +384,15 @@ def file_request(
         reason = "filed by the requester through the self-service form"
         if own:
             reason += " while signed in to their account"
-        record_filing(session, request, request_kind, actor=ACTOR_REQUESTER, reason=reason, now=now)
+        record_filing(
+            session,
+            request,
+            request_kind,
+            actor=ACTOR_REQUESTER,
+            reason=reason,
+            now=now,
+            address_proof=PROOF_SIGNED_IN if own else None,
+        )
         confirmation_token = None
         if own:
             request.clock_started_on = today
@@ -441,7 +458,8 @@ def confirmation_pending(session: Session, *, token: str) -> PrivacyRequest | No
 
 
 def confirm_request(session: Session, *, token: str, today: date) -> FiledRequest | None:
-    """Use a confirmation link: the legal clock starts ``today``.
+    """Use a confirmation link: the legal clock starts ``today`` (a request entered by staff
+    keeps the day it was received), and the kind's effect (stopping marketing) runs now.
 
     Returns the request with a new status-link secret (to send and to redirect to), or None
     when the link is unknown, expired, used, or its request no longer awaits confirmation.
@@ -450,8 +468,16 @@ def confirm_request(session: Session, *, token: str, today: date) -> FiledReques
     if request is None or redeem_token(session, purpose="confirm_request", token=token) is None:
         session.rollback()
         return None
-    request.clock_started_on = today
-    _start_work(session, request, today=today, reason="email address confirmed by the requester")
+    reason = "email address confirmed by the requester"
+    request_kind = get_kind(request.kind)
+    if request_kind is not None and request_kind.effect is not None:
+        reason += "; " + apply_effect(
+            session, request, request_kind, actor=ACTOR_REQUESTER, proof=PROOF_LINK, now=utcnow()
+        )
+    # A request entered by staff keeps its clock, which runs from the day it was received.
+    if request.clock_started_on is None:
+        request.clock_started_on = today
+    _start_work(session, request, today=today, reason=reason)
     status_token, request.status_token_hash = new_status_token()
     session.commit()
     return FiledRequest(request, status_token, None)
@@ -816,6 +842,7 @@ def send_acknowledgement(settings: Mapping[str, Any], filed: FiledRequest, *, li
         "received",
         status_url=links.status(request, filed.status_token),
         awaited=awaited_from_requester(request),
+        marketing_stopped=effect_applied(request),
     )
 
 

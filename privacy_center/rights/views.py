@@ -76,7 +76,8 @@ def _account() -> Account | None:
     return current_user if isinstance(current_user, Account) else None  # type: ignore[return-value]
 
 
-def _links() -> services.Links:
+def request_links() -> services.Links:
+    """The absolute addresses mails about a request carry (also for requests entered by staff)."""
     return services.Links(
         status=lambda filed, token: url_for(
             "rights.status",
@@ -98,7 +99,7 @@ def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -
 def confirmation_sent(filed: services.FiledRequest) -> Response:
     """Mail the confirmation link of a request filed without an account, then show that it
     was sent (the page reads what it shows from the session, so a reload does not re-send)."""
-    mailed = services.send_confirmation(current_app.config, filed, links=_links())
+    mailed = services.send_confirmation(current_app.config, filed, links=request_links())
     session[SENT_KEY] = {
         "reference": filed.request.reference,
         "email": filed.request.email,
@@ -220,7 +221,7 @@ def new_request(kind: str) -> Any:
             form.document.errors = [str(error)]
         else:
             if filed.confirmation_token is None:
-                services.send_acknowledgement(current_app.config, filed, links=_links())
+                services.send_acknowledgement(current_app.config, filed, links=request_links())
                 return redirect(_status_url(filed.request, filed.status_token, done="filed"))
             return confirmation_sent(filed)
     return _render_request_form(request_kind, form, account), 422
@@ -256,7 +257,7 @@ def confirm(token: str) -> Any:
     confirmed = services.confirm_request(db.session, token=token, today=_today())
     if confirmed is None:
         return _invalid_link()
-    services.send_acknowledgement(current_app.config, confirmed, links=_links())
+    services.send_acknowledgement(current_app.config, confirmed, links=request_links())
     return redirect(_status_url(confirmed.request, confirmed.status_token, done="confirmed"))
 
 
@@ -402,7 +403,7 @@ def find() -> Any:
                 email=form.email.data,
                 reference=form.reference.data,
                 settings=current_app.config,
-                links=_links(),
+                links=request_links(),
             )
             # The same answer whether or not anything matched.
             return render_template("rights/find_sent.html")

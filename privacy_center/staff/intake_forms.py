@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     MultipleFileField,
@@ -36,6 +37,10 @@ class IntakeForm(FlaskForm):
     postal_address = TextAreaField(_l("Postal address"), render_kw={"rows": 5})
     language = SelectField(_l("Language of the reply"), validate_choice=False)
     kind = SelectField(_l("Type of request"), validate_choice=False)
+    # Only an email sent from the address proves control of it (rights/intake.py).
+    address_verified = BooleanField(
+        _l("Objection to marketing: the email came from this very address (sender checked)")
+    )
     details = TextAreaField(_l("What the requester asks (optional)"), render_kw={"rows": 4})
     documents = MultipleFileField(
         _l("Scanned documents"), render_kw={"accept": ".pdf,.jpg,.jpeg,.png"}

@@ -28,6 +28,8 @@ from ..rights.intake import (
 )
 from ..rights.kinds import KINDS
 from ..rights.services import InvalidRequest, RequestClosed
+from ..rights.views import request_links
+from ..workflow import RequestState
 from . import services
 from .access import current_staff, has_role, staff_required
 from .blueprint import bp
@@ -93,6 +95,8 @@ def new_request() -> Response | tuple[str, int]:
             actor=member.get_id(),
             today=get_content().operator.today(),
             settings=current_app.config,
+            address_verified=bool(form.address_verified.data),
+            links=request_links(),
         )
     except InvalidRequest as error:
         for name, message in error.errors.items():
@@ -100,6 +104,14 @@ def new_request() -> Response | tuple[str, int]:
             if field is not None:
                 field.errors = [*field.errors, message]
         return _page(form, 422)
+    if created.state == RequestState.AWAITING_CONFIRMATION:
+        flash(
+            _(
+                "Marketing to %(email)s is not stopped yet: it stops when the confirmation link "
+                "we emailed to that address is used.",
+                email=created.email,
+            )
+        )
     flash(
         _(
             "Request %(reference)s recorded; the reply is due by %(date)s.",

@@ -75,6 +75,7 @@ QUEUE_KINDS = {**KINDS, **POSTMORTEM_KINDS}
 # Timeline entries in words (other actions are shown by their name).
 ACTION_LABELS = {
     "request.transition": _l("State changed"),
+    "request.effect": _l("Marketing stopped for the request's address"),
     "identity_document.viewed": _l("Identity document viewed"),
     "identity_document.added": _l("Scanned documents added"),
     "identity.confirmed": _l("Identity confirmed, documents deleted"),
