@@ -359,7 +359,7 @@ def test_the_demo_site_scans_clean_through_the_command(
     text = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert "Last scan:" in text and "Clean: the site sets only" in text
-    assert "_ga_*" in text  # the never-seen list names what the registry declares
+    assert "<code>IDE</code>" in text  # declared, never seen
 
 
 @pytest.mark.browser
@@ -398,7 +398,8 @@ def test_a_cookie_that_lives_two_years(browser, variants, tracker_registry) -> N
         ("_ga", "declared", "accepted"),
         ("_ga", "maximum", "accepted"),
     }
-    assert findings["lifetimes"][0]["days"] > 700
+    # Chromium caps what a cookie asks for at 400 days (RFC 6265bis): still over 13 months.
+    assert findings["lifetimes"][0]["days"] > 397
     assert findings["violations"] == [] and findings["undeclared"] == []
     assert report["exit_status"] == 1
 

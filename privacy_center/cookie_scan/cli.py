@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from flask.cli import AppGroup
 
 from ..content import get_content
 from ..extensions import db
+from ..policy.registry import Registry
 from .report import terminal_lines, write_html, write_json
 from .scanner import Limits, ScanError, launch_browser
 from .services import record_scan, scan_and_assess
@@ -23,6 +25,11 @@ OUTPUT = click.Path(dir_okay=False, path_type=Path)
 def _check_output(path: Path | None, option: str) -> None:
     if path is not None and not path.resolve().parent.is_dir():
         raise click.BadParameter(f"the folder of {path} does not exist", param_hint=option)
+
+
+def _scan(urls: list[str], registry: Registry, site: str, limits: Limits) -> dict:
+    with launch_browser() as browser:
+        return scan_and_assess(browser, urls, registry, site, limits)
 
 
 @cookies_cli.command("scan")
@@ -85,8 +92,10 @@ def scan_command(
     _check_output(html_path, "--html")
     limits = Limits(max_pages=pages, page_seconds=page_timeout, total_seconds=timeout)
     try:
-        with launch_browser() as browser:
-            report = scan_and_assess(browser, list(urls), content.registry, site, limits)
+        # Playwright's sync API refuses a thread that already runs an event loop (or another
+        # Playwright): the browser gets a thread of its own.
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            report = worker.submit(_scan, list(urls), content.registry, site, limits).result()
     except ScanError as error:
         raise click.ClickException(str(error)) from error
     record_scan(db.session, report)
