@@ -24,8 +24,8 @@ from . import (
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
-from .cookie_scan.setup import init_app as init_cookie_scan
 from .content import EXTENSION_KEY, load_content
+from .cookie_scan.setup import init_app as init_cookie_scan
 from .exports.setup import init_app as init_exports
 from .extensions import babel, configure_sqlite, csrf, db, login_manager, migrate, rate_limiter
 from .letters.setup import init_app as init_letters

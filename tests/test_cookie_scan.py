@@ -442,8 +442,9 @@ def test_the_console_says_when_no_scan_ran_and_keeps_the_last(
     app: Flask, db, client, make_staff
 ) -> None:
     staff_sign_in(client, make_staff(role="admin"))
-    if last_scan(db) is None:
-        assert "No scan has run yet." in client.get("/staff/cookie-scan/").get_data(as_text=True)
+    # Every test's scans are rolled back with it: none yet.
+    assert last_scan(db) is None
+    assert "No scan has run yet." in client.get("/staff/cookie-scan/").get_data(as_text=True)
     base = {"site": "demo", "urls": ["http://127.0.0.2/"], "passes": {}, "errors": [],
             "findings": {"violations": [], "undeclared": [], "lifetimes": [], "never_seen": [],
                          "hosts": []}}  # fmt: skip
