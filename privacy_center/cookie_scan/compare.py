@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
+from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
 
@@ -27,6 +28,8 @@ PASSES = ("before", "refused", "accepted")
 WITHOUT_CONSENT = ("before", "refused")
 # The widget's own storage: receipts waiting to be acknowledged (widget/src/receipts.js).
 WIDGET_STORAGE = ("pc_pending",)
+# The widget's script, which marks the privacy center's host among the third parties.
+WIDGET_SCRIPT = re.compile(r"/widget/consent(\.[0-9a-f]+)?\.js$")
 # Clocks and rounding: a cookie may look this much longer-lived than it was written.
 TOLERANCE = timedelta(minutes=1)
 
@@ -239,9 +242,12 @@ def compare(registry: Registry, passes: list[PassResult], site_hosts: set[str]) 
                     "host": request.host,
                     "service": service.name if service else None,
                     "category": service.category if service else None,
+                    "widget": False,
                     "passes": [],
                 },
             )
+            if WIDGET_SCRIPT.search(urlsplit(request.url).path):
+                entry["widget"] = True
             if result.name not in entry["passes"]:
                 entry["passes"].append(result.name)
             if service is not None and without_consent and not is_essential(registry, service):

@@ -102,7 +102,11 @@ def terminal_lines(report: dict) -> list[str]:
         lines.append(f"    {item['name']} ({item['service']})")
     lines.append(f"Third-party hosts contacted ({len(findings['hosts'])})")
     for item in findings["hosts"]:
-        owner = item["service"] or "not in the registry"
+        owner = item["service"] or (
+            "the privacy center: the consent widget"
+            if item.get("widget")
+            else "not in the registry"
+        )
         lines.append(f"    {item['host']} ({owner})")
     if report["errors"]:
         lines.append(f"Incomplete ({len(report['errors'])})")
