@@ -125,12 +125,13 @@ def _run_pass(browser: Any, name: str, scan: Scan, limits: Limits, deadline: flo
     allowed = {origin(url) for url in scan.urls}
     context = browser.new_context()
     current = {"page": ""}
-    context.on(
-        "request",
-        lambda request: result.requests.append(
-            SeenRequest(urlsplit(request.url).hostname or "", request.url, current["page"])
-        ),
-    )
+
+    def record(request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname:
+            result.requests.append(SeenRequest(parts.hostname, request.url, current["page"]))
+
+    context.on("request", record)
     context.route("**/*", lambda route: _guard(route, allowed))
     page = context.new_page()
     cookies: dict[tuple[str, str, str], SeenCookie] = {}
@@ -171,8 +172,13 @@ def _run_pass(browser: Any, name: str, scan: Scan, limits: Limits, deadline: flo
 
 def _guard(route: Any, allowed: set[str]) -> None:
     """Never a form submission, never a page of another site in the tab itself."""
+    from playwright.sync_api import Error as PlaywrightError
+
     request = route.request
-    top = request.is_navigation_request() and request.frame.parent_frame is None
+    try:
+        top = request.is_navigation_request() and request.frame.parent_frame is None
+    except PlaywrightError:
+        top = False  # a service worker's request has no frame
     if top and (request.method != "GET" or origin(request.url) not in allowed):
         route.abort()
     else:
