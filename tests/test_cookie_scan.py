@@ -356,7 +356,7 @@ def test_the_demo_site_scans_clean_through_the_command(
             "category": None,
             "widget": True,
             "passes": ["before", "refused", "accepted"],
-        }  # fmt: skip
+        }
     ]
     page = html_file.read_text()
     assert page.startswith("<!doctype html>") and "Clean: the site sets only" in page
