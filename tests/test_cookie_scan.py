@@ -204,6 +204,7 @@ class VariantSite:
 
     def __init__(self, center: str) -> None:
         self.variant = "clean"
+        self.release = threading.Event()
         self.hits: list[tuple[str, str]] = []
         self.tracker_hits: list[str] = []
         self.site, self.url = self._serve(self._site(center), "127.0.0.4")
@@ -226,6 +227,8 @@ class VariantSite:
                 extra += f'<script src="{self.tracker_url}/pixel.js"></script>'
             if self.variant == "after_refusal":
                 extra += AFTER_REFUSAL.format(tracker=self.tracker_url)
+            if self.variant == "slow":
+                extra += '<a href="/slow">Slow</a>'
             html = PAGE.format(title=title, center=center, tracker=self.tracker_url, extra=extra)
             headers = {"Content-Type": "text/html; charset=utf-8"}
             if self.variant == "undeclared":
@@ -236,6 +239,12 @@ class VariantSite:
         app.add_url_rule("/about", "about", lambda: page("About"))
         app.add_url_rule("/contact", "contact", lambda: page("Contact", FORM))
         app.add_url_rule("/subscribe", "subscribe", lambda: ("subscribed", 200), methods=["POST"])
+
+        @app.get("/slow")
+        def slow():
+            # Answers long after the scan's time limit for a page (released when the test ends).
+            self.release.wait(30)
+            return page("Slow")
 
         @app.get("/gated/analytics.js")
         def analytics():
@@ -266,6 +275,7 @@ class VariantSite:
         return app
 
     def close(self) -> None:
+        self.release.set()
         self.site.shutdown()
         self.tracker.shutdown()
 
@@ -294,11 +304,13 @@ def tracker_registry(app: Flask, variants: VariantSite):
     return dataclasses.replace(declared, services=services)
 
 
-def scan_variant(browser, variants: VariantSite, registry, variant: str, pages: int = 10) -> dict:
+def scan_variant(
+    browser, variants: VariantSite, registry, variant: str, pages: int = 10, page_seconds: int = 20
+) -> dict:
     variants.variant = variant
     variants.hits.clear()
     variants.tracker_hits.clear()
-    limits = Limits(max_pages=pages, page_seconds=20, total_seconds=300)
+    limits = Limits(max_pages=pages, page_seconds=page_seconds, total_seconds=300)
     return scan_and_assess(browser, [variants.url + "/"], registry, "demo", limits)
 
 
@@ -489,3 +501,31 @@ def test_the_command_says_when_chromium_is_missing(
     result = app.test_cli_runner().invoke(args=["cookies", "scan", "http://127.0.0.2/"])
     assert result.exit_code == 1
     assert "Chromium is missing" in result.output and "apt-get install chromium" in result.output
+
+
+@pytest.mark.browser
+def test_a_page_over_its_time_limit_is_reported_and_the_scan_goes_on(
+    browser, variants, tracker_registry
+) -> None:
+    report = scan_variant(browser, variants, tracker_registry, "slow", page_seconds=2)
+    slow = variants.url + "/slow"
+    assert [error for error in report["errors"] if slow in error and "did not load" in error]
+    for name in ("before", "refused", "accepted"):
+        pages = report["passes"][name]["pages"]
+        assert slow not in pages and variants.url + "/contact" in pages
+    # Nothing wrong was seen, but not everything was: exit status 2.
+    assert report["exit_status"] == 2
+    variants.release.set()
+
+
+def test_the_time_limit_of_the_whole_scan_is_reported(app: Flask) -> None:
+    from privacy_center.cookie_scan.scanner import scan_site
+    from privacy_center.cookie_scan.services import assess
+
+    limits = Limits(max_pages=5, page_seconds=1, total_seconds=0)
+    # No pass starts once the limit is reached, so no browser is needed to see it.
+    scan = scan_site(None, ["http://127.0.0.2/"], limits)
+    assert scan.passes == []
+    assert len(scan.errors) == 3 and all("time limit of the scan" in e for e in scan.errors)
+    report = assess(scan, registry(app), "demo", limits)
+    assert report["exit_status"] == 2

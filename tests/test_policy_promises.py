@@ -426,6 +426,15 @@ PROMISES: tuple[Promise, ...] = (
     ),
     Promise(
         README,
+        "Each page has `--page-timeout` seconds to load, the whole scan `--timeout` seconds; what "
+        "was seen by then is reported.",
+        (
+            "test_cookie_scan.py::test_a_page_over_its_time_limit_is_reported_and_the_scan_goes_on",
+            "test_cookie_scan.py::test_the_time_limit_of_the_whole_scan_is_reported",
+        ),
+    ),
+    Promise(
+        README,
         "**1** when there is a violation, an undeclared cookie or key, or a lifetime too long",
         (
             "test_cookie_scan.py::test_an_undeclared_http_cookie_fails_the_command",
