@@ -25,6 +25,7 @@ from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
 from .content import EXTENSION_KEY, load_content
+from .cookie_scan.setup import init_app as init_cookie_scan
 from .exports.setup import init_app as init_exports
 from .extensions import babel, configure_sqlite, csrf, db, login_manager, migrate, rate_limiter
 from .letters.setup import init_app as init_letters
@@ -89,6 +90,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_letters(app)
     init_postmortem(app)
     init_retention(app)
+    init_cookie_scan(app)
     init_recipients(app)
     demo.init_app(app)
     audit.init_app(app)

@@ -528,6 +528,7 @@ MATRIX = [
     Row("GET", "/staff/dashboard", "dpo"),
     Row("GET", "/staff/register.csv", "dpo", owner="reference"),
     Row("GET", "/staff/retention/", "dpo"),
+    Row("GET", "/staff/cookie-scan/", "dpo"),
     Row("GET", "/staff/members", "admin", owner="member"),
     Row("POST", "/staff/members", "admin", owner=None),
     Row("POST", "/staff/members/{member}/deactivate", "admin", owner=None),

@@ -462,6 +462,55 @@ PROMISES: tuple[Promise, ...] = (
         "%(limit)d MB.",
         ("test_postmortem_delivery.py::test_each_heirs_document_field_has_its_own_hint",),
     ),
+    # --- issue 20: the cookie registry checked against the site ----------------------------------
+    Promise(
+        README,
+        "at most `--pages` pages per pass, only the origins of those URLs; links are followed, "
+        "forms never submitted",
+        ("test_cookie_scan.py::test_the_clean_variant_scans_clean_and_the_scan_is_bounded",),
+    ),
+    Promise(
+        README,
+        "a cookie or storage key of a non-essential service, or a request to one of its `hosts`, "
+        'before any choice or after "refuse all"',
+        (
+            "test_cookie_scan.py::test_a_tracker_that_sets_its_cookie_before_consent",
+            "test_cookie_scan.py::test_a_script_that_keeps_running_after_refusal",
+            "test_cookie_scan.py::test_compare_sorts_what_was_seen_into_findings",
+        ),
+    ),
+    Promise(
+        README,
+        "Each page has `--page-timeout` seconds to load, the whole scan `--timeout` seconds; what "
+        "was seen by then is reported.",
+        (
+            "test_cookie_scan.py::test_a_page_over_its_time_limit_is_reported_and_the_scan_goes_on",
+            "test_cookie_scan.py::test_the_time_limit_of_the_whole_scan_is_reported",
+        ),
+    ),
+    Promise(
+        README,
+        "**1** when there is a violation, an undeclared cookie or key, or a lifetime too long",
+        (
+            "test_cookie_scan.py::test_an_undeclared_http_cookie_fails_the_command",
+            "test_cookie_scan.py::test_a_cookie_that_lives_two_years",
+        ),
+    ),
+    Promise(
+        README,
+        'the staff console\'s "Cookie scan" page (DPO and admin) shows the last one and when '
+        "it ran",
+        (
+            "test_cookie_scan.py::test_the_demo_site_scans_clean_through_the_command",
+            "test_cookie_scan.py::test_the_console_says_when_no_scan_ran_and_keeps_the_last",
+            "test_access_matrix.py::test_only_the_owner_reaches_the_object",
+        ),
+    ),
+    Promise(
+        SAID,
+        "Clean: the site sets only what the registry declares, and only after consent.",
+        ("test_cookie_scan.py::test_the_demo_site_scans_clean_through_the_command",),
+    ),
 )
 
 

@@ -16,6 +16,7 @@ from .account import (
 from .activity import AccountActivity
 from .audit import AuditEvent
 from .consent import ConsentReceipt
+from .cookie_scan import CookieScan
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
 from .mail import OutgoingMail
@@ -37,6 +38,7 @@ __all__ = [
     "Complaint",
     "ConsentLink",
     "ConsentReceipt",
+    "CookieScan",
     "DataExport",
     "EmailToken",
     "IdentityDocument",

@@ -59,6 +59,9 @@ class Service:
     privacy_url: str | None
     cookies: tuple[Cookie, ...]
     storage: tuple[str, ...]
+    # Hosts its scripts and beacons are loaded from ("*.example.com" is example.com and its
+    # subdomains): the cookie scanner reports a request to one before consent.
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,24 @@ def _exceeds_maximum(lifetime: Lifetime) -> bool:
         return lifetime.amount > MAX_LIFETIME_MONTHS
     minutes_per_unit = {"minutes": 1, "hours": 60, "days": 24 * 60}[lifetime.unit]
     return lifetime.amount * minutes_per_unit > _shortest_days_in(MAX_LIFETIME_MONTHS) * 24 * 60
+
+
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+def _hosts(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(host, str) for host in value):
+        raise ContentError(f"{where}: hosts must be a list of host names")
+    hosts = tuple(host.strip().lower() for host in value)
+    for host in hosts:
+        if not _HOST.match(host):
+            raise ContentError(
+                f"{where}: host {host!r} is not a host name; write 'cdn.example.com' or "
+                "'*.example.com' (no scheme, port or path)"
+            )
+    return hosts
 
 
 def load_registry(
@@ -192,6 +213,7 @@ def load_registry(
                 privacy_url=entry.get("privacy_url"),
                 cookies=tuple(cookies),
                 storage=tuple(entry.get("storage") or ()),
+                hosts=_hosts(entry.get("hosts"), where),
             )
         )
     return Registry(categories=tuple(categories), services=tuple(services))

@@ -5,7 +5,7 @@ Roles form a ladder; each role may do everything the roles below it may:
 | role  | may |
 |-------|-----|
 | agent | the queue, requests and their actions except refusing and extending, notes, letters |
-| dpo   | and refuse, extend, the dashboard and the register export |
+| dpo   | and refuse, extend, the dashboard, the register export, retention, the cookie scan |
 | admin | and manage staff accounts (/staff/members) |
 
 ``staff_required("dpo")`` lets a DPO and an admin in, and answers an agent 403. A route is

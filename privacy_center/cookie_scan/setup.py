@@ -1,0 +1,13 @@
+"""Plug the cookie scanner into the application: its command and its staff page."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .cli import cookies_cli
+from .views import bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.cli.add_command(cookies_cli)
