@@ -283,13 +283,14 @@ def database_url(instance_path: str) -> str:
 
 # What werkzeug accepts as a Host (a name or IPv4 address, or [IPv6], and a port), with the
 # leading dot that stands for every subdomain.
-HOST_NAME = re.compile(r"\.?(?:[a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+])(?::[1-9][0-9]{0,4})?")
+HOST_NAME = re.compile(r"\.?(?:[a-z0-9][a-z0-9.-]*|\[[a-f0-9]*:[a-f0-9.:]+])(?::[1-9][0-9]{0,4})?")
 
 
 def host_name(value: str) -> str:
     """One entry of TRUSTED_HOSTS, as browsers send it in ``Host`` (lower case, IDNA)."""
+    dot = "." if value.startswith(".") else ""
     try:
-        name = value.lower().encode("idna").decode("ascii")
+        name = dot + value.removeprefix(".").lower().encode("idna").decode("ascii")
     except UnicodeError:
         name = ""
     if not HOST_NAME.fullmatch(name):

@@ -151,6 +151,17 @@ def test_forged_host_with_matching_origin_stores_no_receipt(production, group_co
     assert stored_receipts(application) == 1
 
 
+@pytest.mark.parametrize("group_commit", [True, False], ids=["wsgi-intake", "flask-view"])
+def test_both_receipt_paths_see_the_same_own_origin(production, group_commit):
+    """The host with its default port written out is the same origin on either path (the
+    intake used the raw Host header, and refused what the view accepted)."""
+    application = production({"RECEIPT_GROUP_COMMIT": group_commit})
+    client = application.test_client()
+    answer = post_receipt(client, f"{HOST}:443", f"https://{HOST}")
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert answer.get_json()["url"].startswith(f"https://{HOST}/api/v1/consents/")
+
+
 def test_every_route_refuses_a_forged_host(production):
     """No path can drift: every route of the application, whatever answers it."""
     application = production()
@@ -396,3 +407,15 @@ def test_documented_gunicorn_trusts_the_proxies_named(gunicorn_environment):
             assert json.loads(body)["url"].startswith(https_base + "/api/v1/consents/")
             assert headers["Strict-Transport-Security"]
             assert_no_server_version(headers)
+
+
+def test_trusted_hosts_are_written_as_browsers_send_them(production, monkeypatch):
+    application = production(TRUSTED_HOSTS="Privacy.Example.COM, .Bücher.example")
+    assert application.config["TRUSTED_HOSTS"] == [HOST, ".xn--bcher-kva.example"]
+    client = application.test_client()
+    assert client.get("/policy", base_url=f"https://{HOST}").status_code == 200
+    assert client.get("/policy", base_url="https://www.xn--bcher-kva.example").status_code == 200
+    for wrong in ("privacy_example", "https://privacy.example.com", "."):
+        monkeypatch.setenv("TRUSTED_HOSTS", wrong)
+        with pytest.raises(ConfigurationError, match="is not a host name"):
+            create_app("production")
