@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, redirect, request, url_for
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
     access_log,
@@ -13,6 +12,7 @@ from . import (
     caching,
     demo,
     errors,
+    hosts,
     i18n,
     ids,
     models,
@@ -101,8 +101,6 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     # The request logs (werkzeug's, gunicorn's) never write the secret of an emailed link.
     access_log.install(app.url_map)
 
-    # Outermost, so that every layer below sees the client's scheme and address.
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    # Last, so in front of every layer (the WSGI fast paths too): one host rule, one proxy rule.
+    hosts.init_app(app)
     return app

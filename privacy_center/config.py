@@ -4,7 +4,9 @@ import atexit
 import base64
 import binascii
 import functools
+import ipaddress
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -31,8 +33,9 @@ class Config:
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "pc_session"
     PREFERRED_URL_SCHEME = "https"
-    # Number of reverse proxies whose X-Forwarded-* headers are trusted (0: none).
-    TRUSTED_PROXIES = 0
+    # Addresses (or networks) of the reverse proxies whose X-Forwarded-* headers are believed,
+    # by the application and by gunicorn alike (hosts.py, gunicorn.conf.py); empty: nobody's.
+    TRUSTED_PROXIES: tuple[str, ...] = ()
     # Seconds that browsers and CDNs may reuse a policy page before revalidating it.
     POLICY_MAX_AGE = 300
     # Static files carry a content fingerprint in their address (static_url), so browsers may
@@ -98,7 +101,7 @@ class Config:
         # Origins allowed for every site besides those of content/operator.yaml (e.g. staging).
         self.CONSENT_EXTRA_ORIGINS = tuple(os.environ.get("CONSENT_EXTRA_ORIGINS", "").split())
         self.CONTENT_DIR = os.environ.get("CONTENT_DIR", self.CONTENT_DIR)
-        self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", self.TRUSTED_PROXIES))
+        self.TRUSTED_PROXIES = trusted_proxies(os.environ.get("TRUSTED_PROXIES", ""))
         self.SECRET_KEY = self.secret_key(instance_path)
         self.TRUSTED_HOSTS = self.trusted_hosts()
         # Identity documents, encrypted at rest (uploads.py), outside the web root.
@@ -175,7 +178,7 @@ class Config:
                 "for example: export TRUSTED_HOSTS=privacy.example.com. Requests for any other "
                 "host are refused, so that no emailed link can point elsewhere."
             )
-        return hosts
+        return [host_name(host) for host in hosts]
 
     def private_dir(self, instance_path: str, name: str) -> str:
         """A folder of encrypted files (``PC_<NAME>_DIR``, default ``instance/<name>``), which
@@ -276,6 +279,49 @@ def database_url(instance_path: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+# What werkzeug accepts as a Host (a name or IPv4 address, or [IPv6], and a port), with the
+# leading dot that stands for every subdomain.
+HOST_NAME = re.compile(r"\.?(?:[a-z0-9][a-z0-9.-]*|\[[a-f0-9]*:[a-f0-9.:]+])(?::[1-9][0-9]{0,4})?")
+
+
+def host_name(value: str) -> str:
+    """One entry of TRUSTED_HOSTS, as browsers send it in ``Host`` (lower case, IDNA)."""
+    dot = "." if value.startswith(".") else ""
+    try:
+        name = dot + value.removeprefix(".").lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        name = ""
+    if not HOST_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"TRUSTED_HOSTS: {value!r} is not a host name; write names such as "
+            "privacy.example.com (or .example.com for every subdomain), separated by spaces."
+        )
+    return name
+
+
+def trusted_proxies(value: str) -> tuple[str, ...]:
+    """TRUSTED_PROXIES: the addresses or networks (CIDR) of the reverse proxies, separated by
+    spaces or commas. The application (hosts.py) and gunicorn (``forwarded_allow_ips``, in
+    gunicorn.conf.py) both read it through this function."""
+    proxies = value.replace(",", " ").split()
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            hint = (
+                " It no longer counts proxies: name their addresses instead."
+                if proxy.isdigit()
+                else ""
+            )
+            raise ConfigurationError(
+                f"TRUSTED_PROXIES: {proxy!r} is not an IP address or network.{hint} Set the "
+                "addresses of the reverse proxies whose X-Forwarded-For, -Proto and -Host "
+                "headers are to be believed, for example: export TRUSTED_PROXIES=127.0.0.1 or "
+                "TRUSTED_PROXIES=10.0.0.0/24. Leave it empty when no proxy is in front."
+            ) from None
+    return tuple(proxies)
 
 
 def parse_document_key(value: str, source: str) -> bytes:

@@ -8,10 +8,13 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from .hosts import UNKNOWN_HOST
+
 
 def refuse_untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str]]:
-    # No address can be built for a host outside TRUSTED_HOSTS, so no page either.
-    return "Unknown host.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    # hosts.HostGuard refuses such a request before any layer sees it; Flask's own check (the
+    # same werkzeug rule) answers alike should its settings be changed after create_app.
+    return UNKNOWN_HOST.decode(), 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def render_error(error: HTTPException) -> tuple[Any, int, list[tuple[str, str]]]:

@@ -511,6 +511,31 @@ PROMISES: tuple[Promise, ...] = (
         "Clean: the site sets only what the registry declares, and only after consent.",
         ("test_cookie_scan.py::test_the_demo_site_scans_clean_through_the_command",),
     ),
+    # --- issue 16, item 3: one host rule everywhere ---------------------------------------------
+    Promise(
+        README,
+        "a request for any other `Host` is refused (400) on every path, the pre-rendered policy "
+        "pages and the consent receipts included, before anything is answered, stored or built "
+        "from it, so that no emailed link or receipt URL can name a forged host",
+        (
+            "test_security_hosts.py::test_forged_host_gets_no_prerendered_policy_page",
+            "test_security_hosts.py::test_forged_host_with_matching_origin_stores_no_receipt",
+            "test_security_hosts.py::test_every_route_refuses_a_forged_host",
+            "test_security_hosts.py::test_the_host_rule_is_flasks_own",
+        ),
+    ),
+    Promise(
+        README,
+        "The application and gunicorn (`forwarded_allow_ips`, set from it by `gunicorn.conf.py`) "
+        "follow the same list; from any other peer the headers are ignored, so a client cannot "
+        "claim https, another address (to escape its rate limit) or another host",
+        (
+            "test_security_hosts.py::test_forwarded_headers_from_an_untrusted_peer_are_ignored",
+            "test_security_hosts.py::test_forwarded_headers_from_a_trusted_proxy_are_believed",
+            "test_security_hosts.py::test_documented_gunicorn_trusts_no_forwarded_headers_by_default",
+            "test_security_hosts.py::test_documented_gunicorn_trusts_the_proxies_named",
+        ),
+    ),
 )
 
 

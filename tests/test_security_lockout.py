@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import DEFAULT_STAFF_PASSWORD, staff_code, staff_sign_in
 from sqlalchemy import func, select
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from privacy_center.content import get_content
+from privacy_center.hosts import ForwardedHeaders
 from privacy_center.models import AuditEvent, OutgoingMail, StaffSignInFailure
 from privacy_center.models.types import utcnow
 from privacy_center.staff.lockout import MAX_LOCK, lock_length, source_address, source_of
@@ -269,10 +269,10 @@ def test_without_a_language_the_mail_is_in_the_operators(app, db, make_staff, at
 
 
 def test_behind_trusted_proxies_each_client_is_its_own_source(app, db, make_staff, attack):
-    """Behind a proxy trusted as TRUSTED_PROXIES says (create_app wraps the app in ProxyFix), the
-    source is the client's address the proxy forwards: a stranger behind the same proxy as the
-    member locks only themselves."""
-    wrapped = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    """Behind a proxy that TRUSTED_PROXIES names (create_app puts hosts.ForwardedHeaders in
+    front), the source is the client's address the proxy forwards: a stranger behind the same
+    proxy as the member locks only themselves."""
+    wrapped = ForwardedHeaders(app.wsgi_app, ["192.0.2.200"])
     client = client_from(app, "192.0.2.200")
     member = make_staff()
     original = app.wsgi_app

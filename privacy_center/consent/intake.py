@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy.orm import Session
+from werkzeug.wsgi import get_host
 
 from ..content import EXTENSION_KEY, OperatorContent
 from ..extensions import db, rate_limiter
@@ -150,7 +151,9 @@ class ReceiptIntake:
         except ValueError:
             length = None
         body = environ["wsgi.input"].read(length) if length and length <= MAX_RECEIPT_BYTES else b""
-        scheme, host = environ["wsgi.url_scheme"], environ.get("HTTP_HOST", "")
+        # hosts.HostGuard let only a trusted host through; werkzeug's get_host writes it as
+        # Flask's request.host does (no :443 on https), so both paths compare the same origin.
+        scheme, host = environ["wsgi.url_scheme"], get_host(environ)
         posted = PostedReceipt(
             origin=environ.get("HTTP_ORIGIN"),
             address=environ.get("REMOTE_ADDR") or "unknown",
