@@ -204,7 +204,14 @@ def render(data: bytes, limits: dict) -> dict:
 
 def _scale(width: float, height: float, limits: dict, dpi: float) -> float:
     area = max(width * height, 1.0)
-    return min(dpi, math.sqrt(limits["max_page_pixels"] / area))
+    scale = min(dpi, math.sqrt(limits["max_page_pixels"] / area))
+    # The renderer rounds each side up.
+    while (
+        scale > 0.01
+        and math.ceil(width * scale) * math.ceil(height * scale) > limits["max_page_pixels"]
+    ):
+        scale *= 0.99
+    return scale
 
 
 def _render_pdf(data: bytes, limits: dict) -> list[bytes]:
