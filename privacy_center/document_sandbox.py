@@ -9,13 +9,17 @@ a wall-clock timeout after which it is killed. Whatever goes wrong there is an a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 WORKER = Path(__file__).with_name("document_worker.py")
 
@@ -32,9 +36,11 @@ class Limits:
     max_pages: int = 50
     # What the streams of a PDF may unpack to, in total, while they are searched.
     max_unpacked_bytes: int = 128 * 1024 * 1024
-    # Each page image (about A4 at 150 dpi), and an uploaded photo.
-    max_page_pixels: int = 4_000_000
+    # Each page image (A4 at 150 dpi), and an uploaded photo.
+    max_page_pixels: int = 2_500_000
     max_image_pixels: int = 40_000_000
+    # What the child may send back (all the page images together).
+    max_output_bytes: int = 128 * 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -71,22 +77,12 @@ def run_worker(
 ) -> tuple[dict[str, Any], bytes]:
     """The worker's header and what followed it; ``SandboxRefusal`` when it refused the file
     or did not finish within its limits."""
+    returncode, output = _run(
+        [sys.executable, "-I", str(WORKER), operation, json.dumps(asdict(limits))], data, limits
+    )
+    line, _, rest = output.partition(b"\n")
     try:
-        completed = subprocess.run(
-            [sys.executable, "-I", str(WORKER), operation, json.dumps(asdict(limits))],
-            input=data,
-            capture_output=True,
-            timeout=limits.wall_seconds,
-            # Nothing of ours: no keys, no database address, no settings.
-            env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"},
-            close_fds=True,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise SandboxRefusal(TOO_COMPLEX) from None  # run() has killed it
-    line, _, rest = completed.stdout.partition(b"\n")
-    try:
-        header = json.loads(line) if completed.returncode == 0 else None
+        header = json.loads(line) if returncode == 0 else None
     except ValueError:
         header = None
     if not isinstance(header, dict):
@@ -95,6 +91,63 @@ def run_worker(
     if not header.get("ok"):
         raise SandboxRefusal(str(header.get("reason", DAMAGED)), header.get("limits"))
     return header, rest
+
+
+def _run(argv: list[str], data: bytes, limits: Limits) -> tuple[int, bytes]:
+    """The child's exit status and output. Killed, and refused, once past its wall-clock time
+    or once it has written more than ``limits.max_output_bytes``: even a child taken over by a
+    hostile file cannot make this process wait or grow."""
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        # Nothing of ours: no keys, no database address, no settings.
+        env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"},
+        close_fds=True,
+        start_new_session=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    feeder = threading.Thread(target=_feed, args=(process.stdin, data), daemon=True)
+    feeder.start()
+    deadline = time.monotonic() + limits.wall_seconds
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        descriptor = process.stdout.fileno()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxRefusal(TOO_COMPLEX)
+            ready, _, _ = select.select([descriptor], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(descriptor, 1024 * 1024)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limits.max_output_bytes:
+                raise SandboxRefusal(TOO_COMPLEX)
+            chunks.append(chunk)
+        returncode = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    except (SandboxRefusal, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+        raise SandboxRefusal(TOO_COMPLEX) from None
+    finally:
+        feeder.join()
+        process.stdout.close()
+    return returncode, b"".join(chunks)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    try:
+        pipe.write(data)
+    except OSError:
+        pass  # the child stopped reading: its answer (or its end) says why
+    finally:
+        with contextlib.suppress(OSError):
+            pipe.close()
 
 
 def inspect_pdf(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Inspection:

@@ -232,6 +232,8 @@ def _render_pdf(data: bytes, limits: dict) -> list[bytes]:
             bitmap = page.render(scale=scale, may_draw_forms=False)
             images.append(_png(bitmap.to_pil()))
             page.close()
+            if sum(len(image) for image in images) > limits["max_output_bytes"]:
+                raise Refused("too_complex")
     finally:
         document.close()
     return images

@@ -116,9 +116,13 @@ def sweep_folder(
             entry.unlink(missing_ok=True)
             report.temporaries += 1
     for cache in caches_without_document(directory):
-        if cache.stat().st_mtime <= cutoff:
-            cache.unlink(missing_ok=True)
-            report.orphans += 1
+        try:
+            if cache.stat().st_mtime > cutoff:
+                continue  # its document may be about to be committed, like the document itself
+        except FileNotFoundError:
+            continue
+        cache.unlink(missing_ok=True)
+        report.orphans += 1
     for name in stored_names(directory):
         if name in names:
             continue

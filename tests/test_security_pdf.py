@@ -145,22 +145,36 @@ def test_a_child_out_of_time_is_killed_and_refused():
     assert refused.value.reason == "too_complex"
 
 
+def test_a_child_past_its_wall_clock_time_is_killed_and_refused():
+    # No child starts Python and qpdf in a millisecond: it is killed, the file refused.
+    with pytest.raises(SandboxRefusal) as refused:
+        inspect_pdf(clean_pdf(1), limits_with(wall_seconds=0.001))
+    assert refused.value.reason == "too_complex"
+
+
+def test_a_child_writing_more_than_its_output_limit_is_refused():
+    with pytest.raises(SandboxRefusal) as refused:
+        render_pages(clean_pdf(3), limits_with(max_output_bytes=1000))
+    assert refused.value.reason == "too_complex"
+
+
 def test_the_child_gets_none_of_our_environment(monkeypatch):
-    # The keys live in the environment (PC_*): a child exploited by a PDF reads none.
+    # The keys may live in the environment (PC_*): a child taken over by a PDF reads none.
     monkeypatch.setenv("PC_IDENTITY_DOCUMENT_KEY", "secret-that-must-not-leak")
     import privacy_center.document_sandbox as sandbox
 
-    captured = {}
-    real_run = sandbox.subprocess.run
+    started = []
+    real_popen = sandbox.subprocess.Popen
 
-    def run(*args, **kwargs):
-        captured.update(kwargs)
-        return real_run(*args, **kwargs)
+    def popen(*args, **kwargs):
+        started.append(kwargs)
+        return real_popen(*args, **kwargs)
 
-    monkeypatch.setattr(sandbox.subprocess, "run", run)
-    inspect_pdf(clean_pdf(1))
-    assert "PC_IDENTITY_DOCUMENT_KEY" not in captured["env"]
-    assert set(captured["env"]) == {"PATH", "LC_ALL"}
+    monkeypatch.setattr(sandbox.subprocess, "Popen", popen)
+    assert inspect_pdf(clean_pdf(1)).pages == 1
+    (kwargs,) = started
+    assert set(kwargs["env"]) == {"PATH", "LC_ALL"}
+    assert "secret-that-must-not-leak" not in str(kwargs)
 
 
 def test_rendering_bounds_pages_and_pixels():

@@ -35,10 +35,10 @@ def document(reference: str, document_id: int) -> Response:
     """The document's pages as images (rendered at the first view, then cached encrypted)."""
     privacy_request = _request_or_404(reference)
     try:
+        document = documents.live_document(db.session, privacy_request, document_id)
         pages = documents.page_count(
             db.session, privacy_request, document_id, settings=current_app.config
         )
-        document = documents.live_document(db.session, privacy_request, document_id)
     except DocumentUnavailable:
         abort(404)
     except StoredDocumentError:
