@@ -20,6 +20,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .page_images import all_caches, caches_without_document
 from .segmented import reencrypt_stored
 from .uploads import StoredDocumentError, delete_document, stored_names
 
@@ -47,6 +48,10 @@ def rotate_folder(directory: Path, key: bytes, previous_keys: Sequence[bytes]) -
     format (whole-file or segmented, see segmented.py). Each file is replaced atomically, so an
     interrupted rotation is simply run again."""
     report = RotationReport()
+    # Page images are only derived from the documents: dropped rather than re-encrypted, they
+    # are rendered again, under the current key, at the next view.
+    for cache in all_caches(directory):
+        cache.unlink(missing_ok=True)
     for name in stored_names(directory):
         try:
             rewritten = reencrypt_stored(
@@ -110,6 +115,14 @@ def sweep_folder(
         if entry.name.startswith(".") and entry.name.endswith(".partial"):
             entry.unlink(missing_ok=True)
             report.temporaries += 1
+    for cache in caches_without_document(directory):
+        try:
+            if cache.stat().st_mtime > cutoff:
+                continue  # its document may be about to be committed, like the document itself
+        except FileNotFoundError:
+            continue
+        cache.unlink(missing_ok=True)
+        report.orphans += 1
     for name in stored_names(directory):
         if name in names:
             continue

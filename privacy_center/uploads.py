@@ -2,10 +2,14 @@
 
 ``check_identity_document`` decides a file's type from its bytes (never from its name), accepts
 only PDF, JPEG and PNG, and refuses anything a staff member should not open: programs, archives,
-web pages, damaged files, image bombs, PDFs with scripts, launch actions or attached files.
+web pages, damaged files, image bombs, PDFs with active content (scripts, actions, links to
+addresses or files, forms that send data, XFA forms, attached files, multimedia).
 
 ``store_document``, ``read_document`` and ``delete_document`` keep accepted documents encrypted
 at rest (AES-256-GCM), under random names, in a directory outside the web root.
+
+A PDF is opened only in a separate, limited process (document_sandbox.py, document_worker.py):
+this module checks its bytes, then turns what the child found into a message.
 """
 
 from __future__ import annotations
@@ -28,19 +32,22 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask_babel import gettext as _
 from PIL import Image, ImageFile
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
+from .document_sandbox import (
+    DEFAULT_LIMITS,
+    ENCRYPTED,
+    TOO_COMPLEX,
+    TOO_MANY_PAGES,
+    Limits,
+    SandboxRefusal,
+    inspect_pdf,
+)
 from .files import write_atomically
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
 # The only types accepted, as detected from the file's signature.
 ACCEPTED_MIME_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
-# What a PDF's streams may unpack to, in total, while they are scanned for hidden objects: far
-# above any identity document, far below what a decompression bomb would reach.
-MAX_PDF_UNPACKED_BYTES = 128 * 1024 * 1024
 
 
 class RejectedUpload(ValueError):
@@ -386,64 +393,11 @@ def _strict_pillow() -> Iterator[None]:
 
 # --- PDF ----------------------------------------------------------------------------------------
 
-_JAVASCRIPT, _LAUNCH, _EMBEDDED, _ENCRYPTED = "javascript", "launch", "embedded", "encrypted"
-# PDF names that make a document active or a container, by what they mean.
-_DANGEROUS_NAMES = {
-    "JS": _JAVASCRIPT,
-    "JavaScript": _JAVASCRIPT,
-    "Launch": _LAUNCH,
-    "EmbeddedFile": _EMBEDDED,
-    "EmbeddedFiles": _EMBEDDED,
-    "FileAttachment": _EMBEDDED,
-    "GoToE": _EMBEDDED,
-}
-# The raw scan also notices an encryption dictionary in any trailer, not only the one pypdf uses.
-_RAW_DANGEROUS_NAMES = {**_DANGEROUS_NAMES, "Encrypt": _ENCRYPTED}
+# The PDF itself is opened only in the sandbox's child process (document_sandbox.py): here, only
+# cheap checks on the bytes, then the child's findings turned into messages.
 _PDF_WHITESPACE = b"\x00\t\n\x0c\r "
-_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-
-
-def _name_pattern(names: dict[str, str]) -> re.Pattern[bytes]:
-    """Finds these PDF names as whole tokens, each character written plainly or as a #xx
-    escape (/JavaScript, /J#61vaScript, /#4A#61...): searching for them directly is much
-    faster than decoding every name of a large document."""
-
-    def spellings(character: str) -> bytes:
-        escape = "".join(
-            f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{ord(character):02x}"
-        )
-        return b"(?:%s|#%s)" % (re.escape(character).encode(), escape.encode())
-
-    alternatives = b"|".join(b"".join(spellings(c) for c in name) for name in names)
-    # A name ends at whitespace, at a delimiter, or at the end of the data.
-    return re.compile(rb"/((?:%s))(?=[\x00\t\n\x0c\r ()<>\[\]{}/%%]|\Z)" % alternatives)
-
-
-_DANGEROUS_PATTERN = _name_pattern(_DANGEROUS_NAMES)
-_RAW_DANGEROUS_PATTERN = _name_pattern(_RAW_DANGEROUS_NAMES)
-_STREAM_START = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
-_ENDSTREAM = b"endstream"
-# Stream dictionaries whose data is pixels or font programs: binary, never PDF syntax, so they
-# are not unpacked (and random bytes cannot pass for a name there).
-_BINARY_STREAM = re.compile(
-    rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType)\b|/Length[123]\b|/Type\s*/XRef\b"
-)
-# What pypdf raises, or lets through, on a damaged file.
-_PDF_ERRORS = (
-    PyPdfError,
-    OSError,
-    ValueError,
-    KeyError,
-    IndexError,
-    TypeError,
-    AttributeError,
-    RecursionError,
-    OverflowError,
-    struct.error,
-    zlib.error,
-)
-# Objects visited in one document at most (a 10 MB file holds far fewer).
-_MAX_PDF_OBJECTS = 2_000_000
+MAX_PDF_UNPACKED_BYTES = DEFAULT_LIMITS.max_unpacked_bytes
+MAX_PDF_PAGES = DEFAULT_LIMITS.max_pages
 
 
 def _pdf_damaged() -> RejectedUpload:
@@ -455,7 +409,7 @@ def _pdf_damaged() -> RejectedUpload:
     )
 
 
-def _check_pdf(data: bytes) -> None:
+def _check_pdf(data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
     # A complete PDF ends with %%EOF; anything after it but whitespace is a truncated update
     # or something appended to the document.
     if not data.rstrip(_PDF_WHITESPACE).endswith(b"%%EOF"):
@@ -469,27 +423,38 @@ def _check_pdf(data: bytes) -> None:
             )
         )
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise _pdf_refusal(_ENCRYPTED)
-        if len(reader.pages) == 0:
-            raise _pdf_damaged()
-        findings = _scan_pdf_bytes(data) | _walk_pdf(reader)
-    except RejectedUpload:
-        raise
-    except _PDF_ERRORS:
-        raise _pdf_damaged() from None
-    for finding in (_ENCRYPTED, _JAVASCRIPT, _LAUNCH, _EMBEDDED):
+        findings = inspect_pdf(data, limits).findings
+    except SandboxRefusal as refusal:
+        raise _pdf_refusal(refusal.reason) from None
+    for finding in (_JAVASCRIPT, _LAUNCH, _EMBEDDED, _ACTIVE):
         if finding in findings:
             raise _pdf_refusal(finding)
 
 
+_JAVASCRIPT, _LAUNCH, _EMBEDDED, _ACTIVE = "javascript", "launch", "embedded", "active"
+
+
 def _pdf_refusal(finding: str) -> RejectedUpload:
-    if finding == _ENCRYPTED:
+    if finding == ENCRYPTED:
         return RejectedUpload(
             _(
                 "The PDF is protected by a password or encrypted, so we cannot check it. Remove "
                 "the protection (or print it to a new PDF) and upload the unprotected file."
+            )
+        )
+    if finding == TOO_COMPLEX:
+        return RejectedUpload(
+            _(
+                "The PDF is too complex to be checked. Print it to a new PDF, or scan the paper "
+                "document, and upload that file."
+            )
+        )
+    if finding == TOO_MANY_PAGES:
+        return RejectedUpload(
+            _(
+                "The PDF has more than %(limit)d pages. Upload only the pages needed (for "
+                "example, the pages of the identity document), as one or more smaller files.",
+                limit=MAX_PDF_PAGES,
             )
         )
     if finding == _JAVASCRIPT:
@@ -508,125 +473,24 @@ def _pdf_refusal(finding: str) -> RejectedUpload:
                 "upload that file."
             )
         )
-    return RejectedUpload(
-        _(
-            "The PDF contains attached files, which we do not accept. Upload each document as "
-            "its own PDF, JPEG or PNG file (printing the PDF to a new PDF drops the attachments)."
+    if finding == _EMBEDDED:
+        return RejectedUpload(
+            _(
+                "The PDF contains attached files, which we do not accept. Upload each document "
+                "as its own PDF, JPEG or PNG file (printing the PDF to a new PDF drops the "
+                "attachments)."
+            )
         )
-    )
-
-
-def _names_in(blob: bytes, pattern: re.Pattern[bytes]) -> set[str]:
-    """What the dangerous names in some PDF syntax mean (#xx escapes decoded)."""
-    return {
-        _RAW_DANGEROUS_NAMES[_decode_name_escapes(match.group(1)).decode("latin-1")]
-        for match in pattern.finditer(blob)
-    }
-
-
-def _scan_pdf_bytes(data: bytes) -> set[str]:
-    """Byte-level scan: the file's syntax, and every stream that unpacks to syntax.
-
-    This sees objects that the structure walk might not (an object only a lenient viewer
-    would find, a compressed object stream outside the cross-reference table).
-    """
-    syntax: list[bytes] = []
-    found: set[str] = set()
-    position = 0
-    unpacked = 0
-    for start in _STREAM_START.finditer(data):
-        if start.start() < position:
-            continue  # the word "stream" inside the previous stream's data
-        end = data.find(_ENDSTREAM, start.end())
-        if end == -1:
-            end = len(data)
-        syntax.append(data[position : start.start()])
-        # The stream's dictionary is the syntax since its object began.
-        object_start = max(data.rfind(b"obj", position, start.start()), position)
-        dictionary = _decode_name_escapes(data[object_start : start.start()])
-        position = end + len(_ENDSTREAM)
-        if _BINARY_STREAM.search(dictionary) and b"/ObjStm" not in dictionary:
-            continue
-        body = data[start.end() : end]
-        content = _inflate(body, MAX_PDF_UNPACKED_BYTES - unpacked)
-        if content is None:
-            # Not Flate data: an unfiltered stream is scanned as it is; other filters are left to
-            # the structure walk, which decodes them.
-            if b"/Filter" in dictionary:
-                continue
-            content = body
-        unpacked += len(content)
-        if unpacked > MAX_PDF_UNPACKED_BYTES:
-            raise _pdf_too_complex()
-        found |= _names_in(content, _DANGEROUS_PATTERN)
-    syntax.append(data[position:])
-    return found | _names_in(b"\n".join(syntax), _RAW_DANGEROUS_PATTERN)
-
-
-def _decode_name_escapes(blob: bytes) -> bytes:
-    return _HEX_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), blob)
-
-
-def _inflate(body: bytes, budget: int) -> bytes | None:
-    """A zlib stream's content, at most ``budget`` + 1 bytes of it; None when it is not zlib."""
-    inflater = zlib.decompressobj()
-    try:
-        content = inflater.decompress(body, max(budget, 0) + 1)
-    except zlib.error:
-        return None
-    if len(content) > budget:
-        raise _pdf_too_complex()
-    return content
-
-
-def _pdf_too_complex() -> RejectedUpload:
-    return RejectedUpload(
-        _(
-            "The PDF is too complex to be checked. Print it to a new PDF, or scan the paper "
-            "document, and upload that file."
+    if finding == _ACTIVE:
+        return RejectedUpload(
+            _(
+                "The PDF contains interactive content (links to web addresses or other files, "
+                "forms that send or import data, or multimedia), which we do not accept for "
+                "security reasons. Print it to a new PDF, or scan the paper document, and "
+                "upload that file."
+            )
         )
-    )
-
-
-def _walk_pdf(reader: PdfReader) -> set[str]:
-    """Structure walk with pypdf: every object reachable from the trailer (the catalog with its
-    /Names, /OpenAction and /AA, the pages and their annotations) and every object the
-    cross-reference tables list, including those inside compressed object streams. pypdf
-    decodes #xx escapes in names itself."""
-    found: set[str] = set()
-    pending: list[object] = [reader.trailer]
-    for generation, table in reader.xref.items():
-        pending.extend(IndirectObject(idnum, generation, reader) for idnum in table)
-    pending.extend(IndirectObject(idnum, 0, reader) for idnum in reader.xref_objStm)
-    seen_references: set[tuple[int, int]] = set()
-    seen_containers: set[int] = set()
-    visited = 0
-    while pending:
-        visited += 1
-        if visited > _MAX_PDF_OBJECTS:
-            raise _pdf_too_complex()
-        item = pending.pop()
-        if isinstance(item, IndirectObject):
-            key = (item.idnum, item.generation)
-            if key in seen_references:
-                continue
-            seen_references.add(key)
-            item = item.get_object()
-        if isinstance(item, NameObject):
-            meaning = _DANGEROUS_NAMES.get(item[1:])
-            if meaning is not None:
-                found.add(meaning)
-        elif isinstance(item, DictionaryObject | ArrayObject):
-            if id(item) in seen_containers:
-                continue
-            seen_containers.add(id(item))
-            if isinstance(item, DictionaryObject):
-                for name, value in dict.items(item):
-                    pending.append(name)
-                    pending.append(value)
-            else:
-                pending.extend(list.__iter__(item))
-    return found
+    return _pdf_damaged()
 
 
 # --- Encrypted storage --------------------------------------------------------------------------
@@ -636,6 +500,8 @@ def _walk_pdf(reader: PdfReader) -> set[str]:
 _STORED_NAME = re.compile(r"[A-Za-z0-9_-]{43}")
 # File format: magic and version, 96-bit nonce, AES-256-GCM ciphertext with its 16-byte tag.
 _MAGIC = b"PCID\x01"
+# The images of a document's pages, kept beside it (page_images.py).
+PAGE_IMAGES_SUFFIX = ".pages"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 
@@ -733,9 +599,11 @@ def _open_sealed(name: str, directory: Path, keys: Sequence[bytes]) -> tuple[byt
 
 
 def delete_document(name: str, *, directory: Path) -> bool:
-    """Delete a stored document; True if it existed, False if it was already gone."""
+    """Delete a stored document and the images of its pages (page_images.py); True if it
+    existed, False if it was already gone."""
+    (directory / (_checked_name(name) + PAGE_IMAGES_SUFFIX)).unlink(missing_ok=True)
     try:
-        (directory / _checked_name(name)).unlink()
+        (directory / name).unlink()
     except FileNotFoundError:
         return False
     return True

@@ -28,6 +28,7 @@ in the matrix nor in ``PUBLIC`` (with the reason it needs no guard).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import secrets
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pikepdf
 import pytest
 from conftest import sign_in, staff_sign_in, valid_receipt
 from flask import Flask
@@ -281,7 +283,13 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
     db.add(mail)
     db.add(RequestNote(request_id=request_a.id, text=f"Internal note on A {tag}"))
 
-    document_bytes = f"%PDF-1.7 passport of A {tag}".encode()
+    # A real PDF (staff see its page rendered as an image), which names its owner.
+    scan = pikepdf.new()
+    scan.add_blank_page(page_size=(200, 200))
+    scan.docinfo["/Title"] = f"passport of A {tag}"
+    out = io.BytesIO()
+    scan.save(out)
+    document_bytes = out.getvalue()
     stored = store_document(
         document_bytes,
         directory=Path(app.config["IDENTITY_DOCUMENT_DIR"]),
@@ -402,6 +410,7 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
         "letter": str(letter.id),
         "mail": str(mail.id),
         "document": str(document.id),
+        "page": "1",
         "export": str(export.id),
         "link": link,
         "pm_link": pm_link,
@@ -503,7 +512,10 @@ MATRIX = [
     # The staff console.
     Row("GET", "/staff/", "staff", owner="reference"),
     Row("GET", STAFF_REQUEST, "staff", owner="details"),
-    Row("GET", STAFF_REQUEST + "/documents/{document}", "staff", owner="document"),
+    # The document's page of images, each image, and the original (only as a download).
+    Row("GET", STAFF_REQUEST + "/documents/{document}", "staff", owner="reference"),
+    Row("GET", STAFF_REQUEST + "/documents/{document}/pages/{page}.png", "staff", owner=None),
+    Row("GET", STAFF_REQUEST + "/documents/{document}/original", "staff", owner="document"),
     Row("GET", STAFF_REQUEST + "/letters/{letter}.pdf", "staff", owner="letter"),
     Row("POST", STAFF_REQUEST + "/confirm-identity", "staff", owner=None),
     Row("POST", STAFF_REQUEST + "/ask-identity", "staff", owner=None),
@@ -766,6 +778,7 @@ def _as_rule(path: str) -> str:
         "ref": "reference",
         "letter": "int:letter_id",
         "document": "int:document_id",
+        "page": "int:page",
         "export": "int:export_id",
         "link": "token",
         "pm_link": "token",

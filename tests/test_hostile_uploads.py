@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hostile_pdfs import HOSTILE_PDFS
 from markupsafe import escape
 from sqlalchemy import func, select
 from test_uploads import (
@@ -178,6 +179,9 @@ HOSTILE: dict[str, Hostile] = {
     "tab-in-name": Hostile("passport\t.pdf", simple_pdf(), CONTROL),
     "double-extension-program": Hostile("id.pdf.exe", PE, PROGRAM, "application/octet-stream"),
     "wrong-content-type": Hostile("id.pdf", SCRIPT_HTML, WEB_PAGE, "application/pdf"),
+    # Active content wherever it sits in a PDF (after decompression, in object streams, under
+    # escaped names), and a PDF too large to parse (hostile_pdfs.py).
+    **{name: Hostile("id.pdf", data, says) for name, (data, says) in HOSTILE_PDFS.items()},
 }
 
 # Names that are harmless once the content is sound: accepted, and never used to store it.
@@ -194,6 +198,9 @@ HOSTILE_NAMES = [
 
 def test_there_are_at_least_twenty_hostile_files():
     assert len(HOSTILE) >= 20
+    # Every PDF trick of issue 16: scripts, XFA, /URI, /SubmitForm, /GoToR, /Launch,
+    # /ImportData, attached files, rich media, OpenAction and AA, 200,000 objects.
+    assert len(HOSTILE_PDFS) >= 19 and set(HOSTILE_PDFS) <= set(HOSTILE)
 
 
 @pytest.mark.parametrize("case", HOSTILE.values(), ids=HOSTILE.keys())

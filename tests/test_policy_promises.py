@@ -49,6 +49,36 @@ SAID = "said"  # in a message of the code: a letter, a mail or a page says it
 README = "readme"  # the README, white space collapsed
 
 PROMISES: tuple[Promise, ...] = (
+    # --- issue 16, item 2: identity documents cannot attack the staff who open them -----------
+    Promise(
+        README,
+        "Staff never open the original in the browser: each page is rendered on the server, in a "
+        "separate process with memory, time and page limits, as a PNG image; the original is only "
+        "downloaded as an attachment.",
+        (
+            "test_security_pdf.py::test_staff_see_each_page_as_a_png_and_the_original_only_as_a_download",
+            "test_security_pdf.py::test_the_child_runs_under_the_limits_the_kernel_enforces",
+            "test_security_pdf.py::test_a_document_stored_before_is_rendered_at_its_first_view",
+        ),
+    ),
+    Promise(
+        SAID,
+        "The pages are shown as images made on our server, so nothing the file may hold (scripts, "
+        "links, forms) runs in your browser.",
+        (
+            "test_security_pdf.py::test_staff_see_each_page_as_a_png_and_the_original_only_as_a_download",
+            "test_security_pdf.py::test_a_photo_is_shown_as_a_png_rendered_on_the_server",
+        ),
+    ),
+    Promise(
+        SAID,
+        "The PDF contains interactive content (links to web addresses or other files, forms that "
+        "send or import data, or multimedia), which we do not accept for security reasons.",
+        (
+            "test_security_pdf.py::test_each_pdf_attack_is_refused_and_the_form_keeps_the_rest",
+            "test_hostile_uploads.py::test_the_request_form_refuses_and_keeps_nothing",
+        ),
+    ),
     # --- 1. legal letters only through the workflow --------------------------------------------
     Promise(
         README,

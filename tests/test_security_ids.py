@@ -51,6 +51,12 @@ ID_ROUTES: dict[str, tuple[str, str, str, str]] = {
     "exports.status": ("holder_a", "GET", "/rights/download/{id}", "export"),
     "exports.file": ("holder_a", "GET", "/rights/download/{id}/file", "export"),
     "staff.document": ("admin", "GET", "/staff/requests/{ref}/documents/{id}", "document"),
+    "staff.document_page": (
+        "admin", "GET", "/staff/requests/{ref}/documents/{id}/pages/1.png", "document",
+    ),
+    "staff.document_original": (
+        "admin", "GET", "/staff/requests/{ref}/documents/{id}/original", "document",
+    ),
     "staff.letter_pdf": ("admin", "GET", "/staff/requests/{ref}/letters/{id}.pdf", "letter"),
     "staff.deactivate": ("admin", "POST", "/staff/members/{id}/deactivate", "member"),
     "staff.reset_totp": ("admin", "POST", "/staff/members/{id}/reset-two-factor", "member"),

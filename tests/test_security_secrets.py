@@ -192,7 +192,8 @@ def private_get_rules() -> list[str]:
         "postmortem.new_request", "postmortem.verify", "recipients.acknowledge", "retention.index",
         "rights.confirm", "rights.find", "rights.index", "rights.letter_pdf", "rights.new_request",
         "rights.sent", "rights.status", "rights.withdraw", "staff.code", "staff.dashboard",
-        "staff.detail", "staff.document", "staff.enrol", "staff.index", "staff.letter_pdf",
+        "staff.detail", "staff.document", "staff.document_original", "staff.document_page",
+        "staff.enrol", "staff.index", "staff.letter_pdf",
         "staff.members", "staff.new_request", "staff.register", "staff.sign_in",
         "staff.undelivered_mail",
     ]  # fmt: skip

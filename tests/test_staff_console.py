@@ -673,11 +673,16 @@ def test_the_request_page_shows_the_document_and_confirms_identity(
     link = f"/staff/requests/{request.reference}/documents/{document_id}"
     assert f'href="{link}"' in html and 'id="action-confirm"' in html
 
+    # The link leads to images of the pages, never to the file itself: this one is not a
+    # real PDF, so it cannot be rendered and only its download is offered.
     shown = web.get(link)
-    assert shown.status_code == 200 and shown.data == b"%PDF-1.7 scan"
-    assert shown.mimetype == "application/pdf"
+    assert shown.status_code == 200 and shown.mimetype == "text/html"
+    assert b"%PDF" not in shown.data and 'id="document-not-rendered"' in shown.text
     assert shown.headers["Cache-Control"] == "no-store"
-    assert shown.headers["Content-Disposition"].startswith("inline")
+    original = web.get(f"{link}/original")
+    assert original.status_code == 200 and original.data == b"%PDF-1.7 scan"
+    assert original.headers["Content-Disposition"].startswith("attachment;")
+    assert original.headers["X-Content-Type-Options"] == "nosniff"
     assert "identity_document.viewed" in actions(db, request)
 
     token = token_of(web.get(f"/staff/requests/{request.reference}"))

@@ -42,7 +42,6 @@ from ..postmortem.handling import staff_view as postmortem_view
 from ..recipients.display import category_choices as recipient_category_choices
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
 from ..rights.services import ExtensionTooLate, due_date_on
-from ..uploads import StoredDocumentError
 from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
 from . import dashboard as figures
 from . import services
@@ -63,7 +62,7 @@ from .forms import (
     ResumeForm,
     RetryMailForm,
 )
-from .services import UNASSIGNED, ActionRefused, DocumentUnavailable
+from .services import UNASSIGNED, ActionRefused
 
 log = logging.getLogger(__name__)
 
@@ -311,36 +310,6 @@ def _render_detail(
 @staff_required()
 def detail(reference: str) -> tuple[str, int]:
     return _render_detail(_request_or_404(reference))
-
-
-@bp.get("/requests/<reference>/documents/<int:document_id>")
-@staff_required()
-def document(reference: str, document_id: int) -> Response:
-    """The decrypted document, shown inline; every view is audited, nothing is cached."""
-    privacy_request = _request_or_404(reference)
-    try:
-        data, mime_type = services.view_identity_document(
-            db.session,
-            privacy_request,
-            document_id,
-            staff=_member(),
-            settings=current_app.config,
-        )
-    except DocumentUnavailable:
-        abort(404)
-    except StoredDocumentError:
-        log.exception("identity document %s of %s unreadable", document_id, reference)
-        abort(500)
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
-        mime_type, "bin"
-    )
-    response = Response(data, mimetype=mime_type)
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="{privacy_request.reference}-document-{document_id}.{extension}"'
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- actions ------------------------------------------------------------------------------------
