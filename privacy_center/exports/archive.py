@@ -9,7 +9,10 @@ Members, in this order:
   programs show accented letters correctly; any CSV reader skips it with ``utf-8-sig``), a header
   row of field names, CRLF line ends (RFC 4180);
 - ``summary.html`` and ``summary.pdf``: counts per category, the first rows, and the art. 15(1)
-  information, rendered by the caller once the rows have been counted;
+  information, rendered by the caller once the rows have been counted; summary.pdf (PDF/A-3)
+  also carries data.json and data.schema.json as associated files, so that the one file is both
+  the readable copy and the machine-readable one (data.json only up to EMBED_MAX_BYTES: above
+  it, the PDF says that the data is in data.json beside it);
 - ``manifest.json``: the size and SHA-256 of every other member, computed while streaming.
 
 The zip is ZIP64 (no size limit); rows are read twice, once for data.json and once for the CSV
@@ -23,6 +26,7 @@ import hashlib
 import io
 import json
 import stat
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ from typing import Any
 from stream_zip import ZIP_64, stream_zip
 
 from ..connectors import Category, Connector, Subject
+from ..letters.rendering import Attachment
 
 FORMAT = "privacy-center-export/1"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -43,6 +48,42 @@ PROGRESS_EVERY = 1000
 # apostrophe in the CSV files (data.json keeps the exact value).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MEMBER_MODE = stat.S_IFREG | 0o644
+# The largest data.json summary.pdf embeds: the PDF writer holds the file in memory, and a copy
+# of a million rows must stay within its memory budget (bench/export_memory.py).
+EMBED_MAX_BYTES = 32 * 1024 * 1024
+# data.json is kept in memory up to this size on its way to summary.pdf, on disk beyond.
+_SPOOL_BYTES = 1024 * 1024
+
+
+class _KeptCopy:
+    """A copy of a member's chunks as they stream by, given up once it passes ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.file: Any = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+
+    def tee(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.size += len(chunk)
+            if self.file is not None:
+                if self.size > self.limit:
+                    self.close()
+                else:
+                    self.file.write(chunk)
+            yield chunk
+
+    def content(self) -> bytes | None:
+        """The whole member, or None if it was too large to keep."""
+        if self.file is None:
+            return None
+        self.file.seek(0)
+        return self.file.read()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 @dataclass(frozen=True)
@@ -332,16 +373,20 @@ def stream_export(
     plan: ExportPlan,
     *,
     schema: Mapping[str, Any],
-    render_summary: Callable[[Mapping[str, Tally], bool], str],
-    render_pdf: Callable[[str], bytes],
+    render_summary: Callable[[Mapping[str, Tally], bool, bool], str],
+    render_pdf: Callable[..., bytes],
     summary_rows: int = 5,
     on_rows: Callable[[int], None] | None = None,
+    embed_max_bytes: int = EMBED_MAX_BYTES,
 ) -> Iterator[bytes]:
-    """The zip, chunk by chunk. ``render_summary(tallies, for_pdf)`` gives the summary's HTML
-    once data.json has been streamed; ``on_rows(n)`` is told of rows written (each row is
-    written twice: in data.json and in its CSV file). Connector failures propagate
-    (ConnectorError): the caller decides what the person sees."""
+    """The zip, chunk by chunk. ``render_summary(tallies, for_pdf, attached)`` gives the
+    summary's HTML once data.json has been streamed (``attached``: summary.pdf carries
+    data.json); ``render_pdf(html, attachments=...)`` makes summary.pdf. ``on_rows(n)`` is told
+    of rows written (each row is written twice: in data.json and in its CSV file). Connector
+    failures propagate (ConnectorError): the caller decides what the person sees."""
     tallies: dict[str, Tally] = {}
+    kept_data = _KeptCopy(embed_max_bytes)
+    schema_bytes = (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode()
     digests: dict[str, Digest] = {}
     counter = _Counter(on_rows)
     moment = plan.generated_at
@@ -366,16 +411,38 @@ def stream_export(
         return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
     def members() -> Iterator[tuple[str, datetime, int, Any, Iterable[bytes]]]:
-        yield member("data.json", _encoded(_data_json_text(plan, tallies, summary_rows, counter)))
-        yield member(
-            "data.schema.json",
-            _lazy(lambda: (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode()),
-        )
+        data = _encoded(_data_json_text(plan, tallies, summary_rows, counter))
+        yield member("data.json", kept_data.tee(data))
+        yield member("data.schema.json", iter((schema_bytes,)))
         for entry in plan.tabular():
             yield member(plan.csv_name(entry.category), _csv_chunks(plan, entry, counter))
-        yield member("summary.html", _lazy(lambda: render_summary(tallies, False).encode()))
-        yield member("summary.pdf", _lazy(lambda: render_pdf(render_summary(tallies, True))))
+        yield member("summary.html", _lazy(lambda: render_summary(tallies, False, False).encode()))
+        yield member("summary.pdf", _lazy(summary_pdf))
         # Not measured: it lists the others.
         yield "manifest.json", moment, MEMBER_MODE, ZIP_64, _lazy(manifest)
 
-    return stream_zip(members(), get_compressobj=_compressor)
+    def summary_pdf() -> bytes:
+        content = kept_data.content()
+        kept_data.close()
+        attachments = [
+            Attachment(
+                "data.schema.json",
+                schema_bytes,
+                "JSON Schema of data.json",
+                relationship="Supplement",
+            )
+        ]
+        if content is not None:
+            attachments.insert(
+                0, Attachment("data.json", content, "Every record of this copy (JSON)", "Data")
+            )
+        html = render_summary(tallies, True, content is not None)
+        return render_pdf(html, attachments=attachments)
+
+    def members_then_close() -> Iterator[tuple[str, datetime, int, Any, Iterable[bytes]]]:
+        try:
+            yield from members()
+        finally:
+            kept_data.close()
+
+    return stream_zip(members_then_close(), get_compressobj=_compressor)

@@ -98,7 +98,8 @@ def render_policy(
             "policy/changes.html", older=older, changes=changes, **context
         ).encode()
     if kind == "pdf":
-        return render_pdf(render_template("policy/print.html", **context))
+        # Tagged for a screen reader too (PDF/UA-1): the policy is what the seed reads aloud.
+        return render_pdf(render_template("policy/print.html", **context), accessible=True)
     return render_template("policy/page.html", **context).encode()
 
 
