@@ -377,7 +377,7 @@ def stream_export(
     render_pdf: Callable[..., bytes],
     summary_rows: int = 5,
     on_rows: Callable[[int], None] | None = None,
-    embed_max_bytes: int = EMBED_MAX_BYTES,
+    embed_max_bytes: int | None = None,
 ) -> Iterator[bytes]:
     """The zip, chunk by chunk. ``render_summary(tallies, for_pdf, attached)`` gives the
     summary's HTML once data.json has been streamed (``attached``: summary.pdf carries
@@ -385,7 +385,7 @@ def stream_export(
     of rows written (each row is written twice: in data.json and in its CSV file). Connector
     failures propagate (ConnectorError): the caller decides what the person sees."""
     tallies: dict[str, Tally] = {}
-    kept_data = _KeptCopy(embed_max_bytes)
+    kept_data = _KeptCopy(EMBED_MAX_BYTES if embed_max_bytes is None else embed_max_bytes)
     schema_bytes = (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode()
     digests: dict[str, Digest] = {}
     counter = _Counter(on_rows)

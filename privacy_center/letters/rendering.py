@@ -163,11 +163,12 @@ def _finish(document, pdf) -> None:
                 continue
             words = " ".join("".join(box.element.itertext()).split())
             label = box.element.get("aria-label") or box.element.get("title") or words
-            contents = annotation.get("Contents")
-            target = contents.string if isinstance(contents, pydyf.String) else ""
-            annotation["Contents"] = pydyf.String(
-                label if not target or target in label else f"{label} ({target})"
-            )
+            # An external link also says where it goes; an internal one is its words.
+            action = annotation.get("A")
+            target = action["URI"].string if action is not None else ""
+            if target and target not in label:
+                label = f"{label} ({target})" if label else target
+            annotation["Contents"] = pydyf.String(label)
 
 
 # The output intent. WeasyPrint's own "srgb" opens its ICC file on every PDF and never closes it:
