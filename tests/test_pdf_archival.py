@@ -83,7 +83,9 @@ def test_the_sample_command_writes_one_letter_and_refuses_unknown_ones(
     assert result.exit_code == 0, result.output
     assert "Vom Personal für diesen Brief" in pdftotext(target.read_bytes())
 
-    unknown = runner.invoke(args=["letters", "sample", "letter", "--lang", "fr", "-o", "x.pdf"])
+    unknown = runner.invoke(
+        args=["letters", "sample", "letter", "--lang", "fr", "-o", str(tmp_path / "x.pdf")]
+    )
     assert unknown.exit_code != 0 and "completion-erasure" in unknown.output
     foreign = runner.invoke(
         args=["letters", "sample", "refusal", "--lang", "xx", "-o", str(tmp_path / "x.pdf")]
