@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import stat
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -48,42 +47,35 @@ PROGRESS_EVERY = 1000
 # apostrophe in the CSV files (data.json keeps the exact value).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MEMBER_MODE = stat.S_IFREG | 0o644
-# The largest data.json summary.pdf embeds: the PDF writer holds the file in memory, and a copy
-# of a million rows must stay within its memory budget (bench/export_memory.py).
-EMBED_MAX_BYTES = 32 * 1024 * 1024
-# data.json is kept in memory up to this size on its way to summary.pdf, on disk beyond.
-_SPOOL_BYTES = 1024 * 1024
+# The largest data.json summary.pdf embeds: it is kept in memory on its way to the PDF (never
+# written unencrypted to disk), and the PDF writer holds it too; a copy of a million rows stays
+# within its memory budget (bench/export_memory.py).
+EMBED_MAX_BYTES = 16 * 1024 * 1024
 
 
 class _KeptCopy:
-    """A copy of a member's chunks as they stream by, given up once it passes ``limit``."""
+    """A copy, in memory, of a member's chunks as they stream by, given up once it passes
+    ``limit`` bytes."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
-        self.file: Any = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+        self.chunks: list[bytes] | None = []
 
     def tee(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             self.size += len(chunk)
-            if self.file is not None:
+            if self.chunks is not None:
                 if self.size > self.limit:
-                    self.close()
+                    self.chunks = None
                 else:
-                    self.file.write(chunk)
+                    self.chunks.append(chunk)
             yield chunk
 
-    def content(self) -> bytes | None:
-        """The whole member, or None if it was too large to keep."""
-        if self.file is None:
-            return None
-        self.file.seek(0)
-        return self.file.read()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+    def take(self) -> bytes | None:
+        """The whole member (once), or None if it was too large to keep."""
+        chunks, self.chunks = self.chunks, None
+        return None if chunks is None else b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -422,8 +414,7 @@ def stream_export(
         yield "manifest.json", moment, MEMBER_MODE, ZIP_64, _lazy(manifest)
 
     def summary_pdf() -> bytes:
-        content = kept_data.content()
-        kept_data.close()
+        content = kept_data.take()
         attachments = [
             Attachment(
                 "data.schema.json",
@@ -439,10 +430,4 @@ def stream_export(
         html = render_summary(tallies, True, content is not None)
         return render_pdf(html, attachments=attachments)
 
-    def members_then_close() -> Iterator[tuple[str, datetime, int, Any, Iterable[bytes]]]:
-        try:
-            yield from members()
-        finally:
-            kept_data.close()
-
-    return stream_zip(members_then_close(), get_compressobj=_compressor)
+    return stream_zip(members(), get_compressobj=_compressor)
