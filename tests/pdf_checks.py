@@ -79,11 +79,13 @@ def check_archival(
     root = pdf.Root
     checked = Checked(pdf)
     # Tagged, in a language, its title shown as the window's title.
-    assert root.MarkInfo.Marked is True
+    assert "/MarkInfo" in root and root.MarkInfo.get("/Marked") is True
     assert "/StructTreeRoot" in root
-    assert str(root.Lang) == lang
-    assert root.ViewerPreferences.DisplayDocTitle is True
+    assert str(root.get("/Lang")) == lang
+    assert "/ViewerPreferences" in root
+    assert root.ViewerPreferences.get("/DisplayDocTitle") is True
     # The output intent of PDF/A, with its ICC profile.
+    assert "/OutputIntents" in root
     (intent,) = root.OutputIntents
     assert intent.S == "/GTS_PDFA1"
     assert len(intent.DestOutputProfile.read_bytes()) > 0
