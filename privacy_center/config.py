@@ -38,6 +38,9 @@ class Config:
     TRUSTED_PROXIES: tuple[str, ...] = ()
     # Seconds that browsers and CDNs may reuse a policy page before revalidating it.
     POLICY_MAX_AGE = 300
+    # The policy's PDFs are made ahead of time, in a thread started by the first request (every
+    # version, every language) and kept on disk in POLICY_PDF_DIR (policy/pdfcache.py).
+    POLICY_PDF_PRERENDER = True
     # Static files carry a content fingerprint in their address (static_url), so browsers may
     # keep them for a year.
     SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600
@@ -109,6 +112,8 @@ class Config:
         self.IDENTITY_DOCUMENT_KEY = self.encryption_key(
             instance_path, "identity-documents", "it encrypts the identity documents people upload"
         )
+        # The policy's PDFs, made once per version, language and content (policy/pdfcache.py).
+        self.POLICY_PDF_DIR = self.policy_pdf_dir(instance_path)
         # Prepared copies of people's data, encrypted at rest with their own key (exports/).
         self.EXPORT_DIR = self.private_dir(instance_path, "exports")
         self.EXPORT_KEY = self.encryption_key(
@@ -192,6 +197,12 @@ class Config:
             )
         return str(directory)
 
+    def policy_pdf_dir(self, instance_path: str) -> str:
+        """Where the policy's PDFs are kept once made (``PC_POLICY_PDF_DIR``, default
+        ``instance/policy-pdf``): public documents, but written by the application only."""
+        default = Path(instance_path) / "policy-pdf"
+        return str(Path(os.environ.get("PC_POLICY_PDF_DIR") or default).resolve())
+
     def audit_checkpoint_file(self, instance_path: str) -> str:
         """Where the audit log's checkpoints are appended (``PC_AUDIT_CHECKPOINT_FILE``, default
         ``instance/audit-checkpoints.jsonl``)."""
@@ -252,6 +263,8 @@ class TestConfig(DevelopmentConfig):
     # Tests roll each one's writes back: receipts go through the test's session, except in the
     # tests of the group commit itself.
     RECEIPT_GROUP_COMMIT = False
+    # No background rendering of the policy's PDFs, unless a test turns it on.
+    POLICY_PDF_PRERENDER = False
 
     def secret_key(self, instance_path: str) -> str:
         return "test-" + "x" * 40
@@ -261,6 +274,9 @@ class TestConfig(DevelopmentConfig):
 
     def encryption_key(self, instance_path: str, name: str, purpose: str) -> bytes:
         return _test_key()
+
+    def policy_pdf_dir(self, instance_path: str) -> str:
+        return _test_dir("policy-pdf")
 
     def audit_checkpoint_file(self, instance_path: str) -> str:
         # The `db` fixture gives each test a file of its own (its rows are rolled back).

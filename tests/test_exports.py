@@ -545,8 +545,8 @@ def test_the_zip_streams_while_rows_are_read(app: Flask) -> None:
     )  # fmt: skip
     written: list[int] = []
     chunks = stream_export(
-        plan, schema={}, render_summary=lambda tallies, pdf: "<p>summary</p>",
-        render_pdf=lambda html: b"%PDF-", on_rows=written.append,
+        plan, schema={}, render_summary=lambda tallies, pdf, attached: "<p>summary</p>",
+        render_pdf=lambda html, attachments: b"%PDF-", on_rows=written.append,
     )  # fmt: skip
     next(chunks)
     while connector.made == 0:

@@ -566,6 +566,60 @@ PROMISES: tuple[Promise, ...] = (
             "test_security_hosts.py::test_documented_gunicorn_trusts_the_proxies_named",
         ),
     ),
+    # --- issue 17: archival, tagged PDFs ---------------------------------------------------------
+    Promise(
+        README,
+        "is rendered by the one `letters.rendering.render_pdf` as **PDF/A-3a**: fonts embedded, "
+        "an sRGB output intent, XMP metadata (title, author = the operator, subject, creation "
+        "date, language), and tagged",
+        (
+            "test_pdf_archival.py::test_every_letter_is_archival_and_tagged",
+            "test_pdf_archival.py::test_the_post_mortem_certificate_is_archival_and_tagged",
+            "test_pdf_archival.py::test_the_summary_pdf_carries_data_json_and_its_schema",
+            "test_pdf_archival.py::test_the_policy_pdf_is_accessible_with_bookmarks_for_its_sections",
+        ),
+    ),
+    Promise(
+        README,
+        "every link described by its words (and, for an external one, its address)",
+        ("test_pdf_archival.py::test_links_are_described_by_their_words_and_embedded_files_kept",),
+    ),
+    Promise(
+        README,
+        "has a bookmark for every heading, in each language",
+        (
+            "test_pdf_archival.py::test_the_policy_pdf_is_accessible_with_bookmarks_for_its_sections",
+        ),
+    ),
+    Promise(
+        SAID,
+        "This PDF also carries data.json and data.schema.json as attached files: your PDF reader "
+        "lists them in its attachments panel, from which you can save them.",
+        ("test_pdf_archival.py::test_the_summary_pdf_carries_data_json_and_its_schema",),
+    ),
+    Promise(
+        SAID,
+        "This PDF carries data.schema.json as an attached file; data.json, too large to attach, "
+        "is beside it in the download.",
+        ("test_pdf_archival.py::test_a_data_json_too_large_to_embed_is_left_beside_the_pdf",),
+    ),
+    Promise(
+        README,
+        "An unknown kind or language exits non-zero, names the choices and writes nothing",
+        (
+            "test_pdf_archival.py::test_the_sample_command_writes_one_letter_and_refuses_unknown_ones",
+            "test_pdf_archival.py::test_the_samples_are_every_letter_the_console_sends",
+        ),
+    ),
+    Promise(
+        README,
+        "a publication or an upgrade names new files, and the old file of that version and "
+        "language is deleted when its successor is written.",
+        (
+            "test_policy_pdf_cache.py::test_a_changed_document_gets_a_new_file_and_the_old_one_goes",
+            "test_policy_pdf_cache.py::test_the_pdfs_are_made_by_export_static_and_in_the_background_after_start",
+        ),
+    ),
 )
 
 

@@ -9,7 +9,10 @@ Members, in this order:
   programs show accented letters correctly; any CSV reader skips it with ``utf-8-sig``), a header
   row of field names, CRLF line ends (RFC 4180);
 - ``summary.html`` and ``summary.pdf``: counts per category, the first rows, and the art. 15(1)
-  information, rendered by the caller once the rows have been counted;
+  information, rendered by the caller once the rows have been counted; summary.pdf (PDF/A-3)
+  also carries data.json and data.schema.json as associated files, so that the one file is both
+  the readable copy and the machine-readable one (data.json only up to EMBED_MAX_BYTES: above
+  it, the PDF says that the data is in data.json beside it);
 - ``manifest.json``: the size and SHA-256 of every other member, computed while streaming.
 
 The zip is ZIP64 (no size limit); rows are read twice, once for data.json and once for the CSV
@@ -32,6 +35,7 @@ from typing import Any
 from stream_zip import ZIP_64, stream_zip
 
 from ..connectors import Category, Connector, Subject
+from ..letters.rendering import Attachment
 
 FORMAT = "privacy-center-export/1"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -43,6 +47,35 @@ PROGRESS_EVERY = 1000
 # apostrophe in the CSV files (data.json keeps the exact value).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MEMBER_MODE = stat.S_IFREG | 0o644
+# The largest data.json summary.pdf embeds: it is kept in memory on its way to the PDF (never
+# written unencrypted to disk), and the PDF writer holds it too; a copy of a million rows stays
+# within its memory budget (bench/export_memory.py).
+EMBED_MAX_BYTES = 16 * 1024 * 1024
+
+
+class _KeptCopy:
+    """A copy, in memory, of a member's chunks as they stream by, given up once it passes
+    ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.chunks: list[bytes] | None = []
+
+    def tee(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.size += len(chunk)
+            if self.chunks is not None:
+                if self.size > self.limit:
+                    self.chunks = None
+                else:
+                    self.chunks.append(chunk)
+            yield chunk
+
+    def take(self) -> bytes | None:
+        """The whole member (once), or None if it was too large to keep."""
+        chunks, self.chunks = self.chunks, None
+        return None if chunks is None else b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -332,16 +365,20 @@ def stream_export(
     plan: ExportPlan,
     *,
     schema: Mapping[str, Any],
-    render_summary: Callable[[Mapping[str, Tally], bool], str],
-    render_pdf: Callable[[str], bytes],
+    render_summary: Callable[[Mapping[str, Tally], bool, bool], str],
+    render_pdf: Callable[..., bytes],
     summary_rows: int = 5,
     on_rows: Callable[[int], None] | None = None,
+    embed_max_bytes: int | None = None,
 ) -> Iterator[bytes]:
-    """The zip, chunk by chunk. ``render_summary(tallies, for_pdf)`` gives the summary's HTML
-    once data.json has been streamed; ``on_rows(n)`` is told of rows written (each row is
-    written twice: in data.json and in its CSV file). Connector failures propagate
-    (ConnectorError): the caller decides what the person sees."""
+    """The zip, chunk by chunk. ``render_summary(tallies, for_pdf, attached)`` gives the
+    summary's HTML once data.json has been streamed (``attached``: summary.pdf carries
+    data.json); ``render_pdf(html, attachments=...)`` makes summary.pdf. ``on_rows(n)`` is told
+    of rows written (each row is written twice: in data.json and in its CSV file). Connector
+    failures propagate (ConnectorError): the caller decides what the person sees."""
     tallies: dict[str, Tally] = {}
+    kept_data = _KeptCopy(EMBED_MAX_BYTES if embed_max_bytes is None else embed_max_bytes)
+    schema_bytes = (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode()
     digests: dict[str, Digest] = {}
     counter = _Counter(on_rows)
     moment = plan.generated_at
@@ -366,16 +403,31 @@ def stream_export(
         return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
 
     def members() -> Iterator[tuple[str, datetime, int, Any, Iterable[bytes]]]:
-        yield member("data.json", _encoded(_data_json_text(plan, tallies, summary_rows, counter)))
-        yield member(
-            "data.schema.json",
-            _lazy(lambda: (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode()),
-        )
+        data = _encoded(_data_json_text(plan, tallies, summary_rows, counter))
+        yield member("data.json", kept_data.tee(data))
+        yield member("data.schema.json", iter((schema_bytes,)))
         for entry in plan.tabular():
             yield member(plan.csv_name(entry.category), _csv_chunks(plan, entry, counter))
-        yield member("summary.html", _lazy(lambda: render_summary(tallies, False).encode()))
-        yield member("summary.pdf", _lazy(lambda: render_pdf(render_summary(tallies, True))))
+        yield member("summary.html", _lazy(lambda: render_summary(tallies, False, False).encode()))
+        yield member("summary.pdf", _lazy(summary_pdf))
         # Not measured: it lists the others.
         yield "manifest.json", moment, MEMBER_MODE, ZIP_64, _lazy(manifest)
+
+    def summary_pdf() -> bytes:
+        content = kept_data.take()
+        attachments = [
+            Attachment(
+                "data.schema.json",
+                schema_bytes,
+                "JSON Schema of data.json",
+                relationship="Supplement",
+            )
+        ]
+        if content is not None:
+            attachments.insert(
+                0, Attachment("data.json", content, "Every record of this copy (JSON)", "Data")
+            )
+        html = render_summary(tallies, True, content is not None)
+        return render_pdf(html, attachments=attachments)
 
     return stream_zip(members(), get_compressobj=_compressor)

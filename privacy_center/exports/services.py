@@ -244,8 +244,9 @@ def _summary_cell(value: Any) -> str:
 
 def summary_renderer(
     plan: ExportPlan, export: Any, base_url: str, extra: Mapping[str, Any] | None = None
-) -> Callable[[Mapping[str, Tally], bool], str]:
-    """Renders the summary of ``export`` (a DataExport, or what ``extra`` describes)."""
+) -> Callable[[Mapping[str, Tally], bool, bool], str]:
+    """Renders the summary of ``export`` (a DataExport, or what ``extra`` describes);
+    ``attached``: the PDF carries data.json."""
     content = get_content()
     operator = content.operator
     language = plan.language
@@ -254,7 +255,7 @@ def summary_renderer(
     )
     labels = {entry.connector.key: entry.connector.label(language) for entry in plan.entries}
 
-    def render(tallies: Mapping[str, Tally], for_pdf: bool) -> str:
+    def render(tallies: Mapping[str, Tally], for_pdf: bool, attached: bool = False) -> str:
         categories = []
         for entry in plan.entries:
             category = entry.category
@@ -285,6 +286,7 @@ def summary_renderer(
             "operator": operator,
             "lang": language,
             "for_pdf": for_pdf,
+            "attached": attached,
             "plan": plan,
             "export": export,
             "generated": format_datetime(

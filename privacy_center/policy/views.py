@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 
 from ..content import OperatorContent, get_content
@@ -12,6 +24,7 @@ from ..i18n import current_language
 from ..letters.rendering import render_pdf
 from ..operator import Authority
 from .changes import compare_documents
+from .pdfcache import cached_pdf
 from .services import (
     PageCache,
     PrerenderedResponse,
@@ -98,8 +111,29 @@ def render_policy(
             "policy/changes.html", older=older, changes=changes, **context
         ).encode()
     if kind == "pdf":
-        return render_pdf(render_template("policy/print.html", **context))
+        html = render_template("policy/print.html", **context)
+        directory = Path(current_app.config["POLICY_PDF_DIR"])
+        return cached_pdf(directory, version.number, language, html, _policy_pdf)
     return render_template("policy/page.html", **context).encode()
+
+
+def _policy_pdf(html: str) -> bytes:
+    # Tagged for a screen reader too (PDF/UA-1): the policy is what the seed reads aloud.
+    return render_pdf(html, accessible=True)
+
+
+def prerender_pdfs(app: Flask) -> Iterator[tuple[int, str]]:
+    """Makes the PDF of every version in every language, the current version first, into the
+    PDF cache (versions not in force yet included: they are ready the day they take effect)."""
+    with app.app_context():
+        content = get_content()
+        current = content.current_version(content.operator.today())
+    versions = [current, *(item for item in reversed(content.versions) if item is not current)]
+    for version in versions:
+        for language in content.operator.languages:
+            with app.test_request_context(f"/policy/pdf?lang={language}"):
+                render_policy("pdf", version, language)
+            yield version.number, language
 
 
 def _serve(kind: str, version: PolicyVersion, older: PolicyVersion | None = None) -> Response:
