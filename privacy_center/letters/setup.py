@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from .. import mail_queue
+from .. import mail_cli
 
 bp = Blueprint("letters", __name__, template_folder="templates")
 
@@ -14,4 +14,4 @@ bp = Blueprint("letters", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     # The outbox that carries letters by mail: ``flask mail deliver``.
-    mail_queue.init_app(app)
+    mail_cli.init_app(app)

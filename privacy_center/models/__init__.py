@@ -18,7 +18,7 @@ from .audit import AuditEvent
 from .consent import ConsentReceipt
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
-from .mail import OutgoingMail
+from .mail import MailIntent, OutgoingMail
 from .postmortem import PostmortemDelivery, PostmortemDirective
 from .recipient import RecipientNotification
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
@@ -43,6 +43,7 @@ __all__ = [
     "Interest",
     "Invoice",
     "Letter",
+    "MailIntent",
     "OutgoingMail",
     "PostmortemDelivery",
     "PostmortemDirective",

@@ -31,6 +31,7 @@ from ..extensions import db, rate_limiter
 from ..i18n import LANGUAGE_NAMES, current_language
 from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
+from ..mail_intents import work_after_response
 from ..models import Account, PrivacyRequest
 from ..models.types import utcnow
 from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
@@ -40,7 +41,7 @@ from ..workflow import (
     ForbiddenTransition,
     RequestState,
 )
-from . import lapsing, services, status_links
+from . import finding, lapsing, services, status_links
 from .forms import (
     SPECIFIC_PREFIX,
     ConfirmForm,
@@ -77,18 +78,7 @@ def _account() -> Account | None:
 
 
 def _links() -> services.Links:
-    return services.Links(
-        status=lambda filed, token: url_for(
-            "rights.status",
-            reference=filed.reference,
-            token=token,
-            lang=filed.language,
-            _external=True,
-        ),
-        confirm=lambda filed, token: url_for(
-            "rights.confirm", token=token, lang=filed.language, _external=True
-        ),
-    )
+    return services.external_links()
 
 
 def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -> str:
@@ -397,13 +387,14 @@ def find() -> Any:
             )
             return render_template("rights/find.html", form=form, notice=notice), 429
         if form.validate_on_submit():
-            services.resend_link(
+            # One write whatever was typed; the lookup and the mail come after the answer.
+            intent = finding.ask_status_link(
                 db.session,
                 email=form.email.data,
                 reference=form.reference.data,
-                settings=current_app.config,
-                links=_links(),
+                base_url=request.url_root,
             )
+            work_after_response(intent)
             # The same answer whether or not anything matched.
             return render_template("rights/find_sent.html")
         return render_template("rights/find.html", form=form), 422

@@ -29,7 +29,7 @@ from ..accounts.views import too_many_attempts
 from ..content import get_content
 from ..extensions import db, rate_limiter
 from ..i18n import current_language
-from ..mail_queue import attempt_soon
+from ..mail_queue import deliver_after_response
 from ..models import StaffMember
 from ..models.types import utcnow
 from ..sessions import is_staff_path
@@ -143,9 +143,10 @@ def _over_limit() -> bool:
 
 
 def _deliver(mails: list[int]) -> None:
-    """Deliver the mails just committed to the outbox (a lockout's notice to the member)."""
-    for mail_id in mails:
-        attempt_soon(db.session, current_app.config, mail_id)
+    """Deliver the mails just committed to the outbox (a lockout's notice to the member) once
+    the answer has been sent: an answer that waited for the mail server would tell that the
+    address typed is a member's."""
+    deliver_after_response(mails)
 
 
 def _too_many() -> Response:
