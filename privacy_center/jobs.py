@@ -90,7 +90,16 @@ def after_response(func_path: str, *args: Any) -> None:
     @after_this_request
     def when_sent(response: Response) -> Response:
         response.call_on_close(run)
+        close_connection(response)
         return response
+
+
+def close_connection(response: Response) -> None:
+    """Ask the server to close the connection after this answer. The job runs in the thread
+    that served it (the server closes the response there), which takes the next request of a
+    kept-alive connection only afterwards: that request's wait would tell what the job did. A
+    view whose job only some inputs start sets this on every answer, whatever the input."""
+    response.headers["Connection"] = "close"
 
 
 def run_job(func_path: str, *args: Any) -> Any:

@@ -124,6 +124,8 @@ def test_a_sign_in_link_does_the_same_work_for_a_known_and_an_unknown_address(
     assert known_answer.status_code == unknown_answer.status_code == 302
     assert known_answer.location == unknown_answer.location and known_page == unknown_page
     assert known_sql == unknown_sql
+    # Both end their connection: a next request kept alive on it would wait for the mail.
+    assert known_answer.headers["Connection"] == unknown_answer.headers["Connection"] == "close"
     assert written_tables(known_sql) == ["mail_intent"]
     assert reads_personal_tables(known_sql) == []
     # Nothing reached the mail server and no token exists while the answers were on their way.
@@ -202,6 +204,7 @@ def test_find_my_request_does_the_same_work_whatever_matches(
     }
     pages = {body for _, body, _ in answers.values()}
     assert len(pages) == 1 and "If this reference matches" in pages.pop()
+    assert {answer.headers["Connection"] for answer, _, _ in answers.values()} == {"close"}
     shapes = [sql for _, _, sql in answers.values()]
     assert shapes[0] == shapes[1] == shapes[2]
     assert written_tables(shapes[0]) == ["mail_intent"]
@@ -249,7 +252,7 @@ def test_the_staff_lockout_notice_leaves_after_the_answer(app, db, make_staff, s
     unknown_answers = fail(unknown, "203.0.113.91")
     # The same refusal for both (the pages differ only by their form token and nonce).
     for answer in known_answers + unknown_answers:
-        assert answer.status_code == 200
+        assert answer.status_code == 200 and answer.headers["Connection"] == "close"
         assert "The email address or the password is not right" in answer.get_data(as_text=True)
     # The member's source is locked and the notice queued, but not sent while answering.
     queued = db.scalars(select(OutgoingMail).where(OutgoingMail.to_address == member.email)).all()
