@@ -3,17 +3,26 @@
 A job is named by its function's path, ``"package.module:function"``, and takes plain arguments
 (ids, strings): it loads what it needs itself, inside the application. ``flask jobs worker``
 runs the queued jobs, each in a fresh application context of the worker's app.
+
+:func:`after_response` starts a job only once the answer to the current request has been sent
+(queued for the worker, or run in this process after the last byte went out): what the job
+does can neither delay nor change that answer.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask, after_this_request, current_app, has_app_context
 from flask.cli import AppGroup
+from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "privacy-center"
 # Seconds a queued job may run before the worker stops it.
@@ -53,6 +62,44 @@ def enqueue(app_config: Mapping[str, Any], func_path: str, *args: Any) -> str | 
         description=func_path,
     )
     return job.id
+
+
+def _context_of(app: Flask) -> AbstractContextManager[Any]:
+    """The app's context: the current one when it is this app's (a test's), else a new one."""
+    if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+        return nullcontext()
+    return app.app_context()
+
+
+def after_response(func_path: str, *args: Any) -> None:
+    """Start the job ``func_path(*args)`` once the current response has been sent: queued on
+    Redis when ``REDIS_URL`` is set, else run in this process after the last byte went out (the
+    WSGI server closes the response then). Never raises once started: a job that fails is
+    logged, and what it works on must be durable (e.g. a row that ``flask mail deliver`` picks
+    up). Not started at all when the view raises. Needs a request context."""
+    resolve(func_path)  # a wrong name fails here, in the request
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        try:
+            with _context_of(app):
+                enqueue(app.config, func_path, *args)
+        except Exception:  # the work is durable: the next run of its command does it
+            log.exception("the job %s after the response failed", func_path)
+
+    @after_this_request
+    def when_sent(response: Response) -> Response:
+        response.call_on_close(run)
+        close_connection(response)
+        return response
+
+
+def close_connection(response: Response) -> None:
+    """Ask the server to close the connection after this answer. The job runs in the thread
+    that served it (the server closes the response there), which takes the next request of a
+    kept-alive connection only afterwards: that request's wait would tell what the job did. A
+    view whose job only some inputs start sets this on every answer, whatever the input."""
+    response.headers["Connection"] = "close"
 
 
 def run_job(func_path: str, *args: Any) -> Any:

@@ -6,8 +6,8 @@ A mail that carries a letter is composed (rendered, attachments included) and st
 committed, the mail is attempted at once (:func:`attempt_soon`: inline, or as a background job
 when ``REDIS_URL`` is set). A mail that fails stays queued with its error and is tried again
 later, each time after a longer wait (:data:`BACKOFF`), by ``flask --app wsgi mail deliver``
-(run it from cron or a systemd timer, README) or by staff ("retry now" in the console). Nothing
-is ever dropped: a mail stays queued, and shown to staff, until it is delivered.
+(mail_cli.py; run it from cron or a systemd timer, README) or by staff ("retry now" in the
+console). Nothing is ever dropped: a mail stays queued, and shown to staff, until it is delivered.
 
 Delivery is at least once: an attempt first takes the mail (moves its next attempt past the
 time the attempt may take, committed), so that two workers never send it at the same time; a
@@ -24,15 +24,13 @@ from email.message import EmailMessage
 from email.parser import Parser
 from typing import Any, cast
 
-import click
-from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
 from .extensions import db
-from .jobs import enqueue
+from .jobs import after_response, enqueue
 from .mail import POLICY, MailNotSent, message_bytes, send
 from .models import OutgoingMail
 from .models.types import utcnow
@@ -262,31 +260,9 @@ def attempt_soon(session: Session, settings: Mapping[str, Any], mail_id: int) ->
         log.exception("mail %s: the immediate attempt could not be made", mail_id)
 
 
-# --- command line -----------------------------------------------------------------------------
-
-mail_cli = AppGroup("mail", help="The outbox of mails to requesters.")
-
-
-@mail_cli.command("deliver")
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=DEFAULT_BATCH, show_default=True,
-    help="Mails attempted in this run at most.",
-)  # fmt: skip
-def deliver_command(limit: int) -> None:
-    """Deliver the queued mails that are due (run it every few minutes from cron or systemd).
-
-    Exits with status 1 when a mail failed again: it stays queued and is shown to staff."""
-    run = deliver_due(db.session, current_app.config, limit=limit)
-    click.echo(f"delivered {len(run.sent)}, failed {len(run.failed)}, waiting {run.waiting}")
-    for mail in run.failed:
-        click.echo(
-            f"not delivered: mail {mail.id} to {mail.to_address} (attempt {mail.attempts}, next "
-            f"{mail.next_attempt_at:%Y-%m-%d %H:%M} UTC): {mail.last_error}",
-            err=True,
-        )
-    if run.failed:
-        raise SystemExit(1)
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(mail_cli)
+def deliver_after_response(mail_ids: list[int]) -> None:
+    """Attempt mails just committed to the outbox once the answer has been sent (jobs.py): for
+    a mail that only some addresses cause (a staff lockout notice), the answer must not wait
+    for the mail server. A mail not delivered then stays queued for ``mail deliver``."""
+    for mail_id in mail_ids:
+        after_response("privacy_center.mail_queue:deliver_job", mail_id)

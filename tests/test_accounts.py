@@ -217,10 +217,14 @@ def test_a_deactivated_account_loses_its_session(client, db, make_account):
 
 
 def ask_for_link(client, email: str, next_url: str = ""):
+    """Ask for a link, then close the answer as the WSGI server does once it is sent: the mail
+    is worked out then (mail_intents.py; tests/test_security_timing.py checks the order)."""
     token = csrf_token(client, "/rights/sign-in/link")
-    return client.post(
+    answer = client.post(
         "/rights/sign-in/link", data={"csrf_token": token, "email": email, "next": next_url}
     )
+    answer.close()
+    return answer
 
 
 def link_in(message) -> str:

@@ -620,6 +620,35 @@ PROMISES: tuple[Promise, ...] = (
             "test_policy_pdf_cache.py::test_the_pdfs_are_made_by_export_static_and_in_the_background_after_start",
         ),
     ),
+    # --- issue 16, item 6: no timing tells who has an account ----------------------------------
+    Promise(
+        README,
+        'Asking for a sign-in link or for "find my request" records the same single row (a '
+        "`mail_intent`: what was asked, the address and reference typed) whatever the address, "
+        "and answers; the address is looked up, and the link made and mailed, only once the "
+        "answer has been sent",
+        (
+            "test_security_timing.py::test_a_sign_in_link_does_the_same_work_for_a_known_and_an_unknown_address",
+            "test_security_timing.py::test_a_deactivated_account_is_answered_like_an_unknown_address",
+            "test_security_timing.py::test_find_my_request_does_the_same_work_whatever_matches",
+            "test_security_timing.py::test_with_redis_the_worker_gets_the_intent_after_the_answer",
+        ),
+    ),
+    Promise(
+        README,
+        "An intent holds no secret (the link's token is made when its mail is sent) and is "
+        "deleted once handled; one whose mail could not go out is tried again by `mail deliver`",
+        (
+            "test_security_timing.py::test_a_sign_in_link_does_the_same_work_for_a_known_and_an_unknown_address",
+            "test_security_timing.py::test_an_intent_whose_mail_fails_waits_for_mail_deliver",
+            "test_security_timing.py::test_mail_deliver_works_out_an_unknown_address_by_sending_nothing",
+        ),
+    ),
+    Promise(
+        README,
+        "A staff member's lockout notice likewise leaves only after the answer.",
+        ("test_security_timing.py::test_the_staff_lockout_notice_leaves_after_the_answer",),
+    ),
 )
 
 

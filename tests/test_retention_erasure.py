@@ -253,6 +253,9 @@ NOT_ABOUT_HOLDERS = {
     "audience_statistic",
     "retention_run",
     "audit_event",
+    # an address typed to ask for a sign-in or status link, kept only until the link is mailed
+    # (mail_intents.py deletes it once handled: minutes, or the next `mail deliver`)
+    "mail_intent",
 }
 
 

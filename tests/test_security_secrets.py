@@ -345,6 +345,7 @@ def test_a_status_link_expires_after_the_request_closes_and_a_fresh_one_is_maile
         data={"csrf_token": CSRF.search(find)[1], "email": email, "reference": request.reference},
     )
     assert answer.status_code == 200
+    answer.close()  # sent: the link is mailed now (mail_intents.py)
     mail = [message for message in read_outbox(outbox) if message["To"] == email][-1]
     fresh = STATUS_LINK.search(mail.get_body(("plain",)).get_content())[1]
     assert fresh.split("/")[-1] != status.split("/")[-1]

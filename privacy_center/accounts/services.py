@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from ..content import get_content
 from ..mail import send_mail, unsubscribe_headers
+from ..mail_intents import SIGN_IN_LINK, record_intent
 from ..models import (
     Account,
     CommunicationPreference,
     ConsentLink,
+    MailIntent,
     PreferenceChange,
     Subscription,
 )
@@ -132,22 +134,26 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def send_sign_in_link(
-    session: Session,
-    app_config: Mapping[str, Any],
-    *,
-    email: str,
-    link_for: Callable[[str], str],
-    now: datetime | None = None,
-) -> bool:
-    """Mail a single-use sign-in link (15 minutes) to the active account with ``email``.
+def ask_sign_in_link(session: Session, *, email: str, next_path: str | None, base_url: str) -> int:
+    """Record that a sign-in link was asked for ``email`` (mail_intents.py) and commit: the same
+    single write whatever the address, nothing looked up. Returns the intent's id, to work out
+    once the answer has been sent."""
+    return record_intent(
+        session,
+        kind=SIGN_IN_LINK,
+        email=normalise_email(email),
+        next_path=next_path,
+        base_url=base_url,
+    )
 
-    ``link_for(secret)`` builds the link's absolute URL. Returns False, sending nothing, when
-    there is no such active account: the caller answers the same either way. The token is
-    committed before the mail leaves, so that the link works as soon as it arrives. Raises
-    :class:`privacy_center.mail.MailNotSent` when the mail could not be handed over.
-    """
-    account = find_account(session, email)
+
+def mail_sign_in_link(session: Session, intent: MailIntent, settings: Mapping[str, Any]) -> bool:
+    """Work out a sign-in link asked for (outside the request, mail_intents.py): mail a
+    single-use link (15 minutes) to the active account with the address typed; False, sending
+    nothing, when there is none. The token is committed before the mail leaves, so that the link
+    works as soon as it arrives; only its hash is stored. Raises
+    :class:`privacy_center.mail.MailNotSent` when the mail could not be handed over."""
+    account = find_account(session, intent.email)
     if account is None or not account.is_active:
         return False
     secret = issue_token(
@@ -156,17 +162,21 @@ def send_sign_in_link(
         email=account.email,
         lifetime=SIGN_IN_LINK_LIFETIME,
         account_id=account.id,
-        now=now,
     )
     session.commit()
     send_mail(
-        app_config,
+        settings,
         to=account.email,
         template="sign_in_link",
         language=account.language,
         context={
             "account": account,
-            "link": link_for(secret),
+            "link": url_for(
+                "accounts.sign_in_with_link",
+                token=secret,
+                next=safe_next(intent.next_path),
+                _external=True,
+            ),
             "minutes": int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60),
         },
     )

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from ..content import get_content
 from ..extensions import db, rate_limiter
 from ..i18n import current_language
-from ..mail import MailNotSent
+from ..mail_intents import work_after_response
 from ..models import Account
 from ..ratelimit import parse_limit
 from .forms import (
@@ -41,6 +41,7 @@ from .services import (
     EVERY,
     SIGN_IN_LINK_LIFETIME,
     UnsubscribeTarget,
+    ask_sign_in_link,
     authenticate,
     current_preferences,
     rate_limit_key,
@@ -48,7 +49,6 @@ from .services import (
     record_sign_in,
     redeem_sign_in_link,
     safe_next,
-    send_sign_in_link,
     set_preferences,
     sign_in_link_account,
     unsubscribe,
@@ -162,19 +162,14 @@ def request_link() -> Response:
         return too_many_attempts(limit, url_for(".login"))
     if not form.validate():
         return _link_page(form, "ask")
-    target = safe_next(form.next.data)
-    try:
-        send_sign_in_link(
-            db.session,
-            current_app.config,
-            email=form.email.data,
-            link_for=lambda secret: url_for(
-                ".sign_in_with_link", token=secret, next=target, _external=True
-            ),
-        )
-    except MailNotSent:
-        # Said to nobody: telling the visitor would tell them the account exists.
-        current_app.logger.exception("a sign-in link could not be sent")
+    # One write, the same for any address; the lookup and the mail come after the answer.
+    intent = ask_sign_in_link(
+        db.session,
+        email=form.email.data,
+        next_path=safe_next(form.next.data),
+        base_url=request.url_root,
+    )
+    work_after_response(intent)
     # The same answer whether or not an account has this address.
     return redirect(url_for(".request_link", sent=1))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from .. import mail_queue
+from .. import mail_cli
 from .samples import letters_cli
 
 bp = Blueprint("letters", __name__, template_folder="templates")
@@ -15,6 +15,6 @@ bp = Blueprint("letters", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     # The outbox that carries letters by mail: ``flask mail deliver``.
-    mail_queue.init_app(app)
+    mail_cli.init_app(app)
     # Every letter with demo data, for review: ``flask letters sample``.
     app.cli.add_command(letters_cli)

@@ -19,7 +19,7 @@ from .consent import ConsentReceipt
 from .cookie_scan import CookieScan
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
-from .mail import OutgoingMail
+from .mail import MailIntent, OutgoingMail
 from .postmortem import PostmortemDelivery, PostmortemDirective
 from .recipient import RecipientNotification
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
@@ -45,6 +45,7 @@ __all__ = [
     "Interest",
     "Invoice",
     "Letter",
+    "MailIntent",
     "OutgoingMail",
     "PostmortemDelivery",
     "PostmortemDirective",

@@ -37,3 +37,28 @@ class OutgoingMail(db.Model):
     # Why the last attempt failed (the SMTP or file-system error), None once delivered.
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class MailIntent(db.Model):
+    """A mail asked for with an address that may or may not be known (a sign-in link, the
+    status link of a request): recorded the same way whatever the address, and worked out
+    outside the request (mail_intents.py). It holds no secret (the link's token is made when
+    the mail is sent) and is deleted once handled."""
+
+    __tablename__ = "mail_intent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What is asked for (mail_intents.HANDLERS): "sign_in_link" or "status_link".
+    kind: Mapped[str] = mapped_column(String(40))
+    # The address and the reference as typed; nothing says whether they match anything.
+    email: Mapped[str] = mapped_column(String(254))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    # Where the link leads after signing in (a local path), and the site's address as asked.
+    next_path: Mapped[str | None] = mapped_column(Text)
+    base_url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last attempt failed (the SMTP or file-system error).
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import exists, select
@@ -101,6 +102,23 @@ class Links:
 
     status: Callable[[PrivacyRequest, str], str]  # (request, status token) -> URL
     confirm: Callable[[PrivacyRequest, str], str]  # (request, confirmation token) -> URL
+
+
+def external_links() -> Links:
+    """The links of the pages, absolute, in the request's language (needs a request context:
+    the web request, or the one mail_intents.py opens for the address the intent was asked on)."""
+    return Links(
+        status=lambda filed, token: url_for(
+            "rights.status",
+            reference=filed.reference,
+            token=token,
+            lang=filed.language,
+            _external=True,
+        ),
+        confirm=lambda filed, token: url_for(
+            "rights.confirm", token=token, lang=filed.language, _external=True
+        ),
+    )
 
 
 # --- Small helpers ------------------------------------------------------------------------------
@@ -799,21 +817,28 @@ def find_for_requester(session: Session, *, email: str, reference: str) -> Priva
 # --- Emails -------------------------------------------------------------------------------------
 
 
+def mail_about(
+    settings: Mapping[str, Any], request: PrivacyRequest, template: str, **context: Any
+) -> None:
+    """Send one mail about ``request`` in its language; raises MailNotSent when it could not
+    be handed over (``_send`` logs that instead)."""
+    send_mail(
+        settings,
+        to=request.email,
+        template=f"rights/{template}",
+        language=request.language,
+        context={"request": request, "kind": get_kind(request.kind), **context},
+    )
+
+
 def _send(
     settings: Mapping[str, Any], request: PrivacyRequest, template: str, **context: Any
 ) -> bool:
     """Send one mail about ``request`` in its language; False (logged) when it could not be."""
-    kind = get_kind(request.kind)
     if not request.email:  # entered by staff without one: letters go by post
         return False
     try:
-        send_mail(
-            settings,
-            to=request.email,
-            template=f"rights/{template}",
-            language=request.language,
-            context={"request": request, "kind": kind, **context},
-        )
+        mail_about(settings, request, template, **context)
     except MailNotSent:
         log.exception("mail %s about request %s not sent", template, request.reference)
         return False
@@ -843,41 +868,4 @@ def send_acknowledgement(settings: Mapping[str, Any], filed: FiledRequest, *, li
         status_url=links.status(request, filed.status_token),
         awaited=awaited_from_requester(request),
         marketing_stopped=effect_applied(request),
-    )
-
-
-def resend_link(
-    session: Session,
-    *,
-    email: str,
-    reference: str,
-    settings: Mapping[str, Any],
-    links: Links,
-    now: datetime | None = None,
-) -> bool:
-    """ "Find my request": when the reference and the email match, mail the requester a fresh
-    status link (earlier ones stop working), or a fresh confirmation link for a request still
-    awaiting confirmation. The caller answers the same whatever the outcome; the return value
-    (True when a mail was sent) is for tests and logs only."""
-    request = find_for_requester(session, email=email, reference=reference)
-    if request is None:
-        return False
-    if request.state == S.AWAITING_CONFIRMATION:
-        token = issue_token(
-            session,
-            purpose="confirm_request",
-            email=request.email,
-            lifetime=CONFIRMATION_LIFETIME,
-            request_id=request.id,
-            now=now,
-        )
-        session.commit()
-        return send_confirmation(settings, FiledRequest(request, "", token), links=links)
-    status_token, request.status_token_hash = new_status_token()
-    session.commit()
-    return _send(
-        settings,
-        request,
-        "status_link",
-        status_url=links.status(request, status_token),
     )

@@ -31,6 +31,7 @@ from ..extensions import db, rate_limiter
 from ..i18n import LANGUAGE_NAMES, current_language
 from ..letters.download import sent_letter_response
 from ..letters.kinds import LETTER_KINDS
+from ..mail_intents import work_after_response
 from ..models import Account, PrivacyRequest
 from ..models.types import utcnow
 from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
@@ -40,7 +41,7 @@ from ..workflow import (
     ForbiddenTransition,
     RequestState,
 )
-from . import lapsing, services, status_links
+from . import finding, lapsing, services, status_links
 from .forms import (
     SPECIFIC_PREFIX,
     ConfirmForm,
@@ -76,22 +77,6 @@ def _account() -> Account | None:
     return current_user if isinstance(current_user, Account) else None  # type: ignore[return-value]
 
 
-def request_links() -> services.Links:
-    """The absolute addresses mails about a request carry (also for requests entered by staff)."""
-    return services.Links(
-        status=lambda filed, token: url_for(
-            "rights.status",
-            reference=filed.reference,
-            token=token,
-            lang=filed.language,
-            _external=True,
-        ),
-        confirm=lambda filed, token: url_for(
-            "rights.confirm", token=token, lang=filed.language, _external=True
-        ),
-    )
-
-
 def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -> str:
     return url_for("rights.status", reference=privacy_request.reference, token=token, **arguments)
 
@@ -99,7 +84,7 @@ def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -
 def confirmation_sent(filed: services.FiledRequest) -> Response:
     """Mail the confirmation link of a request filed without an account, then show that it
     was sent (the page reads what it shows from the session, so a reload does not re-send)."""
-    mailed = services.send_confirmation(current_app.config, filed, links=request_links())
+    mailed = services.send_confirmation(current_app.config, filed, links=services.external_links())
     session[SENT_KEY] = {
         "reference": filed.request.reference,
         "email": filed.request.email,
@@ -221,7 +206,9 @@ def new_request(kind: str) -> Any:
             form.document.errors = [str(error)]
         else:
             if filed.confirmation_token is None:
-                services.send_acknowledgement(current_app.config, filed, links=request_links())
+                services.send_acknowledgement(
+                    current_app.config, filed, links=services.external_links()
+                )
                 return redirect(_status_url(filed.request, filed.status_token, done="filed"))
             return confirmation_sent(filed)
     return _render_request_form(request_kind, form, account), 422
@@ -257,7 +244,7 @@ def confirm(token: str) -> Any:
     confirmed = services.confirm_request(db.session, token=token, today=_today())
     if confirmed is None:
         return _invalid_link()
-    services.send_acknowledgement(current_app.config, confirmed, links=request_links())
+    services.send_acknowledgement(current_app.config, confirmed, links=services.external_links())
     return redirect(_status_url(confirmed.request, confirmed.status_token, done="confirmed"))
 
 
@@ -398,13 +385,14 @@ def find() -> Any:
             )
             return render_template("rights/find.html", form=form, notice=notice), 429
         if form.validate_on_submit():
-            services.resend_link(
+            # One write whatever was typed; the lookup and the mail come after the answer.
+            intent = finding.ask_status_link(
                 db.session,
                 email=form.email.data,
                 reference=form.reference.data,
-                settings=current_app.config,
-                links=request_links(),
+                base_url=request.url_root,
             )
+            work_after_response(intent)
             # The same answer whether or not anything matched.
             return render_template("rights/find_sent.html")
         return render_template("rights/find.html", form=form), 422

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import segno
 from flask import (
     abort,
+    after_this_request,
     current_app,
     flash,
     g,
@@ -29,7 +30,8 @@ from ..accounts.views import too_many_attempts
 from ..content import get_content
 from ..extensions import db, rate_limiter
 from ..i18n import current_language
-from ..mail_queue import attempt_soon
+from ..jobs import close_connection
+from ..mail_queue import deliver_after_response
 from ..models import StaffMember
 from ..models.types import utcnow
 from ..sessions import is_staff_path
@@ -143,9 +145,15 @@ def _over_limit() -> bool:
 
 
 def _deliver(mails: list[int]) -> None:
-    """Deliver the mails just committed to the outbox (a lockout's notice to the member)."""
-    for mail_id in mails:
-        attempt_soon(db.session, current_app.config, mail_id)
+    """Deliver the mails just committed to the outbox (a lockout's notice to the member) once
+    the answer has been sent: an answer that waited for the mail server would tell that the
+    address typed is a member's."""
+    deliver_after_response(mails)
+
+
+def _close_connection(response: Response) -> Response:
+    close_connection(response)
+    return response
 
 
 def _too_many() -> Response:
@@ -196,6 +204,8 @@ def sign_in() -> Response | str:
         )
         db.session.commit()  # the failures counted and audited are kept
         _deliver(mails)
+        # Every answer ends its connection, with a notice to mail after it or not (jobs.py).
+        after_this_request(_close_connection)
         if member is not None:
             target = safe_next(form.next.data)
             # A new session (session fixation): only the pending member and the target.
@@ -234,6 +244,7 @@ def _code_step(member: StaffMember, form: CodeForm) -> tuple[Response | None, st
     )
     db.session.commit()
     _deliver(mails)
+    after_this_request(_close_connection)
     if signed_in:
         return _complete(member, safe_next(form.next.data)), None
     if is_locked(db.session, member, _source(), utcnow()):

@@ -27,8 +27,7 @@ from ..rights.intake import (
     intake_request,
 )
 from ..rights.kinds import KINDS
-from ..rights.services import InvalidRequest, RequestClosed
-from ..rights.views import request_links
+from ..rights.services import InvalidRequest, RequestClosed, external_links
 from ..workflow import RequestState
 from . import services
 from .access import current_staff, has_role, staff_required
@@ -96,7 +95,7 @@ def new_request() -> Response | tuple[str, int]:
             today=get_content().operator.today(),
             settings=current_app.config,
             address_verified=bool(form.address_verified.data),
-            links=request_links(),
+            links=external_links(),
         )
     except InvalidRequest as error:
         for name, message in error.errors.items():
