@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import current_policy_version
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
@@ -339,13 +338,13 @@ def test_invoices_are_deleted_10_years_after_the_end_of_their_financial_year(
 
 
 def make_receipt(db, recorded_at: datetime, visitor: str, policy_version: int | None = None):
-    # By default, the newest version (T is years after every published one).
+    # By default, the newest version, in force at T (T is years after every published one).
     receipt = ConsentReceipt(
         receipt_id=secrets.token_hex(16),
         visitor_id=visitor,
         site_id=site_id(db),
         recorded_at=recorded_at,
-        policy_version=policy_version or current_policy_version(),
+        policy_version=policy_version or len(get_content().versions),
         widget_build="test",
         texts_hash="0" * 64,
         language="fr",

@@ -256,6 +256,8 @@ NOT_ABOUT_HOLDERS = {
     # an address typed to ask for a sign-in or status link, kept only until the link is mailed
     # (mail_intents.py deletes it once handled: minutes, or the next `mail deliver`)
     "mail_intent",
+    # the cookie scanner's reports: what a fresh headless browser saw on the operator's site
+    "cookie_scan",
 }
 
 

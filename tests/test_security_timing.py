@@ -130,7 +130,14 @@ def test_a_sign_in_link_does_the_same_work_for_a_known_and_an_unknown_address(
     assert reads_personal_tables(known_sql) == []
     # Nothing reached the mail server and no token exists while the answers were on their way.
     assert smtp.messages == []
-    assert db.scalar(select(func.count()).select_from(EmailToken)) == 0
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(EmailToken)
+            .where(EmailToken.email.in_([account.email, unknown]))
+        )
+        == 0
+    )
     # The intents hold what was typed, and no secret.
     rows = db.scalars(select(MailIntent).order_by(MailIntent.id)).all()
     assert [(row.kind, row.email) for row in rows] == [
