@@ -151,6 +151,11 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
         {},
     ),
     "/staff/members/<int:member_id>/unlock": ("admin", "/staff/members/{member}/unlock", {}),
+    "/staff/members/<int:member_id>/end-sessions": (
+        "admin",
+        "/staff/members/{member}/end-sessions",
+        {},
+    ),
     "/staff/mail/<int:mail_id>/retry": ("agent", "/staff/mail/{mail}/retry", {}),
 }
 STAFF_ACTIONS = {
