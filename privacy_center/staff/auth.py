@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..accounts.passwords import hash_password, needs_rehash, verify_password
 from ..accounts.services import normalise_email
-from ..models import STAFF_ROLES, StaffMember
+from ..models import STAFF_ROLES, SessionRecord, StaffMember
 from ..models.types import utcnow
-from ..session_records import revoke_all
+from ..session_records import revoke, revoke_all
 from . import lockout
 
 MIN_PASSWORD_LENGTH = 12
@@ -242,6 +242,17 @@ def record_sign_out(session: Session, member: StaffMember, *, reason: str) -> No
     audit.record(
         session, actor=actor_of(member), action="staff.sign_out", details={"reason": reason}
     )
+
+
+def end_session_by_time(
+    session: Session, record: SessionRecord, *, reason: str, now: datetime
+) -> None:
+    """A staff session found ended by its time ("idle" or "lifetime"): revoked with that
+    reason, and its member's sign-out audited."""
+    revoke(session, record, reason=reason, now=now)
+    member = session.get(StaffMember, record.staff_member_id)
+    if member is not None:
+        record_sign_out(session, member, reason=reason)
 
 
 # --- staff administration ----------------------------------------------------------------------

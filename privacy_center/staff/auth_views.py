@@ -41,7 +41,6 @@ from ..session_records import (
     find_record,
     live_count,
     open_record,
-    revoke,
     revoke_token,
     touch,
 )
@@ -60,6 +59,7 @@ from .auth import (
     check_password,
     create_member,
     deactivate_member,
+    end_session_by_time,
     end_sessions,
     list_members,
     pending_secret,
@@ -121,22 +121,18 @@ def _ended() -> Response:
     record = find_record(db.session, session.get(SESSION_ID_KEY))
     idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
     why = None
-    if record is not None and record.owner_id == session.get("_user_id"):
+    if record is not None and record.kind == "staff" and record.owner_id == session.get("_user_id"):
         why = ended_because(record, now=now, idle=idle)
-    if why in ("idle", "lifetime") and record is not None:
+    hours = 0
+    if record is not None and why in ("idle", "lifetime"):
         # Ended by time, noticed now: the record and the audit log say so.
-        revoke(db.session, record, reason=str(why), now=now)
-        member = db.session.get(StaffMember, record.staff_member_id)
-        if member is not None:
-            record_sign_out(db.session, member, reason=str(why))
+        end_session_by_time(db.session, record, reason=str(why), now=now)
         db.session.commit()
+        hours = round((record.expires_at - record.created_at).total_seconds() / 3600)
     if why == "idle":
         message = _("You were away for a while: please sign in again.")
     elif why == "lifetime":
-        message = _(
-            "You signed in %(hours)d hours ago: please sign in again.",
-            hours=current_app.config["STAFF_SESSION_HOURS"],
-        )
+        message = _("You signed in %(hours)d hours ago: please sign in again.", hours=hours)
     else:
         message = _("Your session was ended: please sign in again.")
     target = target_path()
