@@ -306,17 +306,21 @@ def valid_receipt(**overrides: object) -> dict[str, object]:
     return payload
 
 
-def sign_in(client: FlaskClient, account: object) -> str:
+def sign_in(client: FlaskClient, account: object, *, commit: bool = False) -> str:
     """Open a signed-in session for ``account`` in the test client, as signing in does: a
     session record on the server (rolled back with the test), its id in the cookie. Returns the
-    id."""
+    id. ``commit``: for a client of another application, whose contexts close the test's
+    database session when they end (the record is committed first, in the test's transaction)."""
     from datetime import timedelta
 
     from privacy_center.session_records import SESSION_ID_KEY, open_record
 
+    user_id = account.get_id()  # type: ignore[attr-defined]
     session_id = open_record(database.session, account, lifetime=timedelta(hours=24))  # type: ignore[arg-type]
+    if commit:
+        database.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = account.get_id()  # type: ignore[attr-defined]
+        session["_user_id"] = user_id
         session["_fresh"] = True
         session[SESSION_ID_KEY] = session_id
     return session_id

@@ -467,8 +467,8 @@ def test_a_failing_connector_leaves_a_failed_copy_with_a_clear_message_and_no_fi
     app = make_app(CONTENT_DIR=str(failing_content))
     holder = db.get(Account, holder_id)
     client = app.test_client()
-    sign_in(client, holder)
-    db.commit()  # the session's record too
+    sign_in(client, holder, commit=True)
+    holder = db.get(Account, holder_id)
     files_before = set(Path(app.config["EXPORT_DIR"]).glob("*"))
     answer = ask_for_copy(client)
     assert answer.status_code == 303
