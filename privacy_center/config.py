@@ -59,6 +59,10 @@ class Config:
     STAFF_LOCKOUT_ATTEMPTS = 5
     STAFF_LOCKOUT_MINUTES = 15
     STAFF_IDLE_MINUTES = 30
+    # Signed-in sessions (session_records.py): hours after signing in when a staff session ends
+    # whatever the activity (besides the idle timeout), and when an account holder's does.
+    STAFF_SESSION_HOURS = 12
+    ACCOUNT_SESSION_HOURS = 24
     # Emailed sign-in links asked for, counted per address and per email typed.
     SIGN_IN_LINK_RATE_LIMIT = "5 per hour"
     # Rights requests filed (and "find my request" attempts) per address, and identity
@@ -142,7 +146,13 @@ class Config:
         self.STATUS_LINK_DAYS_AFTER_CLOSE = _env_number(
             "STATUS_LINK_DAYS_AFTER_CLOSE", self.STATUS_LINK_DAYS_AFTER_CLOSE
         )
-        for name in ("STAFF_LOCKOUT_ATTEMPTS", "STAFF_LOCKOUT_MINUTES", "STAFF_IDLE_MINUTES"):
+        for name in (
+            "STAFF_LOCKOUT_ATTEMPTS",
+            "STAFF_LOCKOUT_MINUTES",
+            "STAFF_IDLE_MINUTES",
+            "STAFF_SESSION_HOURS",
+            "ACCOUNT_SESSION_HOURS",
+        ):
             setattr(self, name, _env_number(name, getattr(self, name)))
         # The test suite never mails anyone: it reads the outbox or runs its own SMTP server.
         self.MAIL_SERVER = None if self.TESTING else os.environ.get("MAIL_SERVER") or None

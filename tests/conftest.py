@@ -306,11 +306,24 @@ def valid_receipt(**overrides: object) -> dict[str, object]:
     return payload
 
 
-def sign_in(client: FlaskClient, account: object) -> None:
-    """Open a signed-in session for ``account`` in the test client (as Flask-Login would)."""
+def sign_in(client: FlaskClient, account: object, *, commit: bool = False) -> str:
+    """Open a signed-in session for ``account`` in the test client, as signing in does: a
+    session record on the server (rolled back with the test), its id in the cookie. Returns the
+    id. ``commit``: for a client of another application, whose contexts close the test's
+    database session when they end (the record is committed first, in the test's transaction)."""
+    from datetime import timedelta
+
+    from privacy_center.session_records import SESSION_ID_KEY, open_record
+
+    user_id = account.get_id()  # type: ignore[attr-defined]
+    session_id = open_record(database.session, account, lifetime=timedelta(hours=24))  # type: ignore[arg-type]
+    if commit:
+        database.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = account.get_id()  # type: ignore[attr-defined]
+        session["_user_id"] = user_id
         session["_fresh"] = True
+        session[SESSION_ID_KEY] = session_id
+    return session_id
 
 
 class SMTPRecorder:
@@ -437,6 +450,23 @@ def staff_code(staff: object) -> str:
         object_session(staff).flush()  # type: ignore[union-attr]
         step = current
     return totp.generate_otp(step)
+
+
+def age_staff_sessions(staff: object, *, seconds: int = 0, hours: int = 0) -> None:
+    """As if ``staff`` had made no request for ``seconds`` (their sessions' last request moves
+    back) and had signed in ``hours`` earlier (their start and end move back)."""
+    from datetime import timedelta
+
+    from privacy_center.models import SessionRecord
+
+    records = database.session.scalars(
+        sa.select(SessionRecord).where(SessionRecord.staff_member_id == staff.id)  # type: ignore[attr-defined]
+    )
+    for record in records:
+        record.last_seen_at -= timedelta(seconds=seconds)
+        record.created_at -= timedelta(hours=hours)
+        record.expires_at -= timedelta(hours=hours)
+    database.session.flush()
 
 
 def staff_sign_in(client: FlaskClient, staff: object, next_url: str = "") -> Any:

@@ -546,6 +546,7 @@ MATRIX = [
     Row("POST", "/staff/members/{member}/deactivate", "admin", owner=None),
     Row("POST", "/staff/members/{member}/reset-two-factor", "admin", owner=None),
     Row("POST", "/staff/members/{member}/unlock", "admin", owner=None),
+    Row("POST", "/staff/members/{member}/end-sessions", "admin", owner=None),
 ]
 
 # Rules under /rights, /staff and /api that guard no one's object, and why.

@@ -32,6 +32,7 @@ from privacy_center.mail import read_outbox
 from privacy_center.models import Account, DataExport, EmailToken
 from privacy_center.models.types import utcnow
 from privacy_center.operator import Translated
+from privacy_center.session_records import SESSION_ID_KEY, open_record
 from tests.conftest import sign_in
 from tests.subject_data import fill_account
 
@@ -466,7 +467,8 @@ def test_a_failing_connector_leaves_a_failed_copy_with_a_clear_message_and_no_fi
     app = make_app(CONTENT_DIR=str(failing_content))
     holder = db.get(Account, holder_id)
     client = app.test_client()
-    sign_in(client, holder)
+    sign_in(client, holder, commit=True)
+    holder = db.get(Account, holder_id)
     files_before = set(Path(app.config["EXPORT_DIR"]).glob("*"))
     answer = ask_for_copy(client)
     assert answer.status_code == 303
@@ -627,12 +629,14 @@ def test_a_worker_prepares_a_large_copy_recording_its_progress(
         database.session.add(account)
         database.session.flush()
         fill_account(database.session, account, events=3000)
+        session_id = open_record(database.session, account, lifetime=timedelta(hours=1))
         database.session.commit()
         account_id = account.id
     try:
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = f"account:{account_id}"
+            session[SESSION_ID_KEY] = session_id
         answer = ask_for_copy(client, lang="es")
         assert answer.status_code == 303
         status_path = answer.headers["Location"].removeprefix("http://localhost")

@@ -22,7 +22,13 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
-from conftest import DEFAULT_PASSWORD, DEFAULT_STAFF_PASSWORD, staff_code, staff_sign_in
+from conftest import (
+    DEFAULT_PASSWORD,
+    DEFAULT_STAFF_PASSWORD,
+    age_staff_sessions,
+    staff_code,
+    staff_sign_in,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -145,6 +151,11 @@ FORMS: dict[str, tuple[str, str, dict[str, str]]] = {
         {},
     ),
     "/staff/members/<int:member_id>/unlock": ("admin", "/staff/members/{member}/unlock", {}),
+    "/staff/members/<int:member_id>/end-sessions": (
+        "admin",
+        "/staff/members/{member}/end-sessions",
+        {},
+    ),
     "/staff/mail/<int:mail_id>/retry": ("agent", "/staff/mail/{mail}/retry", {}),
 }
 STAFF_ACTIONS = {
@@ -433,8 +444,7 @@ def test_the_idle_timeout_sends_back_only_to_this_site(
     member = make_staff(role="admin")
     staff_sign_in(client, member)
     token = token_of(client, "/staff/members")
-    with client.session_transaction("/staff/") as session:
-        session["staff_seen"] -= app.config["STAFF_IDLE_MINUTES"] * 60 + 1
+    age_staff_sessions(member, seconds=app.config["STAFF_IDLE_MINUTES"] * 60 + 1)
     answer = client.post(
         f"/staff/members/{member.id}/reset-two-factor",
         data={"csrf_token": token},

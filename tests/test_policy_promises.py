@@ -649,6 +649,63 @@ PROMISES: tuple[Promise, ...] = (
         "A staff member's lockout notice likewise leaves only after the answer.",
         ("test_security_timing.py::test_the_staff_lockout_notice_leaves_after_the_answer",),
     ),
+    # --- issue 16, 1. signing out ends the session ----------------------------------------------
+    Promise(
+        README,
+        "Signing out ends the session on the server: a copy of the cookie taken before opens "
+        "nothing afterwards (a staff member is sent to sign in, an account holder is signed out).",
+        (
+            "test_security_sessions.py::test_a_staff_cookie_copied_before_sign_out_opens_nothing_after",
+            "test_security_sessions.py::test_a_holders_cookie_copied_before_sign_out_opens_nothing_after",
+        ),
+    ),
+    Promise(
+        README,
+        "A staff session also ends 12 hours after signing in whatever the activity "
+        "(`STAFF_SESSION_HOURS`), besides the 30 minutes idle; an account holder's 24 hours after "
+        "signing in (`ACCOUNT_SESSION_HOURS`).",
+        (
+            "test_security_sessions.py::test_a_staff_session_ends_after_its_lifetime_whatever_the_activity",
+            "test_security_sessions.py::test_the_staff_lifetime_is_a_setting",
+            "test_security_sessions.py::test_an_idle_copy_is_refused_by_the_server_not_only_by_its_cookie",
+            "test_security_sessions.py::test_a_holders_session_ends_after_its_lifetime",
+            "test_security_sessions.py::test_a_holders_lifetime_is_a_setting",
+        ),
+    ),
+    Promise(
+        README,
+        'An admin ends every session of a member ("End the sessions" on `/staff/members`, which '
+        "shows each member's open sessions; for themselves, every other session), audited; a "
+        "two-factor reset, a deactivation and a new password (`flask --app wsgi staff "
+        "reset-password EMAIL`) end every session of the member too.",
+        (
+            "test_security_sessions.py::test_an_admin_ends_a_members_sessions",
+            "test_security_sessions.py::test_an_admin_ends_their_other_sessions_and_keeps_this_one",
+            "test_security_sessions.py::test_a_two_factor_reset_ends_every_session",
+            "test_security_sessions.py::test_deactivating_a_member_ends_their_sessions",
+            "test_security_sessions.py::test_a_password_reset_ends_every_session",
+        ),
+    ),
+    Promise(
+        README,
+        "Every console page has a sign-out button.",
+        ("test_security_sessions.py::test_every_console_page_offers_the_sign_out_button",),
+    ),
+    Promise(
+        README,
+        "Ended sessions are deleted a day after they end by the daily retention run.",
+        (
+            "test_security_sessions.py::test_ended_sessions_are_deleted_a_day_later",
+            "test_security_sessions.py::test_the_retention_run_deletes_ended_sessions",
+        ),
+    ),
+    Promise(
+        SAID,
+        "You signed in %(hours)d hours ago: please sign in again.",
+        (
+            "test_security_sessions.py::test_a_staff_session_ends_after_its_lifetime_whatever_the_activity",
+        ),
+    ),
 )
 
 

@@ -41,6 +41,7 @@ from privacy_center.operator import ContentError
 from privacy_center.retention.erasure import erased_email
 from privacy_center.retention.rules import enforced_rules, parse_enforce
 from privacy_center.retention.services import Context, RetentionError, run_retention
+from privacy_center.session_records import open_record
 from privacy_center.uploads import store_document
 from tests.subject_data import START, fill_account
 
@@ -184,6 +185,7 @@ def make_holder(app, db, make_account, crm: Crm) -> dict[str, Any]:
             expires_at=START + DAY,
         )
     )
+    open_record(db, account, lifetime=timedelta(days=3650), now=START)
     request = PrivacyRequest(
         reference=f"PC-{secrets.token_hex(4).upper()}",
         kind="access",
@@ -241,6 +243,8 @@ ERASED = {
     "recipient_notification",
     # the activity seen on the operator's site and emails: connectors.yaml `last_activity`
     "account_activity",
+    # signed-in sessions (ended with the deactivation, deleted with the erasure)
+    "session_record",
 }
 # The anonymised row: its number (the invoices kept refer to it), language and dates.
 ANONYMISED = {"account"}

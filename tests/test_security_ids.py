@@ -61,6 +61,7 @@ ID_ROUTES: dict[str, tuple[str, str, str, str]] = {
     "staff.deactivate": ("admin", "POST", "/staff/members/{id}/deactivate", "member"),
     "staff.reset_totp": ("admin", "POST", "/staff/members/{id}/reset-two-factor", "member"),
     "staff.unlock": ("admin", "POST", "/staff/members/{id}/unlock", "member"),
+    "staff.end_member_sessions": ("admin", "POST", "/staff/members/{id}/end-sessions", "member"),
     "staff.retry_mail": ("admin", "POST", "/staff/mail/{id}/retry", "mail"),
     "recipients.retry": (
         "admin", "POST", "/staff/requests/{ref}/recipients/{id}/retry", "notification",

@@ -11,14 +11,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
-from conftest import DEFAULT_PASSWORD, DEFAULT_STAFF_PASSWORD, sign_in, staff_code, staff_sign_in
-from flask import request
+from conftest import (
+    DEFAULT_PASSWORD,
+    DEFAULT_STAFF_PASSWORD,
+    age_staff_sessions,
+    sign_in,
+    staff_code,
+    staff_sign_in,
+)
+from flask import request, session
 from sqlalchemy import func, select
 
 from privacy_center.accounts.passwords import verify_password
 from privacy_center.accounts.setup import load_user
 from privacy_center.models import AuditEvent, StaffMember, StaffSignInFailure
 from privacy_center.models.types import utcnow
+from privacy_center.session_records import SESSION_ID_KEY, open_record
 from privacy_center.sessions import STAFF_COOKIE
 from privacy_center.staff.access import has_role
 from privacy_center.staff.auth import decrypt_totp_secret
@@ -264,11 +272,9 @@ def test_idle_timeout_asks_to_sign_in_again(client, db, make_staff, app):
     assert client.get("/staff/members").status_code == 200
     idle = app.config["STAFF_IDLE_MINUTES"]
     assert idle == 30
-    with client.session_transaction("/staff/members") as session:
-        session["staff_seen"] -= (idle - 1) * 60
+    age_staff_sessions(member, seconds=(idle - 1) * 60)
     assert client.get("/staff/members").status_code == 200  # activity keeps the session
-    with client.session_transaction("/staff/members") as session:
-        session["staff_seen"] -= idle * 60 + 1
+    age_staff_sessions(member, seconds=idle * 60 + 1)
     answer = client.get("/staff/members?page=2")
     assert path_of(answer) == "/staff/sign-in"
     assert parse_qs(urlsplit(answer.location).query)["next"] == ["/staff/members?page=2"]
@@ -348,14 +354,22 @@ def test_an_account_cookie_renamed_is_not_a_staff_session(client, db, make_accou
 def test_the_loader_answers_by_place(app, db, make_account, make_staff):
     account = make_account()
     member = make_staff()
+    # Each with a live session record: only the place decides here.
+    for_account = open_record(db, account, lifetime=timedelta(hours=1))
+    for_member = open_record(db, member, lifetime=timedelta(hours=1))
     with app.test_request_context("/rights/preferences"):
         assert request.path == "/rights/preferences"
+        session[SESSION_ID_KEY] = for_account
         assert load_user(account.get_id()) == account
+        session[SESSION_ID_KEY] = for_member
         assert load_user(member.get_id()) is None
     with app.test_request_context("/staff/members"):
+        session[SESSION_ID_KEY] = for_member
         assert load_user(member.get_id()) == member
+        session[SESSION_ID_KEY] = for_account
         assert load_user(account.get_id()) is None
     with app.test_request_context("/staffing"):
+        session[SESSION_ID_KEY] = for_member
         assert load_user(member.get_id()) is None
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context, request
+from datetime import timedelta
+
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import csrf, db, login_manager
 from ..models import Account, StaffMember
+from ..session_records import RECORD_KEY, SESSION_ID_KEY, live_record
 from ..sessions import is_staff_path
 from .views import bp, unsubscribe_page
 
@@ -15,20 +18,30 @@ def load_user(user_id: str) -> Account | StaffMember | None:
     """Flask-Login's loader: session ids are "account:<id>" or "staff:<id>".
 
     A staff member is loaded only under /staff and an account holder only elsewhere: even a
-    session that somehow reached the wrong place opens nothing there.
+    session that somehow reached the wrong place opens nothing there. And only while the
+    session's record on the server is live (session_records.py): a copy of a cookie taken before
+    signing out, or a session ended by an admin, a reset or its time, opens nothing.
     """
     kind, _, number = user_id.partition(":")
-    if not number.isdigit():
+    if not number.isdigit() or not has_request_context():
         return None
-    staff_path = has_request_context() and is_staff_path(request.path)
-    user: Account | StaffMember | None
+    staff_path = is_staff_path(request.path)
+    model: type[Account] | type[StaffMember]
     if kind == "staff" and staff_path:
-        user = db.session.get(StaffMember, int(number))
+        model = StaffMember
+        idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
     elif kind == "account" and not staff_path:
-        user = db.session.get(Account, int(number))
+        model, idle = Account, None
     else:
         return None
-    return user if user is not None and user.is_active else None
+    record = live_record(db.session, session.get(SESSION_ID_KEY), user_id=user_id, idle=idle)
+    if record is None:
+        return None
+    user = db.session.get(model, int(number))
+    if user is None or not user.is_active:
+        return None
+    setattr(g, RECORD_KEY, record)
+    return user
 
 
 def init_app(app: Flask) -> None:

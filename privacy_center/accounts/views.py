@@ -3,6 +3,8 @@ the one-click unsubscribe address."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -26,6 +28,7 @@ from ..i18n import current_language
 from ..mail_intents import work_after_response
 from ..models import Account
 from ..ratelimit import parse_limit
+from ..session_records import SESSION_ID_KEY, open_record, revoke_token
 from .forms import (
     CHANNEL_LABELS,
     ConfirmForm,
@@ -109,11 +112,14 @@ def _signed_in(account: Account, target: str | None) -> Response:
     record_sign_in(
         db.session, account, visitor_id=visitor_id_from_cookie(request.cookies.get(CONSENT_COOKIE))
     )
+    lifetime = timedelta(hours=current_app.config["ACCOUNT_SESSION_HOURS"])
+    session_id = open_record(db.session, account, lifetime=lifetime)
     db.session.commit()
     # A new session: nothing set before signing in (a planted cookie, an old CSRF token)
     # carries over into the signed-in one (session fixation).
     _new_session()
     login_user(account)
+    session[SESSION_ID_KEY] = session_id
     return redirect(target or _home())
 
 
@@ -197,7 +203,10 @@ def sign_in_with_link(token: str) -> Response | str:
 
 @bp.post("/sign-out")
 def logout() -> Response:
-    """Sign out (a POST with the CSRF token: a link or an image could not sign anyone out)."""
+    """Sign out (a POST with the CSRF token: a link or an image could not sign anyone out). The
+    session ends on the server too: a copy of the cookie opens nothing any more."""
+    if revoke_token(db.session, session.get(SESSION_ID_KEY), reason="sign_out"):
+        db.session.commit()
     logout_user()
     _new_session()
     flash(_("You are signed out."))

@@ -24,10 +24,12 @@ from .postmortem import PostmortemDelivery, PostmortemDirective
 from .recipient import RecipientNotification
 from .request import EmailToken, IdentityDocument, PrivacyRequest, RequestTransition
 from .retention import RetentionRun
+from .session import SESSION_KINDS, SessionRecord
 from .site import Site
 from .staff import STAFF_ROLES, StaffMember, StaffSignInFailure
 
 __all__ = [
+    "SESSION_KINDS",
     "STAFF_ROLES",
     "Account",
     "AccountActivity",
@@ -56,6 +58,7 @@ __all__ = [
     "RequestNote",
     "RequestTransition",
     "RetentionRun",
+    "SessionRecord",
     "Site",
     "StaffMember",
     "StaffSignInFailure",

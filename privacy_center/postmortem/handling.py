@@ -24,6 +24,7 @@ from ..models import Account, Invoice, PrivacyRequest
 from ..models.postmortem import PostmortemDirective
 from ..models.types import utcnow
 from ..rights.kinds import POSTMORTEM_KINDS
+from ..session_records import revoke_all
 from .services import CHOICE_LABELS, current_directives
 
 
@@ -259,6 +260,8 @@ def close_account(
     deactivated = account.deactivated_at is None
     if deactivated:
         account.deactivated_at = moment
+    # Whoever is still signed in to the account is signed out.
+    revoke_all(session, account, reason="deactivated", now=moment)
     withdrawn = unsubscribe_all(
         session,
         email=account.email,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -10,6 +12,8 @@ from ..cli_options import moment_option
 from ..content import get_content
 from ..extensions import db
 from ..models import RetentionRun
+from ..models.types import utcnow
+from ..session_records import ENDED_KEPT, purge_ended
 from .rules import enforced_rules
 from .services import Context, Progress, RetentionBusy, RetentionError, run_retention
 
@@ -101,3 +105,11 @@ def run_command(
     click.echo(f"{title} Rules applied as of {ctx.now.isoformat(timespec='seconds')}:")
     for line in describe(run):
         click.echo(line)
+    if not dry_run:
+        # Housekeeping rather than a rule of the policy: signed-in sessions that ended. By the
+        # clock, not --now: a rehearsal "as on another day" must not sign anyone out.
+        idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+        purged = purge_ended(db.session, now=utcnow(), idle=idle)
+        db.session.commit()
+        days = ENDED_KEPT.days
+        click.echo(f"  sessions: deleted {purged} ended more than {days} day(s) ago")

@@ -45,6 +45,7 @@ from ..models import (
     PostmortemDirective,
     PreferenceChange,
     PrivacyRequest,
+    SessionRecord,
 )
 from ..uploads import delete_document
 from ..workflow import FINAL_STATES
@@ -218,6 +219,8 @@ class EraseDeactivatedAccounts(Step):
                 PostmortemDirective,
                 PostmortemDirective.account_id == account_id,
             ),
+            # Signed-in sessions (ended: the account was deactivated).
+            "sessions": (SessionRecord, SessionRecord.account_id == account_id),
         }
         done: dict[str, dict[str, int]] = {}
         for key, (model, condition) in owned.items():

@@ -23,7 +23,6 @@ from flask import make_response, redirect, render_template, request, session, ur
 from flask_login import current_user
 
 from ..models import STAFF_ROLES, StaffMember
-from .auth_forms import StaffSignOutForm
 
 ROLE_RANK = {role: rank for rank, role in enumerate(STAFF_ROLES)}
 # Set in the staff session after the password: the member's id, waiting for the code.
@@ -84,7 +83,6 @@ def staff_required(*roles: str) -> Callable[[View], View]:
                     "staff/auth/forbidden.html",
                     member=member,
                     roles=roles,
-                    sign_out_form=StaffSignOutForm(),
                 )
                 return make_response(page, 403)
             return view(*args, **kwargs)

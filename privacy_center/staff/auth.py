@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..accounts.passwords import hash_password, needs_rehash, verify_password
 from ..accounts.services import normalise_email
-from ..models import STAFF_ROLES, StaffMember
+from ..models import STAFF_ROLES, SessionRecord, StaffMember
 from ..models.types import utcnow
+from ..session_records import revoke, revoke_all
 from . import lockout
 
 MIN_PASSWORD_LENGTH = 12
@@ -243,6 +244,17 @@ def record_sign_out(session: Session, member: StaffMember, *, reason: str) -> No
     )
 
 
+def end_session_by_time(
+    session: Session, record: SessionRecord, *, reason: str, now: datetime
+) -> None:
+    """A staff session found ended by its time ("idle" or "lifetime"): revoked with that
+    reason, and its member's sign-out audited."""
+    revoke(session, record, reason=reason, now=now)
+    member = session.get(StaffMember, record.staff_member_id)
+    if member is not None:
+        record_sign_out(session, member, reason=reason)
+
+
 # --- staff administration ----------------------------------------------------------------------
 
 
@@ -311,6 +323,7 @@ def deactivate_member(session: Session, member: StaffMember, *, actor: str) -> N
     if member.deactivated_at is not None:
         return
     member.deactivated_at = utcnow()
+    revoke_all(session, member, reason="deactivated")
     audit.record(
         session,
         actor=actor,
@@ -321,14 +334,52 @@ def deactivate_member(session: Session, member: StaffMember, *, actor: str) -> N
 
 def reset_two_factor(session: Session, member: StaffMember, *, actor: str) -> None:
     """Forget the member's TOTP: they enrol again on their next sign-in. Every lock of their
-    account is lifted too (lockout.py)."""
+    account is lifted too (lockout.py), and every session of theirs ends (whoever holds one
+    signs in again, with the new set-up)."""
     member.totp_secret = None
     member.totp_enrolled_at = None
     member.totp_last_step = None
     lockout.clear_all(session, member)
+    ended = revoke_all(session, member, reason="totp_reset")
     audit.record(
-        session, actor=actor, action="staff.totp_reset", details={"member": actor_of(member)}
+        session,
+        actor=actor,
+        action="staff.totp_reset",
+        details={"member": actor_of(member), "sessions_ended": ended},
     )
+
+
+def reset_password(session: Session, member: StaffMember, *, password: str, actor: str) -> int:
+    """Give the member a new password (``flask staff reset-password``); every session of theirs
+    ends and every lock of their account is lifted. Returns the sessions ended. Raises
+    StaffError, having changed nothing, for a password too weak."""
+    check_new_password(password)
+    member.password_hash = hash_password(password)
+    lockout.clear_all(session, member)
+    ended = revoke_all(session, member, reason="password_reset")
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.password_reset",
+        details={"member": actor_of(member), "sessions_ended": ended},
+    )
+    return ended
+
+
+def end_sessions(
+    session: Session, member: StaffMember, *, actor: str, keep: str | None = None
+) -> int:
+    """End every session of the member (an admin's "End sessions": a lost laptop, a cookie that
+    may have been copied), but the session ``keep`` (the admin's own, when they end their other
+    sessions). Audited; returns how many ended."""
+    ended = revoke_all(session, member, reason="admin", keep=keep)
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.sessions_ended",
+        details={"member": actor_of(member), "sessions": ended},
+    )
+    return ended
 
 
 def unlock_member(session: Session, member: StaffMember, *, actor: str) -> int:

@@ -38,10 +38,6 @@ class CodeForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class StaffSignOutForm(FlaskForm):
-    submit = SubmitField(_l("Sign out"))
-
-
 class NewMemberForm(FlaskForm):
     email = EmailField(
         _l("Email address"),

@@ -4,6 +4,7 @@ the admin's staff members page."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import segno
@@ -21,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
@@ -34,6 +36,16 @@ from ..jobs import close_connection
 from ..mail_queue import deliver_after_response
 from ..models import StaffMember
 from ..models.types import utcnow
+from ..session_records import (
+    RECORD_KEY,
+    SESSION_ID_KEY,
+    ended_because,
+    find_record,
+    live_count,
+    open_record,
+    revoke_token,
+    touch,
+)
 from ..sessions import is_staff_path
 from .access import (
     PENDING_AT_KEY,
@@ -49,6 +61,8 @@ from .auth import (
     check_password,
     create_member,
     deactivate_member,
+    end_session_by_time,
+    end_sessions,
     list_members,
     pending_secret,
     provisioning_uri,
@@ -62,16 +76,14 @@ from .auth_forms import (
     MemberActionForm,
     NewMemberForm,
     StaffSignInForm,
-    StaffSignOutForm,
 )
 from .blueprint import bp
 from .lockout import is_locked, locked_sources, source_of
 
-# The last request of a signed-in member (epoch seconds), for the idle timeout.
-SEEN_KEY = "staff_seen"
 # Time allowed between the password and the code.
 PENDING_SECONDS = 10 * 60
-AUTH_ENDPOINTS = frozenset({"staff.sign_in", "staff.code", "staff.enrol"})
+# Pages that a session which ended may still reach (signing out of it is no harm).
+AUTH_ENDPOINTS = frozenset({"staff.sign_in", "staff.code", "staff.enrol", "staff.sign_out"})
 
 
 @bp.after_request
@@ -87,20 +99,44 @@ def _new_session() -> None:
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
-@bp.before_request
-def idle_timeout() -> Response | None:
-    """After STAFF_IDLE_MINUTES without a request, the member signs in again (and comes back
-    to the page asked for)."""
-    member = current_staff()
-    if member is None:
+@bp.before_app_request
+def session_in_force() -> Response | None:
+    """Every console request of a signed-in member: a live session is noted (the idle timeout
+    counts from it); one that ended (STAFF_IDLE_MINUTES without a request, STAFF_SESSION_HOURS
+    after signing in, signed out elsewhere, ended by an admin or a reset) sends the browser to
+    sign in again, and back to the page asked for."""
+    if not is_staff_path(request.path) or request.endpoint in AUTH_ENDPOINTS:
         return None
-    now = int(time.time())
-    seen = session.get(SEEN_KEY)
-    if isinstance(seen, int) and now - seen <= current_app.config["STAFF_IDLE_MINUTES"] * 60:
-        session[SEEN_KEY] = now
+    if not session.get("_user_id"):
+        return None  # not signed in, or only the password checked
+    if current_staff() is not None:
+        record = g.get(RECORD_KEY)
+        if record is not None and touch(record):
+            db.session.commit()
         return None
-    record_sign_out(db.session, member, reason="idle")
-    db.session.commit()
+    return _ended()
+
+
+def _ended() -> Response:
+    """Sign the browser out of a session the server no longer accepts, saying why."""
+    now = utcnow()
+    record = find_record(db.session, session.get(SESSION_ID_KEY))
+    idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+    why = None
+    if record is not None and record.kind == "staff" and record.owner_id == session.get("_user_id"):
+        why = ended_because(record, now=now, idle=idle)
+    hours = 0
+    if record is not None and why in ("idle", "lifetime"):
+        # Ended by time, noticed now: the record and the audit log say so.
+        end_session_by_time(db.session, record, reason=str(why), now=now)
+        db.session.commit()
+        hours = round((record.expires_at - record.created_at).total_seconds() / 3600)
+    if why == "idle":
+        message = _("You were away for a while: please sign in again.")
+    elif why == "lifetime":
+        message = _("You signed in %(hours)d hours ago: please sign in again.", hours=hours)
+    else:
+        message = _("Your session was ended: please sign in again.")
     target = target_path()
     if target is None and request.referrer:
         # After a form posted from a page: back to that page.
@@ -109,7 +145,7 @@ def idle_timeout() -> Response | None:
             target = referrer.path + (f"?{referrer.query}" if referrer.query else "")
     logout_user()
     _new_session()
-    flash(_("You were away for a while: please sign in again."))
+    flash(message)
     return redirect(url_for("staff.sign_in", next=safe_next(target)))
 
 
@@ -220,9 +256,12 @@ def sign_in() -> Response | str:
 
 
 def _complete(member: StaffMember, target: str | None) -> Response:
+    lifetime = timedelta(hours=current_app.config["STAFF_SESSION_HOURS"])
+    session_id = open_record(db.session, member, lifetime=lifetime)
+    db.session.commit()
     _new_session()
     login_user(member)
-    session[SEEN_KEY] = int(time.time())
+    session[SESSION_ID_KEY] = session_id
     return redirect(target or _home())
 
 
@@ -321,10 +360,13 @@ def enrol() -> Response | str:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    """Sign out (a POST with the CSRF token)."""
+    """Sign out (a POST with the CSRF token). The session ends on the server: a copy of the
+    cookie opens nothing any more."""
     member = current_staff()
+    ended = revoke_token(db.session, session.get(SESSION_ID_KEY), reason="sign_out")
     if member is not None:
         record_sign_out(db.session, member, reason="sign_out")
+    if member is not None or ended:
         db.session.commit()
     logout_user()
     _new_session()
@@ -338,13 +380,16 @@ def sign_out() -> Response:
 def _members_page(form: NewMemberForm, error: str | None = None, status: int = 200) -> Response:
     everyone = list_members(db.session)
     now = utcnow()
+    idle = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
     page = render_template(
         "staff/auth/members.html",
         members=everyone,
         locked={member.id: locked_sources(db.session, member, now) for member in everyone},
+        open_sessions={
+            member.id: live_count(db.session, member, now=now, idle=idle) for member in everyone
+        },
         form=form,
         action_form=MemberActionForm(),
-        sign_out_form=StaffSignOutForm(),
         role_labels=ROLE_LABELS,
         error=error,
         me=current_staff(),
@@ -427,4 +472,26 @@ def unlock(member_id: int) -> Response:
     unlock_member(db.session, member, actor=staff_actor())
     db.session.commit()
     flash(_("%(name)s can sign in again from everywhere.", name=member.name))
+    return redirect(url_for("staff.members"))
+
+
+@bp.post("/members/<int:member_id>/end-sessions")
+@staff_required("admin")
+def end_member_sessions(member_id: int) -> Response:
+    """End every session of the member (the admin's own: every other one)."""
+    member = _member_or_404(member_id)
+    if not MemberActionForm().validate():
+        return redirect(url_for("staff.members"))
+    me = current_staff()
+    keep = session.get(SESSION_ID_KEY) if me is not None and me.id == member.id else None
+    ended = end_sessions(db.session, member, actor=staff_actor(), keep=keep)
+    db.session.commit()
+    flash(
+        ngettext(
+            "%(num)d session of %(name)s was ended: they sign in again.",
+            "%(num)d sessions of %(name)s were ended: they sign in again.",
+            ended,
+            name=member.name,
+        )
+    )
     return redirect(url_for("staff.members"))
