@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,10 +23,12 @@ from sqlalchemy import func, select
 from test_staff_console import make_request  # noqa: F401 (a fixture)
 
 from privacy_center.accounts.passwords import verify_password
-from privacy_center.models import AuditEvent, SessionRecord
+from privacy_center.config import document_key
+from privacy_center.models import AuditEvent, IdentityDocument, SessionRecord
 from privacy_center.models.types import utcnow
 from privacy_center.session_records import ENDED_KEPT, SESSION_ID_KEY, open_record, purge_ended
 from privacy_center.sessions import STAFF_COOKIE
+from privacy_center.uploads import store_document
 
 HOLDER_COOKIE = "pc_session"
 SIGN_OUT_FORM = re.compile(
@@ -457,8 +460,26 @@ def test_the_retention_run_deletes_ended_sessions(app, db, make_staff):
 # --- the sign-out button on every console page ---------------------------------------------------
 
 # Console addresses that answer a file, not a page.
-DOWNLOADS = {"staff.register", "staff.document", "staff.letter_pdf"}
+DOWNLOADS = {
+    "staff.register",
+    "staff.document_page",
+    "staff.document_original",
+    "staff.letter_pdf",
+}
 SIGN_IN_STEPS = {"staff.sign_in", "staff.code", "staff.enrol"}
+
+
+def document_page(app: Flask, db, request, directory: Path) -> str:
+    """The address of a document's page (its images are files, not pages)."""
+    data = b"%PDF-1.7 not a real document"
+    name = store_document(data, directory=directory, key=document_key(app.config))
+    request.documents.append(
+        IdentityDocument(
+            kind="identity", stored_name=name, mime_type="application/pdf", size_bytes=len(data)
+        )
+    )
+    db.flush()
+    return f"/staff/requests/{request.reference}/documents/{request.documents[-1].id}"
 
 
 def test_every_console_page_offers_the_sign_out_button(
@@ -467,6 +488,8 @@ def test_every_console_page_offers_the_sign_out_button(
     db,
     make_staff,
     make_request,  # noqa: F811
+    tmp_path,
+    monkeypatch,
 ):
     admin = make_staff(role="admin")
     staff_sign_in(client, admin)
@@ -483,6 +506,10 @@ def test_every_console_page_offers_the_sign_out_button(
         if rule.arguments == {"reference"}:
             for name, request in requests.items():
                 pages[name] = rule.rule.replace("<reference>", request.reference)
+        elif rule.endpoint == "staff.document":
+            directory = tmp_path / "documents"
+            monkeypatch.setitem(app.config, "IDENTITY_DOCUMENT_DIR", str(directory))
+            pages[rule.endpoint] = document_page(app, db, requests["request"], directory)
         else:
             assert not rule.arguments, f"{rule.rule}: add an example address to this test"
             pages[rule.endpoint] = rule.rule
@@ -490,6 +517,7 @@ def test_every_console_page_offers_the_sign_out_button(
         pages
     )
     assert {"staff.new_request", "retention.index", "request", "post-mortem request"} <= set(pages)
+    assert "staff.document" in pages
     for name, path in pages.items():
         page = client.get(path)
         assert page.status_code == 200, (name, path, page.status_code)
