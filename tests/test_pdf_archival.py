@@ -141,6 +141,15 @@ def test_the_summary_pdf_carries_data_json_and_its_schema(
     assert json.loads(pdf.attachments["data.json"].get_file().read_bytes())["language"] == language
     relations = {str(spec.UF): spec.AFRelationship for spec in pdf.Root.AF}
     assert relations == {"data.json": "/Data", "data.schema.json": "/Supplement"}
+    # Each attached file is described in the person's language.
+    descriptions = {str(spec.UF): str(spec.Desc) for spec in pdf.Root.AF}
+    with force_locale(language):
+        assert descriptions == {
+            "data.json": gettext("Every record of this copy (JSON)"),
+            "data.schema.json": gettext("JSON Schema of data.json"),
+        }
+    if language != "en":
+        assert descriptions["data.json"] != "Every record of this copy (JSON)"
     # The table of contents links to each category, described by its name.
     labels = {category.label(language) for category in get_connector_set().categories()}
     assert checked.links and set(checked.links) <= labels

@@ -370,10 +370,13 @@ def stream_export(
     summary_rows: int = 5,
     on_rows: Callable[[int], None] | None = None,
     embed_max_bytes: int | None = None,
+    attachment_descriptions: tuple[str, str] = ("data.json", "data.schema.json"),
 ) -> Iterator[bytes]:
     """The zip, chunk by chunk. ``render_summary(tallies, for_pdf, attached)`` gives the
     summary's HTML once data.json has been streamed (``attached``: summary.pdf carries
-    data.json); ``render_pdf(html, attachments=...)`` makes summary.pdf. ``on_rows(n)`` is told
+    data.json); ``render_pdf(html, attachments=...)`` makes summary.pdf, whose attached
+    data.json and schema are described by ``attachment_descriptions`` (in the person's
+    language). ``on_rows(n)`` is told
     of rows written (each row is written twice: in data.json and in its CSV file). Connector
     failures propagate (ConnectorError): the caller decides what the person sees."""
     tallies: dict[str, Tally] = {}
@@ -419,13 +422,13 @@ def stream_export(
             Attachment(
                 "data.schema.json",
                 schema_bytes,
-                "JSON Schema of data.json",
+                attachment_descriptions[1],
                 relationship="Supplement",
             )
         ]
         if content is not None:
             attachments.insert(
-                0, Attachment("data.json", content, "Every record of this copy (JSON)", "Data")
+                0, Attachment("data.json", content, attachment_descriptions[0], "Data")
             )
         html = render_summary(tallies, True, content is not None)
         return render_pdf(html, attachments=attachments)

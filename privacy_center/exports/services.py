@@ -242,6 +242,12 @@ def _summary_cell(value: Any) -> str:
     return text if len(text) <= SUMMARY_CELL_CHARS else text[: SUMMARY_CELL_CHARS - 1] + "…"
 
 
+def attachment_descriptions() -> tuple[str, str]:
+    """How summary.pdf describes the data.json and the schema it carries, in the current
+    language."""
+    return gettext("Every record of this copy (JSON)"), gettext("JSON Schema of data.json")
+
+
 def summary_renderer(
     plan: ExportPlan, export: Any, base_url: str, extra: Mapping[str, Any] | None = None
 ) -> Callable[[Mapping[str, Tally], bool, bool], str]:
@@ -336,9 +342,11 @@ def archive_chunks(
                 "described below."
             ),
         )
+        descriptions = attachment_descriptions()
     return stream_export(
         plan,
         schema=schema,
+        attachment_descriptions=descriptions,
         render_summary=summary_renderer(plan, export, base_url),
         render_pdf=render_pdf,
         summary_rows=current_app.config["EXPORT_SUMMARY_ROWS"],

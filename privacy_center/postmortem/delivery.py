@@ -38,7 +38,12 @@ from .. import audit
 from ..connectors import ConnectorError, get_connector_set
 from ..content import get_content
 from ..exports.archive import json_schema, stream_export
-from ..exports.services import absolute_url, build_plan, summary_renderer
+from ..exports.services import (
+    absolute_url,
+    attachment_descriptions,
+    build_plan,
+    summary_renderer,
+)
 from ..letters.rendering import render_pdf
 from ..mail import MailNotSent, send_mail
 from ..models import PrivacyRequest
@@ -124,6 +129,7 @@ def archive(
                 "record; each field is described below."
             ),
         )
+        descriptions = attachment_descriptions()
     context = {
         "postmortem": {
             "title": title,
@@ -138,6 +144,7 @@ def archive(
         render_summary=summary_renderer(plan, None, base_url, context),
         render_pdf=render_pdf,
         summary_rows=current_app.config["EXPORT_SUMMARY_ROWS"],
+        attachment_descriptions=descriptions,
     )
     return b"".join(chunks)
 
