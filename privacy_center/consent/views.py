@@ -15,7 +15,7 @@ from flask_babel import force_locale
 
 from ..content import get_content
 from ..extensions import db
-from ..i18n import current_language
+from ..i18n import best_accepted, current_language, negotiate_language
 from ..operator import Site
 from ..templating import format_lifetime
 from .intake import PostedReceipt, answer_receipt, error_document, origin_allowed
@@ -111,7 +111,15 @@ def _script_with_boot(name: str, gpc: bool) -> bytes:
     built and fetch the configuration first."""
     content = get_content()
     today = content.operator.today()
-    language = current_language()
+    operator = content.operator
+    # Not the language cookie: a shared cache keeps one answer per ?lang= and Accept-Language.
+    language = negotiate_language(
+        operator.languages,
+        operator.default_language,
+        request.args.get("lang"),
+        None,
+        best_accepted(request.headers.get("Accept-Language", ""), operator.languages),
+    )
     cache: dict = current_app.extensions.setdefault(BOOT_CACHE, {})
     key = (name, language, content.current_version(today).number, today, gpc, request.host_url)
     body = cache.get(key)
