@@ -8,6 +8,8 @@ import re
 import pytest
 from test_browser_widget import PENDING, Visit, receipt_post, stored_receipt
 
+from privacy_center.consent.widget import WIDGET_DIR, load_builds
+
 pytestmark = pytest.mark.browser
 
 BANNER = ".pc-banner"
@@ -141,3 +143,18 @@ def test_the_first_tab_stop_is_the_first_choice(visit):
         )
     assert order == ["accept-all", "reject-all", "customize", "A", "close"]
     assert page.page.evaluate("() => window.scrollY") == 0
+
+
+def test_the_script_as_built_fetches_the_configuration_first(visit):
+    # The hashed address (pinned with Subresource Integrity) carries no texts: it still works.
+    build = load_builds().current
+    body = (WIDGET_DIR / build.js).read_bytes()
+    page = visit()
+    page.page.route(
+        "**/widget/consent.js*",
+        lambda route: route.fulfill(body=body, content_type="text/javascript"),
+    )
+    page.open()
+    page.page.locator(BANNER).wait_for()
+    assert any("/config" in url for url in page.requests)
+    assert page.page.locator(BANNER).evaluate("(el) => getComputedStyle(el).position") == "fixed"

@@ -17,7 +17,7 @@ export function fullConfig() {
     loading = fetchConfig(state.base, config.site, config.language).then(
       (fetched) => {
         const wasValid = state.valid;
-        state.config = { ...config, ...fetched, full: true };
+        state.config = { ...config, ...fetched };
         if (wasValid && !loadChoice()) showBanner();
       },
       (error) => {
