@@ -1,7 +1,7 @@
-// The consent widget: <script src=".../widget/consent.js" data-site="KEY" defer></script>
+// The consent widget: <script src=".../widget/consent.js?lang=xx" data-site="KEY" defer></script>
+/* global __PC_BUILD__ */
 import { onClick, apply, openPreferences } from "./actions.js";
 import { scan, watch } from "./blocker.js";
-/* global __PC_BUILD__ */
 import { baseOf, builtIn, languageOf, installStyles, ownScript } from "./config.js";
 import { on } from "./events.js";
 import { consentDefault } from "./gcm.js";
