@@ -17,6 +17,9 @@ from flask import Flask, g, render_template
 def create_demo_site(privacy_center_url: str = "http://127.0.0.1:5000") -> Flask:
     app = Flask(__name__)
     app.config["PRIVACY_CENTER_URL"] = privacy_center_url.rstrip("/")
+    # False shows a page whose CSP forgets the privacy center in connect-src: the widget's
+    # banner still works, with its built-in texts.
+    app.config["CONNECT_TO_CENTER"] = True
 
     @app.before_request
     def make_nonce() -> None:
@@ -30,7 +33,9 @@ def create_demo_site(privacy_center_url: str = "http://127.0.0.1:5000") -> Flask
                 "default-src 'self'",
                 f"script-src 'self' {center} 'nonce-{g.nonce}'",
                 f"style-src 'self' {center}",
-                f"connect-src 'self' {center}",
+                f"connect-src 'self' {center}"
+                if app.config["CONNECT_TO_CENTER"]
+                else "connect-src 'self'",
                 "frame-src 'self'",
                 "img-src 'self' data:",
                 "object-src 'none'",

@@ -49,6 +49,28 @@ SAID = "said"  # in a message of the code: a letter, a mail or a page says it
 README = "readme"  # the README, white space collapsed
 
 PROMISES: tuple[Promise, ...] = (
+    # --- issue 19: the consent banner first on screen, alive without the API, keyboard first ----
+    Promise(
+        README,
+        "The banner needs no request after the script",
+        (
+            "test_browser_widget_first.py::test_the_banner_needs_no_request_after_the_script",
+            "test_widget_script.py::test_the_script_carries_the_banner_texts_of_its_language",
+        ),
+    ),
+    Promise(
+        README,
+        "When the privacy center's API cannot be reached (network error, 5xx, a page CSP without "
+        "it in `connect-src`), the banner still shows with its built-in texts, choices apply on "
+        "the page and are kept, and their receipts wait in `pc_pending` until the privacy center "
+        "answers.",
+        ("test_browser_widget_first.py::test_alive_when_the_privacy_center_cannot_be_reached",),
+    ),
+    Promise(
+        README,
+        'The banner\'s first Tab stop is its first choice, "Accept all".',
+        ("test_browser_widget_first.py::test_the_first_tab_stop_is_the_first_choice",),
+    ),
     # --- issue 16, item 2: identity documents cannot attack the staff who open them -----------
     Promise(
         README,

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 
-const BUDGET = 8192; // gzip -9 bytes of JS + CSS
+const BUDGET = 8192; // gzip -9 bytes of the script (styles included)
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(HERE);
 const SRC = join(HERE, "src");
@@ -76,22 +76,25 @@ function earlierBuilds(id) {
 
 async function main() {
   const id = buildId();
-  const js = await bundle("index.js", {
-    format: "iife",
-    target: "es2019",
-    define: { __PC_BUILD__: JSON.stringify(id) },
-  });
   const css = await bundle("consent.css", {
     loader: { ".css": "css" },
     target: ["chrome80", "firefox78", "safari13"],
   });
+  // The styles travel inside the script (installed as a constructed stylesheet: no second
+  // request); the .css file serves browsers without constructed stylesheets.
+  const js = await bundle("index.js", {
+    format: "iife",
+    target: "es2019",
+    define: { __PC_BUILD__: JSON.stringify(id), __PC_CSS__: JSON.stringify(css.toString().trim()) },
+  });
   const gzip = { js: gzipSize(js), css: gzipSize(css) };
-  const total = gzip.js + gzip.css;
+  // The script carries the styles: its size is what a visitor downloads.
+  const total = gzip.js;
   console.log(
-    `widget: js ${js.length} B, css ${css.length} B, gzip total ${total} B (budget ${BUDGET} B)`,
+    `widget: js ${js.length} B (styles included), css ${css.length} B, gzip ${total} B (budget ${BUDGET} B)`,
   );
   if (total > BUDGET) {
-    console.error(`widget: over budget by ${total - BUDGET} B (gzip -9 of JS + CSS); nothing written`);
+    console.error(`widget: over budget by ${total - BUDGET} B (gzip -9 of the script); nothing written`);
     process.exit(1);
   }
 

@@ -360,6 +360,51 @@ def site_config(
     }
 
 
+# The texts the widget needs before a visitor opens the preferences dialog.
+DIALOG_TEXTS = ("dialogTitle", "dialogText", "save", "alwaysOn", "cookiesUsed", "closeDialog")
+
+
+def widget_boot(
+    content: OperatorContent,
+    language: str,
+    texts: dict[str, str],
+    policy_url: str,
+    api_url: str,
+    gpc: bool,
+    today: date,
+) -> dict[str, object]:
+    """What the widget script carries in itself for one language, so that its banner needs no
+    other request and shows even when the API cannot be reached: the policy version, each
+    site's cookie settings, the banner's, placeholders' and receipt panels' texts and the
+    category names.
+
+    ``texts`` are the widget's words in ``language``. The dialog's texts and the cookie details
+    stay in the configuration, fetched when they are needed.
+    """
+    return {
+        "v": content.current_version(today).number,
+        "g": gpc,
+        "s": {
+            site.key: [max_age_seconds(site.consent_lifetime_months, today), site.cookie_domain]
+            for site in content.operator.sites
+        },
+        "c": {
+            "language": language,
+            "apiUrl": api_url,
+            "policyUrl": policy_url,
+            "texts": {key: text for key, text in texts.items() if key not in DIALOG_TEXTS},
+            "categories": [
+                {
+                    "key": category.key,
+                    "required": category.required,
+                    "name": category.name(language),
+                }
+                for category in content.registry.categories
+            ],
+        },
+    }
+
+
 def _categories(
     registry: Registry, language: str, lifetimes: dict[str, str]
 ) -> list[dict[str, object]]:

@@ -15,7 +15,7 @@ from flask_babel import force_locale
 
 from ..content import get_content
 from ..extensions import db
-from ..i18n import current_language
+from ..i18n import best_accepted, current_language, negotiate_language
 from ..operator import Site
 from ..templating import format_lifetime
 from .intake import PostedReceipt, answer_receipt, error_document, origin_allowed
@@ -24,6 +24,7 @@ from .services import (
     find_receipt,
     receipt_document,
     site_config,
+    widget_boot,
 )
 from .texts import WIDGET_TEXTS
 from .widget import Builds, build_file, load_builds
@@ -31,6 +32,9 @@ from .widget import Builds, build_file, load_builds
 bp = Blueprint("consent", __name__)
 
 CONFIG_CACHE = "privacy_center.widget_config"
+BOOT_CACHE = "privacy_center.widget_boot"
+# What widget/src/config.js leaves for the server to fill in (the built-in texts).
+BOOT_PLACEHOLDER = b'"__PC_BOOT__"'
 WRITER = "privacy_center.receipt_writer"
 BUILDS = "privacy_center.widget_builds"
 OPENAPI_CACHE = "privacy_center.openapi"
@@ -90,7 +94,55 @@ def widget_script() -> Response:
     build = _builds().current
     if build is None:
         abort(404, "the widget is not built: run `make` (npm run build:widget)")
-    return _widget_file(build.js, f"public, max-age={WIDGET_MAX_AGE}")
+    gpc = request.headers.get("Sec-GPC", "").strip() == "1"
+    body = _script_with_boot(build.js, gpc)
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.vary.update(("Sec-GPC", "Accept-Language"))
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+def _script_with_boot(name: str, gpc: bool) -> bytes:
+    """The script at the stable address, with what its banner needs built in for the request's
+    language (``?lang=``, else negotiated): no request stands between the script and the
+    banner. The hashed addresses (pinned with Subresource Integrity, immutable) are served as
+    built and fetch the configuration first."""
+    content = get_content()
+    today = content.operator.today()
+    operator = content.operator
+    # Not the language cookie: a shared cache keeps one answer per ?lang= and Accept-Language.
+    language = negotiate_language(
+        operator.languages,
+        operator.default_language,
+        request.args.get("lang"),
+        None,
+        best_accepted(request.headers.get("Accept-Language", ""), operator.languages),
+    )
+    cache: dict = current_app.extensions.setdefault(BOOT_CACHE, {})
+    key = (name, language, content.current_version(today).number, today, gpc, request.host_url)
+    body = cache.get(key)
+    if body is None:
+        with force_locale(language):
+            texts = {text_key: str(text) for text_key, text in WIDGET_TEXTS.items()}
+        boot = widget_boot(
+            content,
+            language,
+            texts,
+            url_for("policy.current", lang=language, _external=True),
+            url_for("consent.record", _external=True),
+            gpc,
+            today,
+        )
+        built, _ = build_file(_builds().file(name))
+        # JSON is a JavaScript expression; "</" is escaped all the same.
+        literal = json.dumps(boot, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        body = built.replace(BOOT_PLACEHOLDER, literal.encode(), 1)
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = body
+    return body
 
 
 @bp.get("/widget/<name>")

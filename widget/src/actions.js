@@ -3,9 +3,10 @@ import { scan } from "./blocker.js";
 import { forget } from "./cleanup.js";
 import { emit } from "./events.js";
 import { consentUpdate } from "./gcm.js";
+import { fullConfig } from "./load.js";
 import { postReceipt, renderReceipts } from "./receipts.js";
 import { KEYS, getConsent, gpcApplies, saveChoice, state } from "./store.js";
-import { closeDialog, hideBanner, openDialog, readSwitches } from "./ui.js";
+import { closeDialog, dropCustomize, hideBanner, openDialog, readSwitches } from "./ui.js";
 
 /**
  * Applies the current consent to the page: Consent Mode update, activation of what is granted,
@@ -28,13 +29,25 @@ export function apply() {
 export function choose(action, consent) {
   const before = (state.stored && state.stored.c) || {};
   const after = saveChoice(consent).c;
-  for (const category of state.config.categories) {
-    if (before[category.key] && !after[category.key]) forget(category);
-  }
+  // What to delete is in the cookie details of the full configuration.
+  fullConfig().then(() => {
+    for (const category of state.config.categories) {
+      if (before[category.key] && !after[category.key]) forget(category);
+    }
+  }, () => {});
   postReceipt(action);
   closeDialog();
   hideBanner();
   apply();
+}
+
+/**
+ * Opens the preferences dialog once the full configuration is there; when the privacy center
+ * cannot be reached the banner's other choices remain and "Customize" goes away.
+ * @param {Element|null} from the control that opened it
+ */
+export function openPreferences(from) {
+  fullConfig().then(() => openDialog(from), dropCustomize);
 }
 
 /**
@@ -81,7 +94,7 @@ export function onClick(event, show) {
     closeDialog();
   } else if (control) {
     const action = control.getAttribute("data-pc-action");
-    if (action === "customize") openDialog(control);
+    if (action === "customize") openPreferences(control);
     else if (action === "accept-all") choose(action, acceptAll());
     else if (action === "reject-all" || action === "close") choose(action, allSet(false));
     else if (action === "save") choose(action, readSwitches());

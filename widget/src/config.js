@@ -1,3 +1,4 @@
+/* global __PC_CSS__ */
 // Where the widget comes from, and the site's configuration from the privacy center.
 
 /**
@@ -46,12 +47,53 @@ export async function fetchConfig(base, site, language) {
   return response.json();
 }
 
+/** Filled in by the privacy center at the widget's stable address (see views.py). */
+const BOOT = { b: "__PC_BOOT__" };
+
+/**
+ * The configuration the script carries for `site`, when it is in the wanted `language`: enough
+ * for the banner, the placeholders and the receipt panels, without the dialog's texts and the
+ * cookie details. Null when the script was served as built (hashed address) or for another
+ * language: the configuration is fetched first then.
+ * @param {string} site
+ * @param {string} language
+ * @returns {any}
+ */
+export function builtIn(site, language) {
+  const boot = /** @type {any} */ (BOOT.b);
+  if (typeof boot !== "object" || !boot.s[site] || (language && language !== boot.c.language)) return null;
+  return {
+    ...boot.c,
+    site,
+    policyVersion: boot.v,
+    maxAgeSeconds: boot.s[site][0],
+    cookieDomain: boot.s[site][1],
+    gpc: boot.g,
+  };
+}
+
+/**
+ * Installs the widget's styles: a constructed stylesheet (no request, allowed by a strict CSP
+ * without 'unsafe-inline'), else the built stylesheet of the same build.
+ * @param {string} href the built stylesheet
+ * @returns {Promise<void>|undefined}
+ */
+export function installStyles(href) {
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(__PC_CSS__);
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  } catch (error) {
+    return loadStylesheet(href);
+  }
+}
+
 /**
  * Adds the widget's stylesheet to the page.
  * @param {string} href
  * @returns {Promise<void>} settles when the sheet is loaded (or failed), so nothing shows unstyled
  */
-export function loadStylesheet(href) {
+function loadStylesheet(href) {
   return new Promise((resolve) => {
     const link = document.createElement("link");
     link.rel = "stylesheet";

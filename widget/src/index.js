@@ -1,12 +1,14 @@
-// The consent widget: <script src=".../widget/consent.js" data-site="KEY" defer></script>
-import { onClick, apply } from "./actions.js";
+// The consent widget: <script src=".../widget/consent.js?lang=xx" data-site="KEY" defer></script>
+/* global __PC_BUILD__ */
+import { onClick, apply, openPreferences } from "./actions.js";
 import { scan, watch } from "./blocker.js";
-import { baseOf, fetchConfig, languageOf, loadStylesheet, ownScript } from "./config.js";
+import { baseOf, builtIn, languageOf, installStyles, ownScript } from "./config.js";
 import { on } from "./events.js";
 import { consentDefault } from "./gcm.js";
-import { renderReceipts, retryPending } from "./receipts.js";
+import { fullConfig } from "./load.js";
+import { pending, renderReceipts, retryPending } from "./receipts.js";
 import { getConsent, loadChoice, state } from "./store.js";
-import { openDialog, showBanner } from "./ui.js";
+import { showBanner } from "./ui.js";
 
 if (!(window.PrivacyCenter && window.PrivacyCenter.__loaded)) init();
 
@@ -18,16 +20,17 @@ function init() {
     return false;
   });
   const show = (/** @type {Element|null} */ opener) => {
-    ready.then((ok) => ok && openDialog(opener || document.activeElement));
+    const from = opener || document.activeElement;
+    ready.then((ok) => ok && openPreferences(from));
   };
   window.PrivacyCenter = { __loaded: true, getConsent, show: () => show(null), on };
   document.addEventListener("click", (event) => onClick(event, show));
 }
 
 /**
- * Loads the configuration and the stylesheet, posts the receipts still pending, applies a stored
- * choice or shows the banner.
- * Until then nothing blocked runs.
+ * Shows the banner with what the script carries (no other request before it), or with the
+ * fetched configuration when the script was served as built; applies a stored choice; posts
+ * the receipts still pending. Until then nothing blocked runs.
  * @param {HTMLScriptElement|null} script
  * @returns {Promise<boolean>} true once ready
  */
@@ -35,9 +38,11 @@ async function start(script) {
   const site = script && script.dataset.site;
   if (!site) throw new Error('privacy center: the widget script needs a data-site="…" attribute');
   state.base = baseOf(script.src);
-  state.config = await fetchConfig(state.base, site, languageOf(script));
-  retryPending();
-  const styled = state.config.stylesheet ? loadStylesheet(state.config.stylesheet) : undefined;
+  const language = languageOf(script);
+  const styled = installStyles(`${state.base}/widget/consent.${__PC_BUILD__}.css`);
+  state.config = builtIn(site, language) || { site, language };
+  if (!state.config.texts) await fullConfig();
+  if (pending().length) retryPending();
   if (document.readyState === "loading") {
     await new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }));
   }

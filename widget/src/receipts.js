@@ -1,6 +1,7 @@
 // Proof of consent: the receipt posted for every choice, and the receipt panels of the page.
 /* global __PC_BUILD__ */
 import { h, nodes } from "./dom.js";
+import { fullConfig } from "./load.js";
 import { getConsent, gpcApplies, state } from "./store.js";
 
 /** The widget's own build id, baked in by widget/build.mjs. */
@@ -18,7 +19,8 @@ let retrying = false;
 /**
  * Posts the receipt of the stored choice. The cookie is already written; the body is kept in
  * localStorage until the server acknowledges it (or refuses it for good), and posted again with
- * the same receipt id once a little later on this page and on the next page load.
+ * the same receipt id once a little later on this page and on the next page load (also when
+ * the privacy center could not be reached at all).
  * @param {string} action accept-all | reject-all | save | close | embed
  * @returns {Promise<any>} the server's answer, or null when it could not be recorded (yet)
  */
@@ -30,19 +32,34 @@ export function postReceipt(action) {
     site: config.site,
     policyVersion: config.policyVersion,
     build: BUILD,
-    textsHash: config.textsHash,
+    textsHash: config.textsHash || null,
     language: config.language,
     action,
     gpc: gpcApplies(),
     choices: getConsent(),
   };
   keep(pending().concat(body));
-  return send(body);
+  return fullConfig().then(() => send(body), later);
 }
 
-/** Posts again every pending receipt (at widget start, then once more after a failure). */
+/**
+ * Posts again every pending receipt (at widget start, then once more after a failure), once
+ * the configuration is known: it says what the texts shown were.
+ */
 export function retryPending() {
-  for (const body of pending()) send(body);
+  fullConfig().then(() => {
+    for (const body of pending()) send(body);
+  }, later);
+}
+
+/**
+ * Plans the page's one retry, 5 seconds later.
+ * @returns {null}
+ */
+function later() {
+  if (!retrying) setTimeout(retryPending, 5000);
+  retrying = true;
+  return null;
 }
 
 /**
@@ -52,6 +69,8 @@ export function retryPending() {
  * @returns {Promise<any>} the server's answer, or null
  */
 function send(body) {
+  // Chosen before the configuration came (the banner's texts are the configuration's).
+  if (!body.textsHash) body.textsHash = state.config.textsHash;
   return fetch(state.config.apiUrl, {
     method: "POST",
     credentials: "omit",
@@ -61,11 +80,7 @@ function send(body) {
   })
     .catch(() => ({ status: 0 }))
     .then((response) => {
-      if (!response.ok && !REFUSED.includes(response.status)) {
-        if (!retrying) setTimeout(retryPending, 5000);
-        retrying = true;
-        return null;
-      }
+      if (!response.ok && !REFUSED.includes(response.status)) return later();
       keep(pending().filter((item) => item.receiptId !== body.receiptId));
       return response.ok ? response.json() : null;
     })
@@ -76,7 +91,7 @@ function send(body) {
  * The pending receipt bodies, oldest first (none when storage is unavailable or damaged).
  * @returns {any[]}
  */
-function pending() {
+export function pending() {
   try {
     const list = JSON.parse(localStorage.getItem(PENDING) || "[]");
     return Array.isArray(list) ? list.filter((item) => item && item.receiptId) : [];

@@ -61,7 +61,8 @@ export function loadChoice() {
   } catch (error) {
     // Absent or damaged: ask again.
   }
-  state.valid = !!state.stored && state.stored.v === state.config.policyVersion;
+  // ≥: the script (cached up to an hour) may know an older version than the visitor chose for.
+  state.valid = !!state.stored && state.stored.v >= state.config.policyVersion;
   return state.valid;
 }
 

@@ -15,20 +15,19 @@ const policyLink = (texts) => h("a", { href: state.config.policyUrl }, texts.pol
 
 const gpcNotice = (texts) => gpcApplies() && h("p", { class: "pc-gpc" }, texts.gpcNotice);
 
-/** Shows the first layer at the top of the page's focus order (it sits at the bottom of the screen). */
+/**
+ * Shows the first layer at the top of the page's focus order (it sits at the bottom of the
+ * screen). Its first Tab stop is its first choice; the policy link and "continue without
+ * accepting" (shown at the top right) come after the choices.
+ */
 export function showBanner() {
   if (banner) return;
   const { texts } = state.config;
   banner = h(
     "section",
     { class: "pc-banner", role: "region", "aria-labelledby": "pc-bt", lang: state.config.language },
-    h(
-      "div",
-      { class: "pc-head" },
-      h("h2", { id: "pc-bt" }, texts.bannerTitle),
-      h("button", { type: "button", class: "pc-close", "data-pc-action": "close" }, texts.close),
-    ),
-    h("p", {}, texts.bannerText, " ", policyLink(texts)),
+    h("h2", { id: "pc-bt" }, texts.bannerTitle),
+    h("p", {}, texts.bannerText),
     gpcNotice(texts),
     h(
       "div",
@@ -37,9 +36,19 @@ export function showBanner() {
       button("reject-all", texts.rejectAll),
       button("customize", texts.customize),
     ),
+    h("p", { class: "pc-links" }, policyLink(texts)),
+    h("button", { type: "button", class: "pc-close", "data-pc-action": "close" }, texts.close),
   );
   document.body.prepend(banner);
   document.documentElement.classList.add("pc-banner-open");
+}
+
+/** Without the configuration (privacy center unreachable) the banner offers no "Customize". */
+export function dropCustomize() {
+  const customize = banner && banner.querySelector('[data-pc-action="customize"]');
+  if (!customize) return;
+  if (document.activeElement === customize) banner.querySelector(".pc-btn").focus();
+  customize.remove();
 }
 
 /** Removes the banner (after a choice). */
