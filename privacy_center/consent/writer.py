@@ -33,12 +33,10 @@ class ReceiptNotRecorded(RuntimeError):
 class BatchInsert(Protocol):
     """Writes a batch of receipts' values (``consent.services.ReceiptBatchInsert``)."""
 
-    def prepare(self, rows: list[dict[str, Any]]) -> tuple[str, list[object]]:
+    def prepare(self, rows: list[dict[str, Any]]) -> Any:
         """The statement and its parameters."""
 
-    def execute(
-        self, connection: PoolProxiedConnection, statement: tuple[str, list[object]]
-    ) -> set[str]:
+    def execute(self, connection: PoolProxiedConnection, statement: Any) -> set[str]:
         """Run a prepared statement; the ids of the receipts that were new."""
 
 
