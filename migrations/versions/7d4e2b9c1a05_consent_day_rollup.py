@@ -23,6 +23,7 @@ def upgrade():
     sa.Column('site_id', sa.Integer(), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('widget_build', sa.String(length=64), nullable=False),
+    sa.Column('slot', sa.SmallInteger(), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('accept_all', sa.Integer(), nullable=False),
     sa.Column('reject_all', sa.Integer(), nullable=False),
@@ -35,7 +36,7 @@ def upgrade():
     sa.Column('granted_social', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_consent_day_site_id_site')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_day')),
-    sa.UniqueConstraint('day', 'site_id', 'language', 'widget_build', name='uq_consent_day_key')
+    sa.UniqueConstraint('day', 'site_id', 'language', 'widget_build', 'slot', name='uq_consent_day_key')
     )
 
 

@@ -27,7 +27,11 @@ ACTION_COLUMNS = {
     "close": "closed",
     "embed": "embed",
 }
-KEY_COLUMNS = ("day", "site_id", "language", "widget_build")
+KEY_COLUMNS = ("day", "site_id", "language", "widget_build", "slot")
+# Rows per key on PostgreSQL: each batch picks one at random, so the server processes' batches
+# (which commit concurrently there) seldom wait for each other on one row's lock. SQLite writes
+# one batch at a time anyway: slot 0.
+SLOTS = 16
 COUNT_COLUMNS = (
     "total",
     *ACTION_COLUMNS.values(),
@@ -53,7 +57,7 @@ def counts_of(action: str, choices: Mapping[str, bool]) -> list[int]:
     ]
 
 
-def pg_with_rollup(insert_sql: str) -> str:
+def pg_with_rollup(insert_sql: str, slot: int) -> str:
     """Wrap the receipts' ``INSERT .. RETURNING receipt_id`` so that the rows it inserts (only
     those: a retried receipt is not counted twice) are added to the rollup in the same statement.
     Keys are written in order, so two batches never wait on each other's rows crosswise."""
@@ -70,7 +74,8 @@ def pg_with_rollup(insert_sql: str) -> str:
         f"WITH inserted AS ({insert_sql[: -len(returning)]} RETURNING {PG_RETURNING}), ",
         f"counted AS (INSERT INTO consent_day ({_ALL}) ",
         "SELECT (recorded_at AT TIME ZONE 'UTC')::date, site_id, language, widget_build, ",
-        f"count(*), {actions}, {granted} FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        f"{int(slot)}, count(*), {actions}, {granted} FROM inserted ",
+        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
         f"{_UPSERT}) SELECT receipt_id FROM inserted",  # noqa: S608
     ]
     return "".join(parts)
@@ -98,7 +103,7 @@ class SqliteRollup:
         if not grouped:
             return None
         marks = ", ".join("?" * len(COUNT_COLUMNS))
-        one = f"(?, (SELECT id FROM site WHERE key = ?), ?, ?, {marks})"  # noqa: S608
+        one = f"(?, (SELECT id FROM site WHERE key = ?), ?, ?, 0, {marks})"  # noqa: S608
         parameters: list[object] = []
         for (day, site_key, language, build), counts in sorted(grouped.items()):
             day_value = self._day(day) if self._day else day
@@ -159,7 +164,7 @@ def backfill(session: Session) -> tuple[int, int]:
         session.execute(
             insert(ConsentDay),
             [
-                dict(zip(KEY_COLUMNS, (_as_date(row[0]), *row[1:4]), strict=True))
+                dict(zip(KEY_COLUMNS, (_as_date(row[0]), *row[1:4], 0), strict=True))
                 | dict(zip(COUNT_COLUMNS, (int(n or 0) for n in row[4:]), strict=True))
                 for row in rows
             ],

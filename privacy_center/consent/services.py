@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import uuid
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from ..models import Site as SiteRecord
 from ..models.types import utcnow
 from ..operator import Site
 from ..policy.registry import CATEGORY_KEYS, Registry
-from .rollup import SqliteRollup, pg_with_rollup
+from .rollup import SLOTS, SqliteRollup, pg_with_rollup
 from .writer import ReceiptNotRecorded, ReceiptWriter
 
 ACTIONS = ("accept-all", "reject-all", "save", "close", "embed")
@@ -224,7 +225,7 @@ class ReceiptBatchInsert:
             parameters.append(row["site_key"])
         sql = self._prefix + ", ".join([self._row] * len(rows)) + self._suffix
         if self._postgresql:
-            sql = pg_with_rollup(sql)
+            sql = pg_with_rollup(sql, random.randrange(SLOTS))  # noqa: S311 (not a secret)
         return PreparedBatch(sql, parameters, rows)
 
     def execute(self, connection: PoolProxiedConnection, statement: PreparedBatch) -> set[str]:

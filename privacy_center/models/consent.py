@@ -68,6 +68,9 @@ class ConsentDay(db.Model):
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
     language: Mapped[str] = mapped_column(String(8))
     widget_build: Mapped[str] = mapped_column(String(64))
+    # The same key is spread over a few rows, so that concurrent batches of receipts (one per
+    # server process) rarely wait on each other's row lock; figures sum the slots.
+    slot: Mapped[int] = mapped_column(SmallInteger, default=0)
     total: Mapped[int] = mapped_column(Integer)
     accept_all: Mapped[int] = mapped_column(Integer)
     reject_all: Mapped[int] = mapped_column(Integer)
@@ -83,7 +86,9 @@ class ConsentDay(db.Model):
     site: Mapped[Site] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("day", "site_id", "language", "widget_build", name="uq_consent_day_key"),
+        UniqueConstraint(
+            "day", "site_id", "language", "widget_build", "slot", name="uq_consent_day_key"
+        ),
     )
 
     def __repr__(self) -> str:
