@@ -57,10 +57,11 @@ def counts_of(action: str, choices: Mapping[str, bool]) -> list[int]:
     ]
 
 
-def pg_with_rollup(insert_sql: str, slot: int) -> str:
+def pg_with_rollup(insert_sql: str) -> str:
     """Wrap the receipts' ``INSERT .. RETURNING receipt_id`` so that the rows it inserts (only
     those: a retried receipt is not counted twice) are added to the rollup in the same statement.
-    Keys are written in order, so two batches never wait on each other's rows crosswise."""
+    Its last parameter is the slot. Keys are written in order, so two batches never wait on
+    each other's rows crosswise."""
     returning = " RETURNING receipt_id"
     if not insert_sql.endswith(returning):
         raise ValueError("the receipts' INSERT must end with RETURNING receipt_id")
@@ -74,7 +75,7 @@ def pg_with_rollup(insert_sql: str, slot: int) -> str:
         f"WITH inserted AS ({insert_sql[: -len(returning)]} RETURNING {PG_RETURNING}), ",
         f"counted AS (INSERT INTO consent_day ({_ALL}) ",
         "SELECT (recorded_at AT TIME ZONE 'UTC')::date, site_id, language, widget_build, ",
-        f"{int(slot)}, count(*), {actions}, {granted} FROM inserted ",
+        f"%s::smallint, count(*), {actions}, {granted} FROM inserted ",
         "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
         f"{_UPSERT}) SELECT receipt_id FROM inserted",  # noqa: S608
     ]
