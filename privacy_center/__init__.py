@@ -24,6 +24,7 @@ from . import (
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
+from .consent_records.setup import init_app as init_consent_records
 from .content import EXTENSION_KEY, load_content
 from .cookie_scan.setup import init_app as init_cookie_scan
 from .exports.setup import init_app as init_exports
@@ -91,6 +92,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_postmortem(app)
     init_retention(app)
     init_cookie_scan(app)
+    init_consent_records(app)
     init_recipients(app)
     demo.init_app(app)
     audit.init_app(app)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .accounts.demo import seed_audience_statistics, seed_demo_accounts
+from .consent.rollup import backfill
 from .content import OperatorContent, get_content
 from .extensions import db
 from .models import Site
@@ -46,6 +47,9 @@ def seed_demo(session: Session, content: OperatorContent) -> SeedReport:
     accounts = seed_demo_accounts(session, content.operator.today(), content=content)
     audience = seed_audience_statistics(session, content.operator.today())
     session.commit()
+    if accounts:
+        # The demo holders' consent receipts, counted on the consent dashboard.
+        backfill(session)
     return SeedReport(created, updated, unchanged, accounts, audience)
 
 

@@ -18,7 +18,7 @@ from test_consent_api import ORIGIN
 from privacy_center.consent.views import WRITER
 from privacy_center.consent.writer import ReceiptNotRecorded
 from privacy_center.extensions import db as database
-from privacy_center.models import ConsentReceipt
+from privacy_center.models import ConsentDay, ConsentReceipt
 
 
 @pytest.fixture
@@ -34,6 +34,10 @@ def grouped_app(app, make_app):
     with grouped.app_context():
         database.session.execute(
             delete(ConsentReceipt).where(ConsentReceipt.receipt_id.in_(posted))
+        )
+        # Their counts too (this file's receipts are of the build "0123456789ab").
+        database.session.execute(
+            delete(ConsentDay).where(ConsentDay.widget_build == "0123456789ab")
         )
         database.session.commit()
         database.engine.dispose()

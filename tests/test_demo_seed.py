@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, func, select
 
-from privacy_center.models import ConsentReceipt, Site
+from privacy_center.models import ConsentDay, ConsentReceipt, Site
 
 
 @pytest.fixture
 def empty_sites(db):
     """No site yet (browser tests may have created one for real); rolled back after the test."""
     db.execute(delete(ConsentReceipt))
+    db.execute(delete(ConsentDay))
     db.execute(delete(Site))
     db.commit()
 

@@ -728,6 +728,45 @@ PROMISES: tuple[Promise, ...] = (
             "test_security_sessions.py::test_a_staff_session_ends_after_its_lifetime_whatever_the_activity",
         ),
     ),
+    # --- issue 19, item 5: consent records for staff -------------------------------------------
+    Promise(
+        SAID,
+        "Each export is noted in the audit log with who made it and its filter.",
+        (
+            "test_consent_records.py::test_every_export_is_audited_with_its_filter",
+            "test_consent_records.py::test_bad_filters_are_refused_with_a_message_and_export_nothing",
+        ),
+    ),
+    Promise(
+        README,
+        "The consent dashboard reads a daily rollup (counts per UTC day, site, language and widget "
+        "build) that is written with each batch of receipts, in the same transaction, never the "
+        "receipts themselves;",
+        (
+            "test_consent_records.py::test_each_receipt_is_counted_in_the_rollup_as_it_is_written",
+            "test_consent_records.py::test_group_committed_batches_update_the_rollup_with_their_receipts",
+            "test_consent_records.py::test_the_dashboard_reads_the_rollup_not_the_receipts",
+            "test_consent_records.py::test_dashboard_figures_from_the_rollup_equal_a_direct_count",
+        ),
+    ),
+    Promise(
+        README,
+        "rebuilds it from the stored receipts (once after the upgrade that adds it; running it "
+        "again changes nothing).",
+        ("test_consent_records.py::test_backfill_counts_existing_receipts_and_is_idempotent",),
+    ),
+    Promise(
+        README,
+        "streamed, each receipt with the hash of the texts shown and its widget build (with the "
+        "build's file, integrity hash and build date while the manifest lists it); a bad filter is "
+        "answered 400 with what is wrong",
+        (
+            "test_consent_records.py::test_csv_export_streams_receipts_with_their_texts_hash_and_build",
+            "test_consent_records.py::test_exports_name_the_widget_build_files_and_integrity",
+            "test_consent_records.py::test_json_export_is_one_document_streamed_in_pieces",
+            "test_consent_records.py::test_bad_filters_are_refused_with_a_message_and_export_nothing",
+        ),
+    ),
 )
 
 

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from ..extensions import db
+from .rollup import backfill
 from .services import find_receipt, receipt_document
 
 consent_cli = AppGroup("consent", help="Proof of consent.")
@@ -21,3 +22,10 @@ def receipt_command(receipt_id: str) -> None:
     if stored is None:
         raise click.ClickException(f"no consent receipt has the id {receipt_id!r}")
     click.echo(json.dumps(receipt_document(stored, stored.site.key), indent=2, ensure_ascii=False))
+
+
+@consent_cli.command("rollup-backfill")
+def rollup_backfill_command() -> None:
+    """Rebuild the consent dashboard's daily counts from the stored receipts (idempotent)."""
+    days, rows = backfill(db.session)
+    click.echo(f"consent rollup rebuilt: {days} day(s), {rows} row(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection, Dialect, select
@@ -25,6 +27,7 @@ from ..models import Site as SiteRecord
 from ..models.types import utcnow
 from ..operator import Site
 from ..policy.registry import CATEGORY_KEYS, Registry
+from .rollup import SLOTS, SqliteRollup, pg_with_rollup
 from .writer import ReceiptNotRecorded, ReceiptWriter
 
 ACTIONS = ("accept-all", "reject-all", "save", "close", "embed")
@@ -178,6 +181,21 @@ RECEIPT_COLUMNS = (
 )  # fmt: skip
 
 
+# The PostgreSQL array type of each column handed to unnest().
+_PG_ARRAYS = {
+    "receipt_id": "text", "visitor_id": "text", "recorded_at": "timestamptz",
+    "policy_version": "smallint", "widget_build": "text", "texts_hash": "text",
+    "language": "text", "action": "text", "method": "text", "gpc": "boolean", "choices": "text",
+    "browser_family": "text", "site_key": "text",
+}  # fmt: skip
+
+
+class PreparedBatch(NamedTuple):
+    sql: str
+    parameters: list[object]
+    rows: list[dict[str, object]]
+
+
 class ReceiptBatchInsert:
     """One multi-row INSERT of receipts on the driver's own cursor, for the group commit.
 
@@ -185,7 +203,8 @@ class ReceiptBatchInsert:
     runs the driver directly, with SQLAlchemy's own bind processors for every column (so values
     are stored exactly as the ORM stores them). The site's id is looked up inside the statement;
     ON CONFLICT makes a retried post a no-op; RETURNING tells which receipts were new. Used for
-    a batch and for a receipt alone: the product has one receipt INSERT.
+    a batch and for a receipt alone: the product has one receipt INSERT. The new receipts are
+    added to the daily rollup in the same statement (PostgreSQL) or transaction (SQLite).
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -203,24 +222,51 @@ class ReceiptBatchInsert:
         columns = ", ".join(RECEIPT_COLUMNS)
         self._prefix = f"INSERT INTO consent_receipt ({columns}, site_id) VALUES "  # noqa: S608
         self._suffix = " ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id"
+        self._postgresql = dialect.name == "postgresql"
+        self._sqlite_rollup = None if self._postgresql else SqliteRollup(dialect)
+        if self._postgresql:
+            # One array per column, whatever the batch size: the statement's text never changes,
+            # so the driver prepares it once per connection (no parsing nor planning per batch).
+            arrays = ", ".join(
+                f"%s::{_PG_ARRAYS[name]}[]" for name in (*RECEIPT_COLUMNS, "site_key")
+            )
+            picked = ", ".join(
+                f"r.{name}::json" if name == "choices" else f"r.{name}" for name in RECEIPT_COLUMNS
+            )
+            insert = [
+                f"INSERT INTO consent_receipt ({columns}, site_id) SELECT {picked}, site.id ",
+                f"FROM unnest({arrays}) AS r({columns}, site_key) ",
+                f"LEFT JOIN site ON site.key = r.site_key{self._suffix}",
+            ]
+            self._pg_insert = pg_with_rollup("".join(insert))
 
-    def prepare(self, rows: list[dict[str, object]]) -> tuple[str, list[object]]:
+    def prepare(self, rows: list[dict[str, object]]) -> PreparedBatch:
         """The statement and its parameters, made before the write lock is taken."""
         parameters: list[object] = []
+        if self._postgresql:
+            for name, process in self._processors:
+                parameters.append([process(row[name]) if process else row[name] for row in rows])
+            parameters.append([row["site_key"] for row in rows])
+            parameters.append(random.randrange(SLOTS))  # noqa: S311 (not a secret)
+            return PreparedBatch(self._pg_insert, parameters, rows)
         for row in rows:
             for name, process in self._processors:
                 parameters.append(process(row[name]) if process else row[name])
             parameters.append(row["site_key"])
-        return self._prefix + ", ".join([self._row] * len(rows)) + self._suffix, parameters
+        sql = self._prefix + ", ".join([self._row] * len(rows)) + self._suffix
+        return PreparedBatch(sql, parameters, rows)
 
-    def execute(
-        self, connection: PoolProxiedConnection, statement: tuple[str, list[object]]
-    ) -> set[str]:
+    def execute(self, connection: PoolProxiedConnection, statement: PreparedBatch) -> set[str]:
         """Run a prepared statement on a driver connection; the ids of the new receipts."""
         cursor = connection.cursor()
         try:
-            cursor.execute(*statement)
-            return {returned[0] for returned in cursor.fetchall()}
+            cursor.execute(statement.sql, statement.parameters)
+            inserted = {returned[0] for returned in cursor.fetchall()}
+            if self._sqlite_rollup is not None:
+                rollup = self._sqlite_rollup.prepare(statement.rows, inserted)
+                if rollup is not None:
+                    cursor.execute(*rollup)
+            return inserted
         finally:
             cursor.close()
 

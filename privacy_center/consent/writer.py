@@ -33,12 +33,10 @@ class ReceiptNotRecorded(RuntimeError):
 class BatchInsert(Protocol):
     """Writes a batch of receipts' values (``consent.services.ReceiptBatchInsert``)."""
 
-    def prepare(self, rows: list[dict[str, Any]]) -> tuple[str, list[object]]:
+    def prepare(self, rows: list[dict[str, Any]]) -> Any:
         """The statement and its parameters."""
 
-    def execute(
-        self, connection: PoolProxiedConnection, statement: tuple[str, list[object]]
-    ) -> set[str]:
+    def execute(self, connection: PoolProxiedConnection, statement: Any) -> set[str]:
         """Run a prepared statement; the ids of the receipts that were new."""
 
 
@@ -51,38 +49,47 @@ class _Pending:
     # Set to wake the request up: its batch was written, or it is to write the next one.
     wake: threading.Event = field(default_factory=threading.Event)
     leads_next: bool = False
+    # Holds one of the writer's turns to write (given on arrival or handed on by a writer).
+    leader: bool = False
 
 
 class ReceiptWriter:
     """Writes receipts in batches, written by the requests themselves.
 
-    A request hands its receipt in. When no batch is being written, it writes one: every
-    receipt waiting at that moment (its own included). Otherwise it waits. When a batch is
-    committed, the requests of that batch are woken up to answer, and the first waiting request,
-    if any, is woken up to write the next batch. A request writes only while its own receipt is
-    waiting, so none is held up writing for others indefinitely; no thread of its own (nothing
-    to restart after a fork); under load most receipts share a commit.
+    A request hands its receipt in. When fewer than ``concurrent`` batches are being written,
+    it writes one: every receipt waiting at that moment (its own included). Otherwise it waits.
+    When a batch is committed, the requests of that batch are woken up to answer, and the first
+    waiting request, if any, is woken up to write the next batch. A request writes only while
+    its own receipt is waiting, so none is held up writing for others indefinitely; no thread of
+    its own (nothing to restart after a fork); under load most receipts share a commit.
 
-    On SQLite, the workers' batches take turns on a lock file beside the database: the kernel
-    hands it to the next worker as soon as it is free, where SQLite's own busy handler would
-    sleep and poll for its write lock (an idle millisecond or more per batch).
+    On PostgreSQL two batches of a process may be in flight at once, each on its own connection:
+    while one waits for its commit to reach the disk, the next is sent (the server flushes the
+    two commits together), instead of every request waiting a whole commit before its own.
+    Each request still answers only once its own batch is committed.
+
+    On SQLite, one batch at a time; the workers' batches take turns on a lock file beside the
+    database: the kernel hands it to the next worker as soon as it is free, where SQLite's own
+    busy handler would sleep and poll for its write lock (an idle millisecond or more per batch).
     """
 
-    def __init__(self, engine: Engine, insert: BatchInsert) -> None:
+    def __init__(self, engine: Engine, insert: BatchInsert, concurrent: int | None = None) -> None:
         self._engine = engine
         self._insert_rows = insert
         self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
-        self._writing = False
-        # Batches are written one at a time, so one connection serves them all: no pool
-        # checkout and liveness ping per batch. A failed batch drops it; the next one reconnects.
-        # It is the driver's own: SQLAlchemy's machinery around a statement costs more than the
-        # driver's work.
-        self._connection: PoolProxiedConnection | None = None
+        sqlite = engine.dialect.name == "sqlite"
+        self._concurrent = 1 if sqlite else (concurrent or 2)
+        self._writers = 0
+        # One connection per batch in flight, kept between batches: no pool checkout and
+        # liveness ping per batch. A failed batch drops its own; the next one reconnects.
+        # They are the driver's own: SQLAlchemy's machinery around a statement costs more than
+        # the driver's work.
+        self._idle: list[PoolProxiedConnection] = []
         self._pid = 0
         # SQLite's driver is in autocommit mode (``configure_sqlite``): a batch begins by taking
         # the write lock, as every transaction there does.
-        self._begin = SQLITE_BEGIN if engine.dialect.name == "sqlite" else None
+        self._begin = SQLITE_BEGIN if sqlite else None
         self._lock_path = sqlite_lock_path(engine, "receipts")
         self._lock_file: IO[str] | None = None
         # Sites whose row is known to exist (the statement looks their id up).
@@ -94,8 +101,10 @@ class ReceiptWriter:
         deadline = time.monotonic() + timeout
         with self._lock:
             self._waiting.append(pending)
-            leads = not self._writing
-            self._writing = True
+            leads = self._writers < self._concurrent
+            if leads:
+                self._writers += 1
+                pending.leader = True
         while True:
             if leads:
                 self._write_next_batch()
@@ -105,7 +114,7 @@ class ReceiptWriter:
             woken = pending.wake.wait(max(remaining, 0.05))
             with self._lock:
                 pending.wake.clear()
-                if pending.done:
+                if pending.done and not pending.leads_next:
                     break
                 leads, pending.leads_next = pending.leads_next, False
                 if not leads and not woken and remaining <= 0 and pending in self._waiting:
@@ -118,12 +127,12 @@ class ReceiptWriter:
         return pending.created
 
     def close(self) -> None:
-        """Close the batches' connection and lock file (the next batch would open others)."""
+        """Close the batches' connections and lock file (the next batch would open others)."""
         with self._lock:
-            connection, self._connection = self._connection, None
+            idle, self._idle = self._idle, []
             lock_file, self._lock_file = self._lock_file, None
             self._pid = 0
-        if connection is not None:
+        for connection in idle:
             # Closed for good, not returned to the pool: it may be in autocommit mode.
             connection.invalidate()
         if lock_file is not None:
@@ -134,17 +143,20 @@ class ReceiptWriter:
             batch = self._waiting[:MAX_BATCH]
             del self._waiting[:MAX_BATCH]
         try:
-            self._write(batch)
+            if batch:
+                self._write(batch)
         finally:
             with self._lock:
                 for pending in batch:
                     pending.done = True
                 to_wake = list(batch)
-                if self._waiting:
-                    self._waiting[0].leads_next = True
-                    to_wake.append(self._waiting[0])
+                # This turn to write goes to the first waiting request that holds none.
+                heir = next((pending for pending in self._waiting if not pending.leader), None)
+                if heir is not None:
+                    heir.leader = heir.leads_next = True
+                    to_wake.append(heir)
                 else:
-                    self._writing = False
+                    self._writers -= 1
             for pending in to_wake:
                 pending.wake.set()
 
@@ -171,20 +183,21 @@ class ReceiptWriter:
 
     def _insert(self, batch: list[_Pending]) -> set[str]:
         statement = self._insert_rows.prepare([pending.values for pending in batch])
-        # A connection or lock file opened before a fork (gunicorn --preload) belongs to the
-        # parent (and a lock taken on that file would be the parent's lock too).
-        if self._pid != os.getpid():
-            self._connection = None
-            self._lock_file = open(self._lock_path, "a") if self._lock_path else None  # noqa: SIM115
-            self._pid = os.getpid()
-        if self._connection is None:
-            self._connection = self._engine.raw_connection()
+        with self._lock:
+            # A connection or lock file opened before a fork (gunicorn --preload) belongs to
+            # the parent (and a lock taken on that file would be the parent's lock too).
+            if self._pid != os.getpid():
+                self._idle = []
+                self._lock_file = open(self._lock_path, "a") if self._lock_path else None  # noqa: SIM115
+                self._pid = os.getpid()
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._engine.raw_connection()
             if not self._begin:
                 # The batch is one statement, so it can be its own transaction: one round trip
                 # to the server instead of a BEGIN, the INSERT and a COMMIT.
                 dialect = self._engine.dialect
-                dialect.set_isolation_level(self._connection.dbapi_connection, "AUTOCOMMIT")
-        connection = self._connection
+                dialect.set_isolation_level(connection.dbapi_connection, "AUTOCOMMIT")
         try:
             with self._turn():
                 if self._begin:
@@ -192,11 +205,12 @@ class ReceiptWriter:
                 inserted = self._insert_rows.execute(connection, statement)
                 if self._begin:
                     connection.commit()
-            return inserted
         except Exception:
-            self._connection = None
             connection.invalidate()
             raise
+        with self._lock:
+            self._idle.append(connection)
+        return inserted
 
     @contextmanager
     def _turn(self) -> Iterator[None]:

@@ -15,7 +15,7 @@ from .account import (
 )
 from .activity import AccountActivity
 from .audit import AuditEvent
-from .consent import ConsentReceipt
+from .consent import ConsentDay, ConsentReceipt
 from .cookie_scan import CookieScan
 from .export import DataExport
 from .letter import Letter, ReminderSent, RequestNote
@@ -38,6 +38,7 @@ __all__ = [
     "BrowsingEvent",
     "CommunicationPreference",
     "Complaint",
+    "ConsentDay",
     "ConsentLink",
     "ConsentReceipt",
     "CookieScan",

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -43,3 +53,43 @@ class ConsentReceipt(db.Model):
 
     def __repr__(self) -> str:
         return f"<ConsentReceipt {self.receipt_id}>"
+
+
+class ConsentDay(db.Model):
+    """The day's choices of one site, language and widget build, counted as receipts are written.
+
+    The consent dashboard reads these rows, never the receipts: they are added to in the same
+    statement or transaction as each batch of receipts (``consent.rollup``), and rebuilt from
+    the receipts by ``flask consent rollup-backfill``. Counts only: nothing about a visitor.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)  # UTC day of recorded_at
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    widget_build: Mapped[str] = mapped_column(String(64))
+    # The same key is spread over a few rows, so that concurrent batches of receipts (one per
+    # server process) rarely wait on each other's row lock; figures sum the slots.
+    slot: Mapped[int] = mapped_column(SmallInteger, default=0)
+    total: Mapped[int] = mapped_column(Integer)
+    accept_all: Mapped[int] = mapped_column(Integer)
+    reject_all: Mapped[int] = mapped_column(Integer)
+    customised: Mapped[int] = mapped_column(Integer)  # action "save"
+    closed: Mapped[int] = mapped_column(Integer)  # "continue without accepting"
+    embed: Mapped[int] = mapped_column(Integer)  # allowed from an embed's placeholder
+    # Receipts granting each optional category (functional is always granted: ``total``).
+    granted_analytics: Mapped[int] = mapped_column(Integer)
+    granted_advertising: Mapped[int] = mapped_column(Integer)
+    granted_personalization: Mapped[int] = mapped_column(Integer)
+    granted_social: Mapped[int] = mapped_column(Integer)
+
+    site: Mapped[Site] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "day", "site_id", "language", "widget_build", "slot", name="uq_consent_day_key"
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"<ConsentDay {self.day} site={self.site_id} {self.language} {self.widget_build}>"
