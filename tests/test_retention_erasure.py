@@ -262,6 +262,8 @@ NOT_ABOUT_HOLDERS = {
     "mail_intent",
     # the cookie scanner's reports: what a fresh headless browser saw on the operator's site
     "cookie_scan",
+    # daily counts of consent choices per site, language and build: no visitor, no receipt id
+    "consent_day",
 }
 
 

@@ -465,6 +465,8 @@ DOWNLOADS = {
     "staff.document_page",
     "staff.document_original",
     "staff.letter_pdf",
+    "consent_records.export_csv",
+    "consent_records.export_json",
 }
 SIGN_IN_STEPS = {"staff.sign_in", "staff.code", "staff.enrol"}
 
