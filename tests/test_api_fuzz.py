@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from test_consent_api import ORIGIN
 
 from privacy_center.config import PROJECT_ROOT
+from privacy_center.consent.choices import optional_services
 from privacy_center.consent.views import OPENAPI_FILE, openapi_description
 from privacy_center.content import load_content
 from privacy_center.models import ConsentReceipt
@@ -58,7 +59,8 @@ def served_description() -> str:
     operator = content.operator
     current = content.current_version(operator.today()).number
     sites = [site.key for site in operator.sites]
-    return openapi_description(sites, list(operator.languages), current)
+    services = optional_services(content.registry)
+    return openapi_description(sites, list(operator.languages), current, services)
 
 
 schema = schemathesis.openapi.from_file(served_description())

@@ -154,6 +154,8 @@ def test_granting_analytics_runs_it_without_reload_then_reload_remembers(visit, 
     assert page.page.evaluate("PrivacyCenter.getConsent()") == {
         "functional": True, "analytics": True, "advertising": False,
         "personalization": False, "social": False,
+        "services": {"google-analytics": True, "google-ads": False, "meta-pixel": False,
+                     "ab-tasty": False, "youtube": False, "x-twitter": False},
     }  # fmt: skip
 
     # The receipt is in the database and the visitor can look it up.

@@ -255,3 +255,59 @@ def test_max_age_follows_calendar_months():
     day = 86400
     assert max_age_seconds(6, date(2026, 1, 31)) == 181 * day  # to 31 July 2026
     assert max_age_seconds(13, date(2026, 1, 31)) == 393 * day  # to 28 February 2027
+
+
+SERVICES = {
+    "google-analytics": True, "google-ads": True, "meta-pixel": False, "ab-tasty": False,
+    "youtube": False, "x-twitter": False,
+}  # fmt: skip
+
+
+def test_receipt_carries_the_choice_of_each_service(client, db, receipt_payload):
+    choices = {"functional": True, "analytics": True, "advertising": True,
+               "personalization": False, "social": False}  # fmt: skip
+    payload = receipt_payload(choices=choices, services=SERVICES)
+    assert post(client, payload).status_code == 201
+    stored = client.get(f"/api/v1/consents/{payload['receiptId']}").get_json()
+    assert stored["services"] == SERVICES and stored["choices"] == choices
+    row = db.scalar(select(ConsentReceipt).where(ConsentReceipt.receipt_id == payload["receiptId"]))
+    assert row.services == SERVICES
+    # The same receipt id with another service's choice is a different choice.
+    other = dict(payload, services={**SERVICES, "google-ads": False, "meta-pixel": True})
+    assert post(client, other).status_code == 409
+
+
+def test_receipt_with_services_agreeing_with_choices_is_recorded(client, receipt_payload):
+    assert post(client, receipt_payload(services=ANALYTICS_ONLY)).status_code == 201
+
+
+def test_receipt_without_services_grants_them_with_their_category(client, receipt_payload):
+    payload = receipt_payload()  # analytics granted, the rest refused; no "services"
+    assert post(client, payload).status_code == 201
+    stored = client.get(f"/api/v1/consents/{payload['receiptId']}").get_json()
+    assert stored["services"] == ANALYTICS_ONLY
+
+
+# Agrees with valid_receipt's choices: analytics granted, the rest refused.
+ANALYTICS_ONLY = {key: key == "google-analytics" for key in SERVICES}
+
+
+@pytest.mark.parametrize(
+    "services",
+    [
+        {**ANALYTICS_ONLY, "meta-pixel": True},  # advertising refused, one of its services not
+        {**ANALYTICS_ONLY, "google-analytics": False},  # analytics granted, its only service not
+        {**ANALYTICS_ONLY, "unknown-tracker": True},
+        {key: value for key, value in ANALYTICS_ONLY.items() if key != "youtube"},
+        {**ANALYTICS_ONLY, "youtube": "yes"},
+        {**ANALYTICS_ONLY, "allopass-site": True},  # functional services are not switches
+        ["google-analytics"],
+        None,
+    ],
+)
+def test_services_that_contradict_or_miss_get_400(client, db, receipt_payload, services):
+    payload = receipt_payload(services=services)
+    response = post(client, payload)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["field"] == "services"
+    assert count(db, payload["receiptId"]) == 0

@@ -184,6 +184,19 @@ def test_a_cookie_living_over_13_months_stops_loading_and_is_named(content_copy)
     assert "'_ga'" in message and "13 months" in message and "cookies.yaml" in message
 
 
+def test_a_consent_mode_signal_of_another_category_stops_loading(content_copy):
+    registry = content_copy / "cookies.yaml"
+    text = registry.read_text(encoding="utf-8")
+    # Google Analytics (analytics) may not drive an advertising signal.
+    changed = text.replace("consent_mode: [analytics_storage]", "consent_mode: [ad_storage]")
+    assert changed != text
+    registry.write_text(changed, encoding="utf-8")
+    with pytest.raises(
+        ContentError, match="'ad_storage' is not a Consent Mode signal of analytics"
+    ):
+        load_content(content_copy)
+
+
 def test_a_heading_without_anchor_is_refused(content_copy):
     policy = content_copy / "policy" / "v1" / "de.md"
     policy.write_text(

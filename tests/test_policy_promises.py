@@ -739,6 +739,36 @@ PROMISES: tuple[Promise, ...] = (
     ),
     Promise(
         README,
+        "Choices per service: inside each category the preferences dialog lists the services of "
+        "the cookie registry (`content/cookies.yaml`) with their own switch. The category's "
+        "switch turns all its services on or off, and a category counts as granted when any of "
+        "its services is.",
+        (
+            "test_browser_widget_services.py::"
+            "test_each_service_has_its_own_switch_and_the_category_follows",
+            "test_consent_api.py::test_services_that_contradict_or_miss_get_400",
+        ),
+    ),
+    Promise(
+        README,
+        '`data-consent="CATEGORY:SERVICE"` waits for that one service; receipts, `getConsent()` '
+        "and `pc:change` carry `services`, and Google Consent Mode signals follow the services a "
+        "registry entry maps to them (`consent_mode`).",
+        (
+            "test_browser_widget_services.py::test_data_consent_for_one_service_waits_for_that_service",
+            "test_browser_widget_services.py::"
+            "test_each_service_has_its_own_switch_and_the_category_follows",
+            "test_consent_api.py::test_receipt_carries_the_choice_of_each_service",
+        ),
+    ),
+    Promise(
+        README,
+        "plus `services`: optional, so that a widget cached before services existed is still "
+        "recorded, each service then following its category)",
+        ("test_consent_api.py::test_receipt_without_services_grants_them_with_their_category",),
+    ),
+    Promise(
+        README,
         "The consent dashboard reads a daily rollup (counts per UTC day, site, language and widget "
         "build) that is written with each batch of receipts, in the same transaction, never the "
         "receipts themselves;",

@@ -27,6 +27,7 @@ from ..models import Site as SiteRecord
 from ..models.types import utcnow
 from ..operator import Site
 from ..policy.registry import CATEGORY_KEYS, Registry
+from .choices import ABSENT, service_entries, validate_services
 from .rollup import SLOTS, SqliteRollup, pg_with_rollup
 from .writer import ReceiptNotRecorded, ReceiptWriter
 
@@ -35,6 +36,8 @@ RECEIPT_FIELDS = {
     "receiptId", "visitorId", "site", "policyVersion", "build", "textsHash",
     "language", "action", "gpc", "choices",
 }  # fmt: skip
+# Optional: widget builds cached before services existed post without them (choices.py).
+OPTIONAL_RECEIPT_FIELDS = {"services"}
 MAX_RECEIPT_BYTES = 2048
 # \Z, not $: "$" also matches before a final newline, which would let "<uuid>\n" through.
 _HEX = re.compile(r"^[0-9a-f]+\Z")
@@ -68,6 +71,7 @@ class ReceiptInput:
     action: str
     gpc: bool
     choices: dict[str, bool]
+    services: dict[str, bool]
 
     @property
     def method(self) -> str:
@@ -105,7 +109,7 @@ def validate_receipt(data: object, content: OperatorContent, today: date) -> Rec
     """Check a posted receipt strictly: exact fields, types and values, or InvalidReceipt."""
     if not isinstance(data, dict):
         raise InvalidReceipt("the body must be a JSON object")
-    unknown = sorted(set(data) - RECEIPT_FIELDS)
+    unknown = sorted(set(data) - RECEIPT_FIELDS - OPTIONAL_RECEIPT_FIELDS)
     if unknown:
         raise InvalidReceipt(f"unknown field(s): {', '.join(unknown)}", unknown[0])
     missing = sorted(RECEIPT_FIELDS - set(data))
@@ -147,6 +151,10 @@ def validate_receipt(data: object, content: OperatorContent, today: date) -> Rec
         raise InvalidReceipt("choices: every value must be true or false", "choices")
     if choices["functional"] is not True:
         raise InvalidReceipt("choices: functional cookies are always on", "choices")
+    try:
+        services = validate_services(data.get("services", ABSENT), choices, content.registry)
+    except ValueError as invalid:
+        raise InvalidReceipt(str(invalid), "services") from invalid
 
     return ReceiptInput(
         receipt_id=_uuid4(data["receiptId"], "receiptId"),
@@ -159,6 +167,7 @@ def validate_receipt(data: object, content: OperatorContent, today: date) -> Rec
         action=action,
         gpc=data["gpc"],
         choices={key: choices[key] for key in CATEGORY_KEYS},
+        services=services,
     )
 
 
@@ -177,8 +186,10 @@ def browser_family(user_agent: str) -> str:
 
 RECEIPT_COLUMNS = (
     "receipt_id", "visitor_id", "recorded_at", "policy_version", "widget_build", "texts_hash",
-    "language", "action", "method", "gpc", "choices", "browser_family",
+    "language", "action", "method", "gpc", "choices", "services",
+    "browser_family",
 )  # fmt: skip
+_JSON_COLUMNS = ("choices", "services")
 
 
 # The PostgreSQL array type of each column handed to unnest().
@@ -186,6 +197,7 @@ _PG_ARRAYS = {
     "receipt_id": "text", "visitor_id": "text", "recorded_at": "timestamptz",
     "policy_version": "smallint", "widget_build": "text", "texts_hash": "text",
     "language": "text", "action": "text", "method": "text", "gpc": "boolean", "choices": "text",
+    "services": "text",
     "browser_family": "text", "site_key": "text",
 }  # fmt: skip
 
@@ -213,11 +225,14 @@ class ReceiptBatchInsert:
         json_cast = "::json" if dialect.name == "postgresql" else ""
         self._processors = [
             # JSON as SQLAlchemy serialises it (drivers differ in what they take for it).
-            (name, json.dumps if name == "choices" else table.c[name].type.bind_processor(dialect))
+            (
+                name,
+                json.dumps if name in _JSON_COLUMNS else table.c[name].type.bind_processor(dialect),
+            )
             for name in RECEIPT_COLUMNS
         ]
         # Only fixed names and placeholders go into the SQL; every value is a parameter.
-        marks = ", ".join(mark + (json_cast if n == "choices" else "") for n in RECEIPT_COLUMNS)
+        marks = ", ".join(mark + (json_cast if n in _JSON_COLUMNS else "") for n in RECEIPT_COLUMNS)
         self._row = f"({marks}, (SELECT id FROM site WHERE key = {mark}))"  # noqa: S608
         columns = ", ".join(RECEIPT_COLUMNS)
         self._prefix = f"INSERT INTO consent_receipt ({columns}, site_id) VALUES "  # noqa: S608
@@ -231,7 +246,8 @@ class ReceiptBatchInsert:
                 f"%s::{_PG_ARRAYS[name]}[]" for name in (*RECEIPT_COLUMNS, "site_key")
             )
             picked = ", ".join(
-                f"r.{name}::json" if name == "choices" else f"r.{name}" for name in RECEIPT_COLUMNS
+                f"r.{name}::json" if name in _JSON_COLUMNS else f"r.{name}"
+                for name in RECEIPT_COLUMNS
             )
             insert = [
                 f"INSERT INTO consent_receipt ({columns}, site_id) SELECT {picked}, site.id ",
@@ -293,6 +309,7 @@ def receipt_values(receipt: ReceiptInput, site: Site, browser: str) -> dict[str,
         "method": receipt.method,
         "gpc": receipt.gpc,
         "choices": receipt.choices,
+        "services": receipt.services,
         "browser_family": browser,
         "site_key": site.key,
     }
@@ -373,6 +390,7 @@ def receipt_document(receipt: ConsentReceipt, site_key: str) -> dict[str, object
         "method": receipt.method,
         "gpc": receipt.gpc,
         "choices": receipt.choices,
+        "services": receipt.services,
         "browser": receipt.browser_family,
     }
 
@@ -444,6 +462,7 @@ def widget_boot(
                     "key": category.key,
                     "required": category.required,
                     "name": category.name(language),
+                    "services": service_entries(content.registry, category.key, names=False),
                 }
                 for category in content.registry.categories
             ],
@@ -460,6 +479,7 @@ def _categories(
             "required": category.required,
             "name": category.name(language),
             "description": category.description(language),
+            "services": service_entries(registry, category.key),
             "cookies": [
                 {
                     "name": cookie.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..extensions import db
 from ..i18n import best_accepted, current_language, negotiate_language
 from ..operator import Site
 from ..templating import format_lifetime
+from .choices import optional_services, receipt_services_schema
 from .intake import PostedReceipt, answer_receipt, error_document, origin_allowed
 from .services import (
     MAX_RECEIPT_BYTES,
@@ -295,15 +297,24 @@ def _openapi_file() -> dict:
     return yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
 
 
-def openapi_description(sites: list[str], languages: list[str], current_version: int) -> str:
-    """The shipped OpenAPI description, with a deployment's sites, languages and current policy
-    version in the receipt's schema (what ``validate_receipt`` accepts there), and its sites
-    as examples of the configuration's ``site_key``."""
+def openapi_description(
+    sites: list[str],
+    languages: list[str],
+    current_version: int,
+    services: Mapping[str, str] | None = None,
+) -> str:
+    """The shipped OpenAPI description, with a deployment's sites, languages, current policy
+    version and switchable services (``key -> category``) in the receipt's schema (what
+    ``validate_receipt`` accepts there), and its sites as examples of the configuration's
+    ``site_key``."""
     document = copy.deepcopy(_openapi_file())
     fields = document["components"]["schemas"]["ReceiptInput"]["properties"]
     fields["site"]["enum"] = sites
     fields["language"]["enum"] = languages
     fields["policyVersion"]["maximum"] = current_version
+    if services is not None:
+        receipt = document["components"]["schemas"]["ReceiptInput"]
+        fields["services"], receipt["allOf"] = receipt_services_schema(services)
     document["components"]["parameters"]["SiteKey"]["examples"] = {
         site: {"value": site} for site in sites
     }
@@ -319,7 +330,9 @@ def openapi() -> Response:
     text = served.get(current)
     if text is None:
         sites = [site.key for site in operator.sites]
-        text = served[current] = openapi_description(sites, list(operator.languages), current)
+        text = served[current] = openapi_description(
+            sites, list(operator.languages), current, optional_services(content.registry)
+        )
     response = Response(text, mimetype="application/yaml")
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.cache_control.public = True

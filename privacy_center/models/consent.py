@@ -43,6 +43,9 @@ class ConsentReceipt(db.Model):
     method: Mapped[str] = mapped_column(String(8))
     gpc: Mapped[bool] = mapped_column(Boolean)
     choices: Mapped[dict[str, bool]] = mapped_column(JSON)
+    # Each switchable service of the registry (key: true|false); a category is granted when
+    # any of its services is. Receipts from before services existed have {}.
+    services: Mapped[dict[str, bool]] = mapped_column(JSON, server_default="{}")
     browser_family: Mapped[str] = mapped_column(String(16))
 
     site: Mapped[Site] = relationship()

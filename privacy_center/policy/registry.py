@@ -62,6 +62,8 @@ class Service:
     # Hosts its scripts and beacons are loaded from ("*.example.com" is example.com and its
     # subdomains): the cookie scanner reports a request to one before consent.
     hosts: tuple[str, ...] = ()
+    # The Google Consent Mode signals that follow this service's switch (e.g. analytics_storage).
+    consent_mode: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,26 @@ def _hosts(value: object, where: str) -> tuple[str, ...]:
     return hosts
 
 
+# The signals a service may drive, by the category they belong to (gcm.js sends them all).
+CONSENT_MODE_SIGNALS = {
+    "analytics_storage": "analytics",
+    "ad_storage": "advertising",
+    "ad_user_data": "advertising",
+    "ad_personalization": "advertising",
+    "personalization_storage": "personalization",
+}
+
+
+def _consent_mode(value: object, category: str, where: str) -> tuple[str, ...]:
+    signals = tuple(value or ())
+    for signal in signals:
+        if CONSENT_MODE_SIGNALS.get(signal) != category:
+            raise ContentError(
+                f"{where}: consent_mode: {signal!r} is not a Consent Mode signal of {category}"
+            )
+    return signals
+
+
 def load_registry(
     path: Path, languages: tuple[str, ...], *, consent_lifetime_months: int | None = None
 ) -> Registry:
@@ -214,6 +236,7 @@ def load_registry(
                 cookies=tuple(cookies),
                 storage=tuple(entry.get("storage") or ()),
                 hosts=_hosts(entry.get("hosts"), where),
+                consent_mode=_consent_mode(entry.get("consent_mode"), category, where),
             )
         )
     return Registry(categories=tuple(categories), services=tuple(services))

@@ -88,8 +88,17 @@ export function onClick(event, show) {
   const allow = target.closest("[data-pc-allow]");
   const control = target.closest("[data-pc-action]");
   if (allow) {
-    const key = allow.getAttribute("data-pc-allow");
-    if (KEYS.includes(key)) choose("embed", { ...getConsent(), [key]: true });
+    // "social" allows the category's services, "social:youtube" that one service.
+    const [key, one] = allow.getAttribute("data-pc-allow").split(":");
+    const consent = getConsent();
+    const category = state.config.categories.find((item) => item.key === key);
+    if (KEYS.includes(key)) {
+      consent[key] = true;
+      for (const service of category.services || []) {
+        if (!one || service.key === one) consent.services[service.key] = true;
+      }
+      choose("embed", consent);
+    }
   } else if (target.closest("[data-pc-x]")) {
     closeDialog();
   } else if (control) {

@@ -87,7 +87,7 @@ function addPlaceholder(iframe) {
   if (iframe.hasAttribute("data-pc-ph")) return;
   const { texts, categories } = state.config;
   const key = iframe.dataset.consent;
-  const category = categories.find((item) => item.key === key);
+  const category = categories.find((item) => item.key === key.split(":")[0]);
   let provider = iframe.dataset.provider;
   try {
     provider = provider || new URL(iframe.dataset.src, location.href).hostname;

@@ -2,10 +2,13 @@
 
 const listeners = [];
 
+// Each listener gets its own copy: one cannot change what the others see.
+const copy = (consent) => ({ ...consent, services: { ...consent.services } });
+
 /**
  * Subscribes to an event of the widget (only "change" exists).
  * @param {string} type
- * @param {(consent: Object<string, boolean>) => void} fn
+ * @param {(consent: any) => void} fn the consent per category, and per service in `services`
  * @returns {() => void} a function that unsubscribes
  */
 export function on(type, fn) {
@@ -24,12 +27,12 @@ export function on(type, fn) {
 export function emit(consent) {
   for (const fn of listeners.slice()) {
     try {
-      fn({ ...consent });
+      fn(copy(consent));
     } catch (error) {
       setTimeout(() => {
         throw error;
       });
     }
   }
-  document.dispatchEvent(new CustomEvent("pc:change", { detail: { ...consent } }));
+  document.dispatchEvent(new CustomEvent("pc:change", { detail: copy(consent) }));
 }

@@ -5,6 +5,8 @@ function gtag() {
   window.dataLayer.push(arguments);
 }
 
+import { state } from "./store.js";
+
 const grant = (on) => (on ? "granted" : "denied");
 
 /**
@@ -29,12 +31,19 @@ export function consentUpdate(consent) {
 }
 
 /**
- * The Consent Mode signals of a consent.
- * @param {Object<string, boolean>} consent
+ * The Consent Mode signals of a consent: each follows its category, or the services the
+ * registry maps to it (granted when one of them is).
+ * @param {any} consent
  * @returns {Object<string, string>}
  */
 function signals(consent) {
-  return {
+  const mapped = {};
+  for (const category of (state.config && state.config.categories) || []) {
+    for (const service of category.services || []) {
+      for (const signal of service.gcm || []) mapped[signal] = mapped[signal] || consent.services[service.key];
+    }
+  }
+  const out = {
     ad_storage: grant(consent.advertising),
     ad_user_data: grant(consent.advertising),
     ad_personalization: grant(consent.advertising),
@@ -43,4 +52,6 @@ function signals(consent) {
     functionality_storage: "granted",
     security_storage: "granted",
   };
+  for (const signal in mapped) out[signal] = grant(mapped[signal]);
+  return out;
 }

@@ -26,6 +26,7 @@ let retrying = false;
  */
 export function postReceipt(action) {
   const { config, stored } = state;
+  const { services, ...choices } = getConsent();
   const body = {
     receiptId: stored.r,
     visitorId: stored.id,
@@ -36,7 +37,8 @@ export function postReceipt(action) {
     language: config.language,
     action,
     gpc: gpcApplies(),
-    choices: getConsent(),
+    choices,
+    services,
   };
   keep(pending().concat(body));
   return fullConfig().then(() => send(body), later);

@@ -19,17 +19,22 @@ export const state = {
 
 /**
  * @typedef {{functional: boolean, analytics: boolean, advertising: boolean,
- *   personalization: boolean, social: boolean}} Consent
+ *   personalization: boolean, social: boolean, services: Object<string, boolean>}} Consent
  */
 
 /**
- * The consent per category: functional always true, the others true only when chosen.
+ * The consent per category (functional always true, the others true only when chosen) and, in
+ * `services`, per service of the registry: granted when its category is and it was not
+ * switched off on its own.
  * @returns {Consent}
  */
 export function getConsent() {
-  const chosen = (state.valid && state.stored.c) || {};
-  const consent = { functional: true };
-  for (const key of KEYS) consent[key] = !!chosen[key];
+  const { c = {}, s = {} } = (state.valid && state.stored) || {};
+  const consent = { functional: true, services: {} };
+  for (const key of KEYS) consent[key] = !!c[key];
+  for (const category of (state.config && state.config.categories) || []) {
+    for (const { key } of category.services || []) consent.services[key] = consent[category.key] && s[key] !== 0;
+  }
   return /** @type {any} */ (consent);
 }
 
@@ -42,12 +47,15 @@ export function gpcApplies() {
 }
 
 /**
- * Whether a category may run now.
+ * Whether a category ("analytics") or one of its services ("analytics:google-analytics") may
+ * run now; a service the registry does not list runs only in the functional category.
  * @param {string} key
  * @returns {boolean}
  */
 export function granted(key) {
-  return getConsent()[key] === true;
+  const [category, service] = key.split(":");
+  const consent = getConsent();
+  return consent[category] === true && (!service || category === "functional" || consent.services[service] === true);
 }
 
 /**
@@ -68,14 +76,23 @@ export function loadChoice() {
 
 /**
  * Records a new choice in `state` and writes the cookie at once (a new receipt id each time;
- * the visitor id is kept).
- * @param {Object<string, boolean>} consent the wanted consent per category
- * @returns {{v: number, id: string, r: string, t: number, c: Object<string, number>}} the stored choice
+ * the visitor id is kept). `s` keeps the services switched off in a granted category; a
+ * category whose services are all off is refused.
+ * @param {any} consent the wanted consent per category, and per service in `services` (when
+ *   absent, each service follows its category)
+ * @returns {{v: number, id: string, r: string, t: number, c: Object<string, number>, s: Object<string, number>}} the stored choice
  */
 export function saveChoice(consent) {
   const { config } = state;
   const c = {};
-  for (const key of KEYS) c[key] = consent[key] ? 1 : 0;
+  const s = {};
+  const services = consent.services || {};
+  for (const category of config.categories) {
+    const keys = (category.services || []).map((service) => service.key);
+    for (const key of keys) if (services[key] === false) s[key] = 0;
+    c[category.key] = consent[category.key] && (!keys.length || keys.some((key) => s[key] !== 0)) ? 1 : 0;
+  }
+  delete c.functional;
   const previous = state.stored;
   state.stored = {
     v: config.policyVersion,
@@ -83,6 +100,7 @@ export function saveChoice(consent) {
     r: uuid(),
     t: Math.floor(Date.now() / 1000),
     c,
+    s,
   };
   state.valid = true;
   writeCookie(COOKIE, encodeURIComponent(JSON.stringify(state.stored)), {

@@ -90,6 +90,7 @@ export function openDialog(from) {
       button("save", texts.save),
     ),
   );
+  dialog.addEventListener("change", follow);
   overlay = h("div", { class: "pc-overlay" }, dialog);
   document.body.append(overlay);
   document.documentElement.classList.add("pc-lock");
@@ -126,6 +127,26 @@ function categoryRow(category, consent, texts) {
       h("label", { for: id }, category.name),
       required && h("span", { class: "pc-on", id: "pc-on" }, texts.alwaysOn),
     ),
+    !required &&
+      h(
+        "ul",
+        { class: "pc-cats" },
+        (category.services || []).map((service) =>
+          h(
+            "li",
+            {},
+            h("input", {
+              type: "checkbox",
+              role: "switch",
+              class: "pc-sw",
+              id: `${id}-${service.key}`,
+              "data-pc-service": service.key,
+              checked: consent.services[service.key],
+            }),
+            h("label", { for: `${id}-${service.key}` }, service.name),
+          ),
+        ),
+      ),
     h("p", { id: id + "-d" }, category.description),
     cookies.length > 0 &&
       h(
@@ -150,15 +171,29 @@ function categoryRow(category, consent, texts) {
 }
 
 /**
- * The consent set by the dialog's switches.
- * @returns {Object<string, boolean>}
+ * Keeps a category's switches together: the category's switch turns all its services on or
+ * off; a category is on when one of its services is.
+ * @param {Event} event
+ */
+function follow(event) {
+  const input = /** @type {HTMLInputElement} */ (event.target);
+  const row = input.closest(".pc-cat");
+  const services = Array.from(row.querySelectorAll("[data-pc-service]"));
+  if (input.dataset.pcCategory) for (const service of services) service.checked = input.checked;
+  else row.querySelector("[data-pc-category]").checked = services.some((service) => service.checked);
+}
+
+/**
+ * The consent set by the dialog's switches, per category and per service.
+ * @returns {any}
  */
 export function readSwitches() {
   const consent = getConsent();
-  const inputs = /** @type {NodeListOf<HTMLInputElement>} */ (
-    document.querySelectorAll(".pc-dialog [data-pc-category]")
-  );
-  for (const input of Array.from(inputs)) consent[input.dataset.pcCategory] = input.checked;
+  for (const input of Array.from(document.querySelectorAll(".pc-dialog .pc-sw"))) {
+    const { pcCategory, pcService } = input.dataset;
+    if (pcCategory) consent[pcCategory] = input.checked;
+    else consent.services[pcService] = input.checked;
+  }
   return consent;
 }
 
