@@ -113,3 +113,35 @@ def test_staff_page_ids_are_unique(client: FlaskClient, make_staff):
     staff_sign_in(client, make_staff("admin"))
     for path in STAFF_PAGES:
         assert duplicate_ids(_page(client, path)) == [], path
+
+
+def test_favicon_ico_is_a_real_icon_cached_long_without_cookies(client: FlaskClient):
+    from io import BytesIO
+
+    from PIL import Image
+
+    for headers in ({}, {"Accept-Language": "de"}):
+        with client.get("/favicon.ico?lang=fr", headers=headers) as response:
+            data = response.data
+        assert response.status_code == 200
+        assert response.mimetype == "image/x-icon"
+        icon = Image.open(BytesIO(data))
+        assert icon.format == "ICO"
+        assert (32, 32) in icon.info["sizes"]
+        assert response.cache_control.max_age >= 7 * 24 * 3600
+        assert response.cache_control.public
+        assert "Set-Cookie" not in response.headers
+        assert "Vary" not in response.headers or "Cookie" not in response.headers["Vary"]
+
+
+@pytest.mark.parametrize("path", ["/policy", "/rights", "/staff/sign-in"])
+def test_pages_link_an_svg_icon_that_is_served(client: FlaskClient, path: str):
+    import re
+
+    html = _page(client, path)
+    link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+    assert link, path
+    with client.get(link[1]) as icon:
+        assert icon.status_code == 200
+        assert icon.mimetype == "image/svg+xml"
+        assert icon.data.startswith(b"<svg")
