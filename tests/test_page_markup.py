@@ -145,3 +145,27 @@ def test_pages_link_an_svg_icon_that_is_served(client: FlaskClient, path: str):
         assert icon.status_code == 200
         assert icon.mimetype == "image/svg+xml"
         assert icon.data.startswith(b"<svg")
+
+
+def test_error_summary_names_the_consent_box_shortly(client: FlaskClient, make_account):
+    import re
+
+    from privacy_center.postmortem.services import CONSENT_WORDING
+
+    sign_in(client, make_account())
+    page = _page(client, "/rights/post-mortem")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+    answer = client.post(
+        "/rights/post-mortem",
+        data={"csrf_token": token, "communicate_nothing": "y"},
+        headers={"Accept-Language": "en"},
+    )
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    summary = re.search(r'<div class="rights-error-summary".*?</div>', html, re.S)[0]
+    links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    assert ("consent", "Your consent: ") in [(target, text[:14]) for target, text in links]
+    assert str(CONSENT_WORDING)[:40] not in summary
+    # The box itself keeps its whole wording: it is what the holder agrees to.
+    assert str(CONSENT_WORDING) in html
+    assert duplicate_ids(html) == []
