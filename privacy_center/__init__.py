@@ -12,6 +12,7 @@ from . import (
     caching,
     demo,
     errors,
+    favicon,
     hosts,
     i18n,
     ids,
@@ -99,6 +100,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     storage.init_app(app)
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
+    favicon.init_app(app)
     caching.init_app(app)
     # The request logs (werkzeug's, gunicorn's) never write the secret of an emailed link.
     access_log.install(app.url_map)

@@ -161,9 +161,9 @@ def test_the_filter_is_on_both_request_loggers(app: Flask) -> None:
 # --- Cache-Control and Vary ---------------------------------------------------------------------
 
 # The answers that are public and keep their caching: the policy, the widget, its configuration,
-# the API description and the static files.
+# the API description, the static files and the favicon.
 PUBLIC = {"static", "consent.widget_script", "consent.widget_asset", "consent.widget_builds",
-          "consent.widget_config", "consent.openapi"}  # fmt: skip
+          "consent.widget_config", "consent.openapi", "favicon"}  # fmt: skip
 
 
 def is_public(endpoint: str) -> bool:

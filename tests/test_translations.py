@@ -60,3 +60,61 @@ def test_interface_is_really_translated(client, language):
     for phrase in ("At a glance", "Download as PDF", "Contents", "How long we keep your data"):
         assert phrase in english
         assert phrase not in translated, (language, phrase)
+
+
+# The regulation's name in each language: "GDPR" is English only.
+REGULATION_NAME = {"fr": "RGPD", "es": "RGPD", "de": "DSGVO"}
+
+
+def _texts_by_language(node, language=None):
+    """Every string of a YAML content file with the language it is written in (the key of its
+    nearest language mapping), or None when it is not in one."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _texts_by_language(value, key if key in LANGUAGES else language)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _texts_by_language(item, language)
+    elif isinstance(node, str):
+        yield language, node
+
+
+@pytest.mark.parametrize("language", ["fr", "es", "de"])
+def test_the_regulation_is_called_by_its_name_in_each_language(language):
+    wrong = [
+        message.id
+        for message in load(language)
+        if message.id
+        and any(
+            "GDPR" in text
+            for text in (message.string if isinstance(message.string, tuple) else (message.string,))
+        )
+    ]
+    assert not wrong, f"{language} says GDPR instead of {REGULATION_NAME[language]}: {wrong}"
+
+
+def test_content_texts_in_french_spanish_and_german_do_not_say_gdpr():
+    import yaml
+
+    content = PROJECT_ROOT / "content"
+    wrong = [
+        str(path.relative_to(content))
+        for path in sorted(content.glob("policy/v*/*.md"))
+        if path.stem in REGULATION_NAME and "GDPR" in path.read_text(encoding="utf-8")
+    ]
+    for path in sorted(content.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        wrong += [
+            f"{path.name} ({language}): {text[:60]}"
+            for language, text in _texts_by_language(data)
+            if language in REGULATION_NAME and "GDPR" in text
+        ]
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("language", ["fr", "es", "de"])
+def test_rights_pages_name_the_regulation_in_the_readers_language(client, language):
+    for path in ("/rights", "/rights/requests/new/erasure"):
+        html = client.get(f"{path}?lang={language}").get_data(as_text=True)
+        assert f"{REGULATION_NAME[language]} art. 17" in html or "Art. 17 DSGVO" in html, path
+        assert "GDPR" not in html, path

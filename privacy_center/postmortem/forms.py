@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, Field, SelectField, StringField, TextAreaField
@@ -51,6 +52,9 @@ class DirectivesForm(FlaskForm):
     )
     # The separate, specific consent: its own box, never pre-ticked.
     consent = BooleanField(CONSENT_WORDING)
+
+    # The error summary names a field by these rather than by a label that is a whole sentence.
+    short_labels: ClassVar[dict[str, LazyString]] = {"consent": _l("Your consent")}
 
     def choice_fields(self) -> list[Field]:
         return [field for field in self if field.name.startswith(CHOICE_PREFIX)]

@@ -44,6 +44,12 @@ class SpecificField:
 Effect = Callable[[Session, PrivacyRequest], str]
 
 
+def _gdpr(articles: str) -> LazyString:
+    """The regulation's name in the reader's language: RGPD in French and Spanish, DSGVO in
+    German."""
+    return _l("GDPR art. %(articles)s", articles=articles)
+
+
 DETAILS_LABEL = _l("Anything else we should know (optional)")
 
 
@@ -53,8 +59,8 @@ class RequestKind:
     label: LazyString
     # One sentence a person understands without knowing the law.
     explanation: LazyString
-    # The legal basis, shown beside the label ("GDPR art. 15").
-    article: str
+    # The legal basis, shown beside the label ("GDPR art. 15", "RGPD art. 15" in French).
+    article: str | LazyString
     fields: tuple[SpecificField, ...] = ()
     # Whether the free-text details are needed (they are optional when structured fields say it
     # all, or when the kind needs nothing more).
@@ -118,13 +124,13 @@ KINDS: dict[str, RequestKind] = {
                 "Get a copy of the personal data we hold about you, with what we use it for, "
                 "who receives it and how long we keep it."
             ),
-            article="GDPR art. 15",
+            article=_gdpr("15"),
         ),
         RequestKind(
             key="rectification",
             label=_l("Correct my data"),
             explanation=_l("Have inaccurate or incomplete data about you corrected."),
-            article="GDPR art. 16",
+            article=_gdpr("16"),
             fields=(
                 SpecificField(
                     "data_item",
@@ -146,7 +152,7 @@ KINDS: dict[str, RequestKind] = {
                 "Have your personal data deleted, except what the law obliges us to keep "
                 "(invoices, for example)."
             ),
-            article="GDPR art. 17",
+            article=_gdpr("17"),
             fields=(SpecificField("scope", _l("What should be erased?"), choices=ERASURE_SCOPES),),
         ),
         RequestKind(
@@ -156,7 +162,7 @@ KINDS: dict[str, RequestKind] = {
                 "Have your data kept but no longer used, for example while a correction you "
                 "asked for is checked."
             ),
-            article="GDPR art. 18",
+            article=_gdpr("18"),
             fields=(SpecificField("ground", _l("Why?"), choices=RESTRICTION_GROUNDS),),
         ),
         RequestKind(
@@ -166,7 +172,7 @@ KINDS: dict[str, RequestKind] = {
                 "Receive the data you gave us in a machine-readable format (JSON and CSV), to "
                 "reuse it with another service."
             ),
-            article="GDPR art. 20",
+            article=_gdpr("20"),
             fields=(
                 SpecificField(
                     "transmit_to",
@@ -184,7 +190,7 @@ KINDS: dict[str, RequestKind] = {
                 "Ask us to stop a use of your data based on our legitimate interest, for "
                 "reasons related to your particular situation."
             ),
-            article="GDPR art. 21(1)",
+            article=_gdpr("21(1)"),
             fields=(
                 SpecificField(
                     "situation",
@@ -202,7 +208,7 @@ KINDS: dict[str, RequestKind] = {
                 "Ask us to stop analysing your activity to infer your interests or predict "
                 "your behaviour."
             ),
-            article="GDPR art. 21, 22",
+            article=_gdpr("21, 22"),
         ),
         RequestKind(
             key="objection_marketing",
@@ -212,7 +218,7 @@ KINDS: dict[str, RequestKind] = {
                 "effect at once if you are signed in, otherwise as soon as you confirm the "
                 "request with the link we email to your address."
             ),
-            article="GDPR art. 21(2), 21(3)",
+            article=_gdpr("21(2), 21(3)"),
             identity_document=False,
             effect=_stop_marketing,
         ),
