@@ -98,6 +98,7 @@ def stored_receipt(app, db, *, build: str, at: datetime, **fields) -> ConsentRec
         method="click",
         gpc=False,
         choices=fields.pop("choices", choices(analytics=True)),
+        services=fields.pop("services", {"google-analytics": True}),
         browser_family="Firefox",
     )
     db.add(receipt)
@@ -374,6 +375,7 @@ def test_csv_export_streams_receipts_with_their_texts_hash_and_build(dpo_client,
     assert row["texts_hash"] == "c" * 64
     assert (row["policy_version"], row["action"], row["site"]) == ("2", "save", "demo")
     assert (row["choice_functional"], row["choice_analytics"]) == ("true", "true")
+    assert json.loads(row["services"]) == {"google-analytics": True}
     assert row["recorded_at"] == "2020-03-01T23:59:00Z"
     # Oldest first.
     order = [row["receipt_id"] for row in rows if row["widget_build"] == build]
@@ -398,6 +400,7 @@ def test_exports_name_the_widget_build_files_and_integrity(app, db, old_receipts
     assert document["builds"][build]["builtAt"] == "2020-02-01T00:00:00Z"
     receipts = [r for r in document["receipts"] if r["build"] == build]
     assert {r["receiptId"] for r in receipts} == set(ids.values())
+    assert {json.dumps(r["services"]) for r in receipts} == {'{"google-analytics": true}'}
     assert {"textsHash": "c" * 64, "receipts": 3} in document["textsHashes"]
     assert document["filter"] == {"from": "2020-03-01", "to": "2020-04-30"}
 

@@ -22,7 +22,7 @@ from .. import audit
 from ..exports.archive import csv_cell
 from ..models import ConsentReceipt, Site
 from ..policy.registry import CATEGORY_KEYS
-from .services import ACTIONS, iso_utc
+from .services import ACTIONS, iso_utc, receipt_document
 from .widget import Builds
 
 PAGE_SIZE = 50
@@ -140,8 +140,8 @@ def site_keys(session: Session) -> list[str]:
 
 EXPORT_COLUMNS = (
     "receipt_id", "recorded_at", "site", "policy_version", "language", "action", "method", "gpc",
-    *(f"choice_{key}" for key in CATEGORY_KEYS), "browser", "texts_hash", "widget_build",
-    "widget_build_js", "widget_build_js_integrity", "widget_build_built_at",
+    *(f"choice_{key}" for key in CATEGORY_KEYS), "services", "browser", "texts_hash",
+    "widget_build", "widget_build_js", "widget_build_js_integrity", "widget_build_built_at",
 )  # fmt: skip
 
 
@@ -198,7 +198,8 @@ def export_csv(session: Session, query: ReceiptFilter, builds: Builds) -> Iterat
                 receipt.policy_version, receipt.language, receipt.action, receipt.method,
                 "true" if receipt.gpc else "false",
                 *("true" if receipt.choices.get(key) else "false" for key in CATEGORY_KEYS),
-                receipt.browser_family, receipt.texts_hash, receipt.widget_build,
+                json.dumps(receipt.services, sort_keys=True), receipt.browser_family,
+                receipt.texts_hash, receipt.widget_build,
                 build.get("js"), build.get("jsIntegrity"), build.get("builtAt"),
             )
         )  # fmt: skip
@@ -222,20 +223,7 @@ def export_json(
         if receipt.widget_build not in seen_builds:
             seen_builds[receipt.widget_build] = _build_details(builds, receipt.widget_build)
         hashes[receipt.texts_hash] = hashes.get(receipt.texts_hash, 0) + 1
-        document = {
-            "receiptId": receipt.receipt_id,
-            "recordedAt": iso_utc(receipt.recorded_at),
-            "site": site_key,
-            "policyVersion": receipt.policy_version,
-            "build": receipt.widget_build,
-            "textsHash": receipt.texts_hash,
-            "language": receipt.language,
-            "action": receipt.action,
-            "method": receipt.method,
-            "gpc": receipt.gpc,
-            "choices": receipt.choices,
-            "browser": receipt.browser_family,
-        }
+        document = receipt_document(receipt, site_key)
         yield separator + json.dumps(document, ensure_ascii=False).encode()
         separator = b",\n"
     tail = {
