@@ -311,3 +311,12 @@ def test_services_that_contradict_or_miss_get_400(client, db, receipt_payload, s
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["field"] == "services"
     assert count(db, payload["receiptId"]) == 0
+
+
+def test_config_language_follows_the_request_not_the_language_cookie(client):
+    # A shared cache keeps one answer per ?lang= and Accept-Language (Vary): never per cookie.
+    client.set_cookie("pc_lang", "fr")
+    config = client.get("/api/v1/sites/demo/config", headers={"Accept-Language": "de"})
+    assert config.get_json()["language"] == "de"
+    assert "Accept-Language" in config.headers["Vary"]
+    assert "Cookie" not in config.headers["Vary"]

@@ -16,7 +16,7 @@ from flask_babel import force_locale
 
 from ..content import get_content
 from ..extensions import db
-from ..i18n import best_accepted, current_language, negotiate_language
+from ..i18n import best_accepted, negotiate_language
 from ..operator import Site
 from ..templating import format_lifetime
 from .choices import optional_services, receipt_services_schema
@@ -106,6 +106,20 @@ def widget_script() -> Response:
     return response.make_conditional(request)
 
 
+def _cacheable_language() -> str:
+    """``?lang=``, else negotiated from Accept-Language; never the language cookie, since a
+    shared cache keeps one answer per ``?lang=`` and Accept-Language (``Vary``), not per
+    cookie."""
+    operator = get_content().operator
+    return negotiate_language(
+        operator.languages,
+        operator.default_language,
+        request.args.get("lang"),
+        None,
+        best_accepted(request.headers.get("Accept-Language", ""), operator.languages),
+    )
+
+
 def _script_with_boot(name: str, gpc: bool) -> bytes:
     """The script at the stable address, with what its banner needs built in for the request's
     language (``?lang=``, else negotiated): no request stands between the script and the
@@ -113,15 +127,7 @@ def _script_with_boot(name: str, gpc: bool) -> bytes:
     built and fetch the configuration first."""
     content = get_content()
     today = content.operator.today()
-    operator = content.operator
-    # Not the language cookie: a shared cache keeps one answer per ?lang= and Accept-Language.
-    language = negotiate_language(
-        operator.languages,
-        operator.default_language,
-        request.args.get("lang"),
-        None,
-        best_accepted(request.headers.get("Accept-Language", ""), operator.languages),
-    )
+    language = _cacheable_language()
     cache: dict = current_app.extensions.setdefault(BOOT_CACHE, {})
     key = (name, language, content.current_version(today).number, today, gpc, request.host_url)
     body = cache.get(key)
@@ -199,7 +205,7 @@ def widget_config(site_key: str) -> Response:
     site = content.operator.site(site_key)
     if site is None:
         return _error(f"unknown site {site_key!r}", 404)
-    language = current_language()
+    language = _cacheable_language()
     today = content.operator.today()
     builds = _builds()
     cache: dict = current_app.extensions.setdefault(CONFIG_CACHE, {})
