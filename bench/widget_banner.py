@@ -37,21 +37,14 @@ from werkzeug.wrappers import Request, Response
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from privacy_center.cookie_scan.scanner import CHROMIUM_ARGS  # noqa: E402 (after sys.path)
+
 ANCHORS = {
     "vanilla-cookieconsent": "vanilla-cookieconsent@3.1",
     "klaro": "klaro@0.7.22",
     "tarteaucitron": "tarteaucitronjs@1.34",
 }
 CHROMIUM = Path(os.environ.get("PC_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NETWORK = {
     "offline": False,
     "latency": 40,

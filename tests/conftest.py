@@ -35,6 +35,7 @@ from werkzeug.serving import make_server
 from demo_site import create_demo_site
 from privacy_center import create_app
 from privacy_center.content import load_content
+from privacy_center.cookie_scan.scanner import CHROMIUM_ARGS
 from privacy_center.extensions import db as database
 from privacy_center.mail import parse_message
 
@@ -202,15 +203,6 @@ def operator_page(operator_server: tuple[Flask, str], live_server: str) -> str:
 
 
 CHROMIUM = Path(os.environ.get("PC_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
