@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g, request, url_for
 from flask_babel import format_date, gettext, ngettext
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from .config import STATIC_DIR
 from .content import get_content
@@ -62,6 +63,13 @@ def format_period(period: Period) -> str:
     return " ".join(parts)
 
 
+def csrf_field(form: Any) -> Markup:
+    """A form's hidden CSRF field, without an id: a page with several forms would repeat it.
+    Nothing where CSRF protection is off (the form then has no such field)."""
+    field = getattr(form, "csrf_token", None)
+    return field(id=False) if field is not None else Markup("")
+
+
 def template_context() -> dict[str, Any]:
     content = get_content()
     return {
@@ -77,6 +85,7 @@ def init_app(app: Flask) -> None:
         static_url=static_url,
         language_url=language_url,
         page_url=page_url,
+        csrf_field=csrf_field,
     )
     app.jinja_env.filters.update(
         lifetime=format_lifetime, period=format_period, format_date=format_date
