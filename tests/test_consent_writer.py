@@ -144,7 +144,8 @@ def test_one_bad_receipt_does_not_fail_its_batch(grouped_app):
             "policy_version": current_policy_version(), "widget_build": "0123456789ab",
             "texts_hash": "c" * 64,
             "language": "de", "action": "save", "method": "click", "gpc": False,
-            "choices": {"functional": True}, "browser_family": "Firefox", "site_key": site_key,
+            "choices": {"functional": True}, "services": {}, "browser_family": "Firefox",
+            "site_key": site_key,
         }  # fmt: skip
 
     post(app, body(str(uuid.uuid4())))  # makes sure the demo site has its row
