@@ -20,7 +20,6 @@ import pytest
 from babel.dates import format_date
 from conftest import free_port, staff_sign_in
 from sqlalchemy import func, select
-from test_exports import redis_url as redis_server
 
 from privacy_center import mail_queue
 from privacy_center.audit import events_of_request
@@ -42,7 +41,6 @@ from privacy_center.staff import services
 from privacy_center.workflow import RequestState
 
 S = RequestState
-redis_url = redis_server  # a private Redis server (test_exports' fixture)
 LEGAL = sorted(key for key, kind in LETTER_KINDS.items() if kind.legal)
 TOKEN = re.compile(r'name="[a-z-]*csrf_token"(?: type="hidden")? value="([^"]+)"')
 
