@@ -6,8 +6,6 @@ Plain functions with explicit arguments. Exports are generators reading the rece
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import Iterator, Mapping
@@ -19,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..exports.archive import csv_cell
+from ..exports.archive import spreadsheet_csv
 from ..models import ConsentReceipt, Site
 from ..policy.registry import CATEGORY_KEYS
 from .services import ACTIONS, iso_utc, receipt_document
@@ -177,35 +175,19 @@ def export_csv(session: Session, query: ReceiptFilter, builds: Builds) -> Iterat
     """The receipts matching ``query``, oldest first, as UTF-8 CSV, streamed row by row. Each
     row carries the hash of the texts the visitor was shown and the widget build they used,
     with that build's file and integrity hash when the build is still listed."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
 
-    def take() -> bytes:
-        chunk = buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    buffer.write("\ufeff")
-    writer.writerow(EXPORT_COLUMNS)
-    yield take()
-    for count, (receipt, site_key) in enumerate(_receipts(session, query), 1):
+    def row(receipt: ConsentReceipt, site_key: str) -> tuple[object, ...]:
         build = _build_details(builds, receipt.widget_build) or {}
-        writer.writerow(
-            csv_cell(value)
-            for value in (
-                receipt.receipt_id, iso_utc(receipt.recorded_at), site_key,
-                receipt.policy_version, receipt.language, receipt.action, receipt.method,
-                "true" if receipt.gpc else "false",
-                *("true" if receipt.choices.get(key) else "false" for key in CATEGORY_KEYS),
-                json.dumps(receipt.services, sort_keys=True), receipt.browser_family,
-                receipt.texts_hash, receipt.widget_build,
-                build.get("js"), build.get("jsIntegrity"), build.get("builtAt"),
-            )
+        return (
+            receipt.receipt_id, iso_utc(receipt.recorded_at), site_key,
+            receipt.policy_version, receipt.language, receipt.action, receipt.method,
+            receipt.gpc, *(bool(receipt.choices.get(key)) for key in CATEGORY_KEYS),
+            receipt.services, receipt.browser_family, receipt.texts_hash, receipt.widget_build,
+            build.get("js"), build.get("jsIntegrity"), build.get("builtAt"),
         )  # fmt: skip
-        if count % 100 == 0:
-            yield take()
-    yield take()
+
+    rows = (row(receipt, site_key) for receipt, site_key in _receipts(session, query))
+    return spreadsheet_csv(EXPORT_COLUMNS, rows, rows_per_chunk=100)
 
 
 def export_json(

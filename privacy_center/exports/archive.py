@@ -315,6 +315,32 @@ def csv_cell(value: Any) -> str:
     return "'" + text if isinstance(value, str) and text.startswith(FORMULA_STARTS) else text
 
 
+def spreadsheet_csv(
+    header: Iterable[str], rows: Iterable[Iterable[Any]], *, rows_per_chunk: int = 1
+) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark (for spreadsheets), every cell through ``csv_cell``,
+    streamed: the header first, then a chunk every ``rows_per_chunk`` rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def take() -> bytes:
+        chunk = buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk
+
+    buffer.write("\ufeff")
+    writer.writerow(header)
+    yield take()
+    for count, row in enumerate(rows, 1):
+        writer.writerow(csv_cell(value) for value in row)
+        if count % rows_per_chunk == 0:
+            yield take()
+    rest = take()
+    if rest:
+        yield rest
+
+
 def _csv_chunks(plan: ExportPlan, entry: PlannedCategory, counter: _Counter) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -6,8 +6,6 @@ attributes and classes only (the Content-Security-Policy forbids inline styles).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..exports.archive import csv_cell
+from ..exports.archive import spreadsheet_csv
 from ..models import PrivacyRequest
 from ..rights.services import operator_day
 from ..workflow import FINAL_STATES, RequestState
@@ -200,42 +198,29 @@ REGISTER_COLUMNS = (
 def register_rows(session: Session) -> Iterator[bytes]:
     """The register of every request, oldest first, as UTF-8 CSV (with a byte-order mark for
     spreadsheets), streamed row by row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def take() -> bytes:
-        chunk = buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    buffer.write("\ufeff")
-    writer.writerow(REGISTER_COLUMNS)
-    yield take()
     requests = session.scalars(
         select(PrivacyRequest)
         .order_by(PrivacyRequest.received_at, PrivacyRequest.id)
         .options(selectinload(PrivacyRequest.assigned_to))
         .execution_options(yield_per=500)
     )
-    for request in requests:
+
+    def row(request: PrivacyRequest) -> tuple[object, ...]:
         closed = request.state in FINAL_STATES
-        writer.writerow(
-            csv_cell(value)
-            for value in (
-                request.reference,
-                request.kind,
-                request.language,
-                request.received_at.isoformat(timespec="seconds"),
-                request.clock_started_on.isoformat() if request.clock_started_on else None,
-                request.state,
-                request.due_on.isoformat() if request.due_on else None,
-                request.extended_on.isoformat() if request.extended_on else None,
-                request.closed_at.isoformat(timespec="seconds") if request.closed_at else None,
-                request.state if closed else None,
-                request.identity_outcome,
-                request.assigned_to.email if request.assigned_to else None,
-                request.channel,
-            )
+        return (
+            request.reference,
+            request.kind,
+            request.language,
+            request.received_at.isoformat(timespec="seconds"),
+            request.clock_started_on.isoformat() if request.clock_started_on else None,
+            request.state,
+            request.due_on.isoformat() if request.due_on else None,
+            request.extended_on.isoformat() if request.extended_on else None,
+            request.closed_at.isoformat(timespec="seconds") if request.closed_at else None,
+            request.state if closed else None,
+            request.identity_outcome,
+            request.assigned_to.email if request.assigned_to else None,
+            request.channel,
         )
-        yield take()
+
+    return spreadsheet_csv(REGISTER_COLUMNS, map(row, requests))
