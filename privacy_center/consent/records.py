@@ -166,9 +166,11 @@ def _build_details(builds: Builds, build: str) -> dict[str, str] | None:
 def _receipts(session: Session, query: ReceiptFilter) -> Iterator[tuple[ConsentReceipt, str]]:
     statement = _select(query).order_by(ConsentReceipt.recorded_at, ConsentReceipt.id)
     # yield_per: a server-side cursor on PostgreSQL, chunks of rows everywhere.
-    for receipt, key in session.execute(statement.execution_options(yield_per=500)):
-        yield receipt, key
-        session.expunge(receipt)
+    # Closed even when the client goes away before the end of the stream.
+    with session.execute(statement.execution_options(yield_per=500)) as result:
+        for receipt, key in result:
+            yield receipt, key
+            session.expunge(receipt)
 
 
 def export_csv(session: Session, query: ReceiptFilter, builds: Builds) -> Iterator[bytes]:

@@ -223,4 +223,7 @@ def register_rows(session: Session) -> Iterator[bytes]:
             request.channel,
         )
 
-    return spreadsheet_csv(REGISTER_COLUMNS, map(row, requests))
+    # A generator, so the query runs when the stream is read, and its server-side cursor
+    # closes when the client goes away before the end.
+    with requests:
+        yield from spreadsheet_csv(REGISTER_COLUMNS, map(row, requests))
