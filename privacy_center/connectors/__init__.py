@@ -27,7 +27,8 @@ from .base import (
     HeldBy,
     Subject,
 )
-from .config import ConnectorSet, Source, load_connectors
+from .config import ConnectorSet, load_connectors
+from .specs import Source
 
 EXTENSION_KEY = "privacy_center.connectors"
 

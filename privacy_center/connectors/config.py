@@ -2,7 +2,8 @@
 
 Read and checked once, when the application starts, like the rest of ``content/``: a mistake
 stops start-up with a :class:`~privacy_center.operator.ContentError` naming the file, the
-connector, the category and the entry.
+connector, the category and the entry. The checked declarations are the specifications of
+``specs.py``; :class:`ConnectorSet` holds them and builds the connectors through ``factory.py``.
 """
 
 from __future__ import annotations
@@ -17,62 +18,20 @@ from sqlalchemy.orm import Session
 
 from ..operator import ContentError, Translated, read_yaml, require
 from .base import ERASURE_ACTIONS, FIELD_TYPES, Category, Connector, Field, HeldBy
-
-KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-# The only parameters a query may bind: the subject's identifiers.
-SUBJECT_PARAMETERS = frozenset({"account_id", "email"})
-# ":name" binds a parameter; "::type" is a PostgreSQL cast, not a parameter.
-BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a category's data comes from (art. 15(1)(g)), in every language."""
-
-    key: str
-    text: Translated
-
-
-@dataclass(frozen=True)
-class ErasureRule:
-    action: str
-    statements: tuple[str, ...]
-    reason: Translated
-
-
-@dataclass(frozen=True)
-class SqlCategory:
-    category: Category
-    query: str | None
-    count_query: str | None
-    erase: ErasureRule | None
-
-
-@dataclass(frozen=True)
-class SqlConnectorSpec:
-    key: str
-    label: Translated
-    # None: the privacy center's own database (the caller's session).
-    url: str | None
-    url_env: str | None
-    categories: tuple[SqlCategory, ...]
-
-
-@dataclass(frozen=True)
-class HttpConnectorSpec:
-    key: str
-    label: Translated
-    url: str
-    token_env: str | None
-    timeout_seconds: float
-    retries: int
-    backoff_seconds: float
-    categories: tuple[Category, ...]
-
-
-ConnectorSpec = SqlConnectorSpec | HttpConnectorSpec
+from .factory import build_connector
+from .specs import (
+    BIND,
+    ENV_NAME,
+    KEY,
+    READ_ONLY,
+    SUBJECT_PARAMETERS,
+    ConnectorSpec,
+    ErasureRule,
+    HttpConnectorSpec,
+    Source,
+    SqlCategory,
+    SqlConnectorSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -85,16 +44,7 @@ class ConnectorSet:
     def build(self, own_session: Callable[[], Session]) -> list[Connector]:
         """The connectors, ready to use. ``own_session`` gives the session on the privacy
         center's own database (for SQL connectors declared with ``url: null``)."""
-        from .http import HttpConnector
-        from .sql import SqlConnector
-
-        built: list[Connector] = []
-        for spec in self.specs:
-            if isinstance(spec, SqlConnectorSpec):
-                built.append(SqlConnector(spec, own_session))
-            else:
-                built.append(HttpConnector(spec))
-        return built
+        return [build_connector(spec, own_session) for spec in self.specs]
 
     def source(self, key: str | None) -> Source | None:
         return next((source for source in self.sources if source.key == key), None)

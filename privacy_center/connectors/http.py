@@ -46,7 +46,7 @@ from .base import (
     Subject,
     row_builder,
 )
-from .config import HttpConnectorSpec
+from .specs import HttpConnectorSpec
 
 # The most a page of rows or any answer may weigh: a runaway endpoint cannot exhaust memory.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024

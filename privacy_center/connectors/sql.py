@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .base import Category, CategoryOutcome, ConnectorError, ErasureReport, RowShapeError, Subject
 from .base import row_builder as make_row_builder
-from .config import BIND, SqlCategory, SqlConnectorSpec
+from .specs import BIND, SqlCategory, SqlConnectorSpec
 
 # Rows fetched from the database at a time.
 BATCH_ROWS = 1000

@@ -43,15 +43,8 @@ from sqlalchemy.orm import Session
 
 from ..connectors import get_connector_set
 from ..connectors.base import ConnectorError
-from ..connectors.config import (
-    BIND,
-    ENV_NAME,
-    KEY,
-    READ_ONLY,
-    ConnectorSet,
-    HttpConnectorSpec,
-    SqlConnectorSpec,
-)
+from ..connectors.config import ConnectorSet
+from ..connectors.specs import BIND, ENV_NAME, KEY, READ_ONLY, HttpConnectorSpec, SqlConnectorSpec
 from ..ids import parse_id
 from ..models import Account, AccountActivity
 from ..operator import ContentError, Translated
