@@ -13,9 +13,9 @@ from markupsafe import Markup
 
 from .config import STATIC_DIR
 from .content import get_content
+from .content.cookies import Lifetime
 from .i18n import LANGUAGE_NAMES, current_language
 from .operator import Period
-from .policy.registry import Lifetime
 from .policy.views import page_url
 
 

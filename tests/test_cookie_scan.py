@@ -28,6 +28,7 @@ from flask import Flask, request
 from werkzeug.serving import make_server
 
 from privacy_center.content import get_content
+from privacy_center.content.cookies import Lifetime, load_registry
 from privacy_center.cookie_scan.compare import (
     PassResult,
     SeenCookie,
@@ -43,7 +44,6 @@ from privacy_center.cookie_scan.report import render_html
 from privacy_center.cookie_scan.scanner import Limits, chromium_path
 from privacy_center.cookie_scan.services import last_scan, record_scan, scan_and_assess
 from privacy_center.operator import ContentError
-from privacy_center.policy.registry import Lifetime, load_registry
 
 NOW = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
 TRACKER_HOST = "127.0.0.3"

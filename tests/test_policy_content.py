@@ -11,8 +11,8 @@ import pytest
 
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.content import load_content
+from privacy_center.content.cookies import parse_lifetime
 from privacy_center.operator import ContentError
-from privacy_center.policy.registry import parse_lifetime
 
 CONTENT_DIR = PROJECT_ROOT / "content"
 # A copy of the operator's policy as published (shared/seed/000_d8fbff540be5213d.txt).

@@ -20,9 +20,9 @@ from privacy_center import deadlines
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.consent.services import max_age_seconds
 from privacy_center.content import OperatorContent, get_content, load_content
+from privacy_center.content.cookies import MAX_LIFETIME_MONTHS, Lifetime
+from privacy_center.content.policy_facts import escape_markdown, list_fact, spell_period
 from privacy_center.operator import ContentError, Period
-from privacy_center.policy.facts import escape_markdown, list_fact, spell_period
-from privacy_center.policy.registry import MAX_LIFETIME_MONTHS, Lifetime
 from privacy_center.rights.kinds import KINDS
 from privacy_center.rights.services import identity_document_needed
 
@@ -398,7 +398,7 @@ def test_the_changes_page_says_what_version_3_changed(client, content):
 
 
 def test_a_new_placeholder_is_required_from_its_version_on_only(content_copy, monkeypatch):
-    from privacy_center.policy import versions
+    from privacy_center.content import policy_versions as versions
 
     monkeypatch.setattr(versions, "PLACEHOLDERS", {**versions.PLACEHOLDERS, "recipients": 3})
     with pytest.raises(ContentError, match=r"v3/fr\.md: each of the placeholders .*\[\[recipients"):

@@ -28,12 +28,12 @@ from privacy_center.config import PROJECT_ROOT
 from privacy_center.connectors import EXTENSION_KEY as CONNECTORS_KEY
 from privacy_center.connectors import get_connectors
 from privacy_center.content import load_content
+from privacy_center.content.recipients import EXTENSION_KEY, load_recipients
 from privacy_center.deadlines import reply_due
 from privacy_center.models import Account, PrivacyRequest, RecipientNotification, RequestTransition
 from privacy_center.models.types import utcnow
 from privacy_center.operator import ContentError
 from privacy_center.recipients.delivery import deliver_due
-from privacy_center.recipients.register import EXTENSION_KEY, load_recipients
 from privacy_center.recipients.services import record_for_completion
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff import services

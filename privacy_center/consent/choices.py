@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..policy.registry import Registry
+from ..content.cookies import Registry
 
 # A receipt posted without "services" (null is a wrong value, not an absence).
 ABSENT = object()

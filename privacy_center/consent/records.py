@@ -17,9 +17,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..content.cookies import CATEGORY_KEYS
 from ..exports.archive import spreadsheet_csv
 from ..models import ConsentReceipt, Site
-from ..policy.registry import CATEGORY_KEYS
 from .services import ACTIONS, iso_utc, receipt_document
 from .widget import Builds
 

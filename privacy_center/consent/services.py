@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import PoolProxiedConnection
 
 from ..content import OperatorContent
+from ..content.cookies import CATEGORY_KEYS, Registry
 from ..models import ConsentReceipt
 from ..models import Site as SiteRecord
 from ..models.types import utcnow
 from ..operator import Site
-from ..policy.registry import CATEGORY_KEYS, Registry
 from .choices import ABSENT, service_entries, validate_services
 from .rollup import SLOTS, SqliteRollup, pg_with_rollup
 from .writer import ReceiptNotRecorded, ReceiptWriter

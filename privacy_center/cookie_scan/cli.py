@@ -11,8 +11,8 @@ import click
 from flask.cli import AppGroup
 
 from ..content import get_content
+from ..content.cookies import Registry
 from ..extensions import db
-from ..policy.registry import Registry
 from .report import terminal_lines, write_html, write_json
 from .scanner import Limits, ScanError, launch_browser
 from .services import record_scan, scan_and_assess

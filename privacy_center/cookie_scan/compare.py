@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
 
-from ..policy.registry import MAX_LIFETIME_MONTHS, Cookie, Lifetime, Registry, Service
+from ..content.cookies import MAX_LIFETIME_MONTHS, Cookie, Lifetime, Registry, Service
 
 PASSES = ("before", "refused", "accepted")
 # The passes in which only essential cookies may be set.

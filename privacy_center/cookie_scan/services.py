@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..content.cookies import Registry
 from ..models import CookieScan
-from ..policy.registry import Registry
 from .compare import compare, exit_status
 from .report import build_report
 from .scanner import Limits, Scan, scan_site

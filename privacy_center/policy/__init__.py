@@ -1,1 +1,3 @@
-"""Policy pages, versions, the cookie registry and the static export."""
+"""Policy pages: the current policy, its versions, the comparison of two versions, their PDFs
+and the static export. The texts themselves, their facts and the cookie registry are content
+(``privacy_center/content/``)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from html.parser import HTMLParser
 
-from .versions import PolicyDocument
+from ..content.policy_versions import PolicyDocument
 
 BLOCK_TAGS = {"h2", "h3", "h4", "p", "li", "dt", "dd", "tr", "th", "td", "blockquote", "pre"}
 HEADING_TAGS = {"h2", "h3", "h4"}

@@ -9,8 +9,8 @@ from flask import current_app, g
 from flask.cli import AppGroup
 
 from ..content import get_content
+from ..content.policy_versions import PolicyVersion
 from .services import export_files, write_static_export
-from .versions import PolicyVersion
 from .views import render_policy
 
 policy_cli = AppGroup("policy", help="The published policy.")

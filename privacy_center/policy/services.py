@@ -21,8 +21,8 @@ from werkzeug.wrappers import Response
 
 from ..config import STATIC_DIR
 from ..content import OperatorContent
+from ..content.policy_versions import PolicyVersion
 from ..security import SECURITY_HEADERS
-from .versions import PolicyVersion
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -20,6 +20,7 @@ from flask import (
 from flask_babel import get_locale
 
 from ..content import OperatorContent, get_content
+from ..content.policy_versions import PolicyVersion
 from ..i18n import current_language
 from ..letters.rendering import render_pdf
 from ..operator import Authority
@@ -33,7 +34,6 @@ from .services import (
     build_page,
     page_answer,
 )
-from .versions import PolicyVersion
 
 bp = Blueprint("policy", __name__, url_prefix="/policy", template_folder="templates")
 

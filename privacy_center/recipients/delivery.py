@@ -42,11 +42,11 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..connectors import get_connector_set
+from ..content.recipients import Recipient, RecipientRegister, get_register
 from ..mail import MailNotSent, send_mail
 from ..models import Letter, PrivacyRequest, RecipientNotification
 from ..models.recipient import TOLD_STATES
 from ..models.types import utcnow
-from .register import Recipient, RecipientRegister, get_register
 from .services import describe, notifications_of, record_for_completion
 
 log = logging.getLogger(__name__)

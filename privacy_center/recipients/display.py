@@ -1,5 +1,5 @@
 """What the staff pages show of the recipients: the request page's section and the completion
-form's choices. (The policy's list is a fact of the policy: recipients/facts.py.)"""
+form's choices. (The policy's list is a fact of the policy: content/recipient_facts.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from ..connectors import get_connector_set
+from ..content.recipients import get_register
 from ..extensions import db
 from ..i18n import current_language
 from ..models import PrivacyRequest, RecipientNotification
-from .register import get_register
 from .services import notifications_of
 
 STATE_LABELS: dict[str, LazyString] = {

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from .. import audit
+from ..content.recipients import Recipient, RecipientRegister, get_register
 from ..models import PrivacyRequest, RecipientNotification, StaffMember
 from ..models.recipient import TOLD_STATES
 from ..models.types import utcnow
 from ..workflow import FINAL_STATES
-from .register import Recipient, RecipientRegister, get_register
 
 log = logging.getLogger(__name__)
 

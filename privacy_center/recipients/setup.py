@@ -7,9 +7,9 @@ from flask import Flask
 
 from ..connectors import EXTENSION_KEY as CONNECTORS_KEY
 from ..content import EXTENSION_KEY as CONTENT_KEY
+from ..content.recipients import EXTENSION_KEY, check_categories
 from .cli import recipients_cli
 from .display import category_choices, staff_notifications
-from .register import EXTENSION_KEY, check_categories
 from .views import bp
 
 

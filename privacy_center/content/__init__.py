@@ -1,4 +1,17 @@
-"""All of the operator's content, loaded together and checked once by ``create_app``."""
+"""The operator's content (the ``content/`` folder), loaded together and checked once by
+``create_app``: this module loads it and gives the running application's copy (``get_content``).
+
+The content model lives here with its loader, so that every layer may read it and none needs a
+feature package to do so:
+
+- ``cookies.py``: the cookie and service registry (``cookies.yaml``);
+- ``policy_versions.py``: the policy's versions, Markdown per version and language;
+- ``policy_facts.py``: the facts a policy text names by a token, rendered from the configuration;
+- ``recipients.py``: the register of recipients and processors (``recipients.yaml``);
+- ``recipient_facts.py``: the policy's list of recipients, rendered from that register.
+
+The operator's settings, authorities and retention rules are ``privacy_center/operator.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +21,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from .operator import (
+from ..operator import (
     Authority,
     ContentError,
     Operator,
@@ -17,11 +30,11 @@ from .operator import (
     load_operator,
     load_retention,
 )
-from .policy.facts import policy_choices, policy_facts
-from .policy.registry import Registry, load_registry
-from .policy.versions import PolicyVersion, load_versions
-from .recipients.facts import recipient_facts
-from .recipients.register import RecipientRegister, load_recipients
+from .cookies import Registry, load_registry
+from .policy_facts import policy_choices, policy_facts
+from .policy_versions import PolicyVersion, load_versions
+from .recipient_facts import recipient_facts
+from .recipients import RecipientRegister, load_recipients
 
 EXTENSION_KEY = "privacy_center.content"
 
@@ -66,7 +79,7 @@ def load_content(content_dir: str | Path) -> OperatorContent:
         registry=load_registry(
             root / "cookies.yaml", operator.languages, consent_lifetime_months=lifetime
         ),
-        # The policy's facts come from the configuration loaded above (policy/facts.py).
+        # The policy's facts come from the configuration loaded above (policy_facts.py).
         versions=load_versions(
             root / "policy",
             operator.languages,

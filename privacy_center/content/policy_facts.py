@@ -43,7 +43,7 @@ from babel.lists import format_list
 
 from .. import deadlines
 from ..operator import IDENTITY_DOCUMENT_POLICIES, ContentError, Operator, Period, RetentionRule
-from .registry import MAX_LIFETIME_MONTHS
+from .cookies import MAX_LIFETIME_MONTHS
 
 # {{ name }}: what is between the braces is checked by name, so a misspelt token is an error
 # rather than text left on the page.

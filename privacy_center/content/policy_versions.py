@@ -13,7 +13,7 @@ import markdown
 import yaml
 
 from ..operator import ContentError, Translated, read_yaml, require
-from .facts import Choice, Fact, FactResolver
+from .policy_facts import Choice, Fact, FactResolver
 
 SUMMARY_KEYS = ("who", "what", "why", "how-long", "recipients", "rights")
 # Generated parts (``[[name]]``), each with the first version that must hold it once: a new part
@@ -104,7 +104,7 @@ def render_document(
     choices: Mapping[str, Choice] | None = None,
     check_typed: bool = False,
 ) -> PolicyDocument:
-    """One document, its fact tokens replaced by the configuration's values (facts.py)."""
+    """One document, its fact tokens replaced by the configuration's values (policy_facts.py)."""
     try:
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:

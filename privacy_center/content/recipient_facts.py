@@ -2,14 +2,14 @@
 
 ``{{ recipients }}`` in a policy text (on a line of its own) becomes a list: each recipient's
 name, whether it is a processor or a recipient, what it does, where it is and, outside the
-European Union, the safeguard of the transfer (policy/facts.py resolves the token when the
+European Union, the safeguard of the transfer (policy_facts.py resolves the token when the
 content is loaded). The words around the values are the policy's own, in each language.
 """
 
 from __future__ import annotations
 
-from ..policy.facts import Fact, escape_markdown
-from .register import Recipient, RecipientRegister
+from .policy_facts import Fact, escape_markdown
+from .recipients import Recipient, RecipientRegister
 
 ROLE_WORDS = {
     "processor": {
