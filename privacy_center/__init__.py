@@ -10,7 +10,6 @@ from . import (
     access_log,
     audit,
     caching,
-    demo,
     errors,
     favicon,
     hosts,
@@ -22,6 +21,7 @@ from . import (
     storage,
     templating,
 )
+from .accounts.demo_cli import init_app as init_demo
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
 from .consent.setup import init_app as init_consent
@@ -95,7 +95,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     init_cookie_scan(app)
     init_consent_records(app)
     init_recipients(app)
-    demo.init_app(app)
+    init_demo(app)
     audit.init_app(app)
     storage.init_app(app)
 

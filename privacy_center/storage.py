@@ -20,6 +20,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .models import DataExport, IdentityDocument, PostmortemDelivery
 from .page_images import all_caches, caches_without_document
 from .segmented import reencrypt_stored
 from .uploads import StoredDocumentError, delete_document, stored_names
@@ -140,9 +141,6 @@ def sweep_all(
     session: Session, settings: Mapping[str, Any], *, now: float | None = None
 ) -> dict[str, SweepReport]:
     """Sweep both encrypted folders against the rows that name their files."""
-    from .models import DataExport, IdentityDocument
-    from .postmortem.delivery import stored_names as delivered_names
-
     referenced = {
         "identity-documents": set(session.scalars(select(IdentityDocument.stored_name))),
         "exports": set(
@@ -151,7 +149,13 @@ def sweep_all(
             )
         )
         # Data of deceased holders awaiting download share the copies' folder and key.
-        | delivered_names(session),
+        | set(
+            session.scalars(
+                select(PostmortemDelivery.stored_name).where(
+                    PostmortemDelivery.stored_name.is_not(None)
+                )
+            )
+        ),
     }
     return {
         name: sweep_folder(Path(settings[directory]), referenced[name], now=now)

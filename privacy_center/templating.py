@@ -1,4 +1,5 @@
-"""Helpers available in every template."""
+"""Helpers available in every template. The policy feature adds its own (``page_url`` and
+``language_url``, policy/setup.py): this module knows no feature."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import hashlib
 from functools import cache
 from typing import Any
 
-from flask import Flask, g, request, url_for
+from flask import Flask, url_for
 from flask_babel import format_date, gettext, ngettext
-from jinja2 import pass_context
 from markupsafe import Markup
 
 from .config import STATIC_DIR
@@ -16,7 +16,6 @@ from .content import get_content
 from .content.cookies import Lifetime
 from .i18n import LANGUAGE_NAMES, current_language
 from .operator import Period
-from .policy.views import page_url
 
 
 @cache
@@ -27,17 +26,6 @@ def _static_fingerprint(filename: str) -> str:
 def static_url(filename: str) -> str:
     """A static file's address with a content fingerprint, so it can be cached for a year."""
     return url_for("static", filename=filename, v=_static_fingerprint(filename))
-
-
-@pass_context
-def language_url(context: Any, language: str) -> str:
-    """The same page in another language."""
-    kind = context.get("page_kind")
-    if kind:
-        return page_url(kind, context.get("page_version"), language)
-    if request.endpoint and not g.get("static_export"):
-        return url_for(request.endpoint, **(request.view_args or {}), lang=language)
-    return page_url("current", None, language)
 
 
 def format_lifetime(lifetime: Lifetime) -> str:
@@ -83,8 +71,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(template_context)
     app.jinja_env.globals.update(
         static_url=static_url,
-        language_url=language_url,
-        page_url=page_url,
         csrf_field=csrf_field,
     )
     app.jinja_env.filters.update(

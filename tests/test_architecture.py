@@ -3,6 +3,13 @@ others or from inside a function; the shared layers never import a feature packa
 
 Read from the source with :mod:`ast` (nothing is imported), so a late import inside a function
 counts like one at the top of the module.
+
+The layers, from the bottom: settings and plumbing (``config``, ``extensions``, ``content/``,
+``templating``, ``i18n``...), shared services (``workflow``, ``deadlines``, ``audit``, ``mail``,
+``uploads/``, ``connectors/``, ``letters/``...) and the models, then the feature packages of
+:data:`FEATURES`. Only the application factory (``privacy_center/__init__.py``) plugs the
+features in. A feature may use another feature; a module outside :data:`FEATURES` uses none: what
+it needs from one is handed to it (an argument, or a hook the feature registers at start-up).
 """
 
 from __future__ import annotations
@@ -11,6 +18,26 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "privacy_center"
+# The feature packages: each one a folder with its views, services, templates and setup.
+FEATURES = frozenset(
+    {
+        "accounts",
+        "consent",
+        "consent_records",
+        "cookie_scan",
+        "exports",
+        "policy",
+        "postmortem",
+        "recipients",
+        "retention",
+        "rights",
+        "staff",
+    }
+)
+# The packages of the shared layers (every other module of privacy_center/ is shared too).
+SHARED_PACKAGES = frozenset({"connectors", "content", "letters", "models"})
+# The one module that knows every feature: the application factory.
+FACTORY = "privacy_center"
 
 
 def module_files() -> dict[str, Path]:
@@ -116,3 +143,28 @@ def test_no_import_cycle() -> None:
         for group in found
     ]
     assert not found, "modules that import each other:\n" + "\n".join(described)
+
+
+def feature_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in FEATURES else None
+
+
+def test_every_package_is_a_feature_or_shared() -> None:
+    packages = {
+        path.parent.name for path in PACKAGE.glob("*/__init__.py") if path.parent != PACKAGE
+    }
+    assert packages - FEATURES - SHARED_PACKAGES == set(), "declare each new package's layer"
+    assert (FEATURES | SHARED_PACKAGES) - packages == set()
+
+
+def test_shared_layers_import_no_feature() -> None:
+    graph = import_graph()
+    upward = [
+        f"{module} imports {target} (line {line})"
+        for module, targets in sorted(graph.items())
+        if module != FACTORY and feature_of(module) is None
+        for target, line in sorted(targets.items())
+        if feature_of(target) is not None
+    ]
+    assert not upward, "shared layers reaching up into a feature:\n" + "\n".join(upward)

@@ -10,11 +10,12 @@ transaction of the action that issues it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import force_locale, format_date, gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -22,16 +23,42 @@ from sqlalchemy.orm import Session
 from ..connectors.base import ErasureReport
 from ..content import get_content
 from ..models import Letter, PrivacyRequest
-from ..recipients.services import letter_recipients
-from ..rights import services as rights_services
-from ..rights.effects import effect_applied
-from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
 from .rendering import render_pdf
 
 STYLESHEET = "css/letter.css"
 # The longest text staff may write into one field.
 MAX_FIELD_CHARS = 10_000
+# Where the application keeps the function giving a request's facts (see RequestFacts).
+REQUEST_FACTS_KEY = "privacy_center.letters.request_facts"
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What a letter says of its request that only the feature owning requests works out; that
+    feature hands them in through :func:`register_request_facts` when the application is built
+    (the letters know no feature)."""
+
+    # The kind of request in words (a lazy string: rendered in the letter's language).
+    kind_label: Any
+    # The day the request was received, in the operator's time zone.
+    received_on: date
+    # The reply's due date as of the letter's day (extended, when asked); None: not known yet.
+    due_on: date | None
+    # What a completion letter says about the recipients told (art. 19), or None.
+    recipients: Any
+    # A kind's effect (an objection to marketing): "applied", "pending", or None.
+    effect: str | None
+
+
+# (request, letter's day, extended) -> the request's facts.
+RequestFactsSource = Callable[..., RequestFacts]
+
+
+def register_request_facts(app: Flask, source: RequestFactsSource) -> None:
+    """Called once by the feature owning requests: ``source(request, today, extended=...)`` gives
+    a request's :class:`RequestFacts` (``extended``: the due date once the limit is extended)."""
+    app.extensions[REQUEST_FACTS_KEY] = source
 
 
 class LetterError(ValueError):
@@ -163,12 +190,6 @@ def _page_numbers_css() -> Markup:
     return Markup(css)  # noqa: S704 (every translated character is escaped by _css_string)
 
 
-def _due_date(request: PrivacyRequest, today: date) -> date | None:
-    if request.clock_started_on is None:
-        return request.due_on
-    return rights_services.due_date_on(request, today)
-
-
 def render_letter_html(
     request: PrivacyRequest, kind: str, fields: Mapping[str, Any], *, today: date
 ) -> tuple[LetterKind, dict[str, Any], str]:
@@ -185,11 +206,12 @@ def render_letter_html(
             f"{request.reference} is in {request.language!r}, which is not one of the "
             f"operator's languages ({', '.join(operator.languages)})"
         )
-    due_on = _due_date(request, today)
-    if kind == "extension_notice" and due_on is not None:
-        # Computed, never typed: three months from the start of the clock, plus the days it
-        # was suspended (the date the extension gives, or gave).
-        due_on = rights_services.due_date_on(request, today, extended=True)
+    # The extension notice's date is computed, never typed: three months from the start of the
+    # clock, plus the days it was suspended (the date the extension gives, or gave).
+    facts: RequestFacts = current_app.extensions[REQUEST_FACTS_KEY](
+        request, today, extended=kind == "extension_notice"
+    )
+    due_on = facts.due_on
     if kind in ("acknowledgement", "extension_notice") and due_on is None:
         raise LetterError(
             f"{request.reference} has no due date yet: its clock starts when the requester "
@@ -198,7 +220,6 @@ def render_letter_html(
     authority = next(
         (item for item in content.authorities if item.country == operator.country), None
     )
-    request_kind = get_request_kind(request.kind)
     with force_locale(request.language):
         subject = letter_kind.subject_for(request.reference)
         values = {
@@ -206,23 +227,19 @@ def render_letter_html(
             "lang": request.language,
             "privacy_request": request,
             "letter_kind": letter_kind,
-            "request_kind_label": str(request_kind.label) if request_kind else request.kind,
+            "request_kind_label": str(facts.kind_label),
             "fields": cleaned,
             "subject": subject,
             "letter_date": format_date(today, "long"),
-            "received_on": format_date(
-                rights_services.operator_day(request.received_at, operator), "long"
-            ),
+            "received_on": format_date(facts.received_on, "long"),
             "due_date": format_date(due_on, "long") if due_on else None,
             "articles": letter_kind.articles_for(request.kind),
             "authority": authority,
             "edpb_members_url": content.edpb_members_url,
             "page_numbers_css": _page_numbers_css(),
-            "recipients": letter_recipients(request),
+            "recipients": facts.recipients,
             # An objection to marketing: stopped already, or when the emailed link is used.
-            "effect": None
-            if request_kind is None or request_kind.effect is None
-            else ("applied" if effect_applied(request) else "pending"),
+            "effect": facts.effect,
         }
         html = current_app.jinja_env.get_template(letter_kind.template).render(values)
     return letter_kind, cleaned, html

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -18,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from jinja2 import pass_context
 
 from ..content import OperatorContent, get_content
 from ..content.policy_versions import PolicyVersion
@@ -69,6 +71,17 @@ def page_url(kind: str, version: PolicyVersion | None = None, language: str | No
     elif kind == "changes":
         arguments.update({"from": number - 1, "to": number})
     return url_for(ENDPOINTS[kind], **arguments)
+
+
+@pass_context
+def language_url(context: Any, language: str) -> str:
+    """The same page in another language."""
+    kind = context.get("page_kind")
+    if kind:
+        return page_url(kind, context.get("page_version"), language)
+    if request.endpoint and not g.get("static_export"):
+        return url_for(request.endpoint, **(request.view_args or {}), lang=language)
+    return page_url("current", None, language)
 
 
 def collation_key(text: str) -> str:

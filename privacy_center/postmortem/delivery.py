@@ -399,17 +399,6 @@ def purge_expired(session: Session, now: datetime, *, directory: Path) -> int:
     return purged
 
 
-def stored_names(session: Session) -> set[str]:
-    """The files of the copies' folder that deliveries still name (storage sweep)."""
-    return set(
-        session.scalars(
-            select(PostmortemDelivery.stored_name).where(
-                PostmortemDelivery.stored_name.is_not(None)
-            )
-        )
-    )
-
-
 # --- the completion letter ----------------------------------------------------------------------
 
 

@@ -2,8 +2,10 @@
 
 from flask import Flask
 
+from ..letters.services import register_request_facts
 from .cli import requests_cli
 from .intake import CHANNEL_LABELS
+from .letter_facts import letter_facts
 from .views import bp
 
 
@@ -12,3 +14,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(requests_cli)
     # How a request arrived, in words, for the console's pages.
     app.jinja_env.globals["channel_labels"] = CHANNEL_LABELS
+    # What a letter says of a request: the letters know no feature.
+    register_request_facts(app, letter_facts)

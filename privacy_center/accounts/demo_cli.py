@@ -1,4 +1,5 @@
-"""``flask demo seed``: load the demo operator into the database (idempotent)."""
+"""``flask demo seed``: load the demo operator into the database (idempotent): its sites, the
+demo account holders of ``demo.py`` and their consent receipts' daily rollup."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .accounts.demo import seed_audience_statistics, seed_demo_accounts
-from .consent.rollup import backfill
-from .content import OperatorContent, get_content
-from .extensions import db
-from .models import Site
+from ..consent.rollup import backfill
+from ..content import OperatorContent, get_content
+from ..extensions import db
+from ..models import Site
+from .demo import seed_audience_statistics, seed_demo_accounts
 
 demo_cli = AppGroup("demo", help="The demo operator.")
 
