@@ -186,7 +186,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.05) 
 def scenario_export(folder: str) -> tuple[bool, str, list[str]]:
     from privacy_center.segmented import read_stored
     from privacy_center.storage import SWEEP_GRACE_SECONDS, sweep_folder
-    from privacy_center.uploads import StoredDocumentError, stored_names
+    from privacy_center.uploads.storage import StoredDocumentError, stored_names
 
     lines: list[str] = []
     ok = True
@@ -314,7 +314,7 @@ def child_upload(count: str) -> None:
 def document_state(url: str, directory: Path) -> tuple[set[str], set[str]]:
     import sqlalchemy as sa
 
-    from privacy_center.uploads import stored_names
+    from privacy_center.uploads.storage import stored_names
 
     engine = sa.create_engine(url)
     with engine.connect() as connection:

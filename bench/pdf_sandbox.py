@@ -27,7 +27,8 @@ from flask_babel import Babel
 from hostile_pdfs import many_objects
 
 from privacy_center.document_sandbox import DEFAULT_LIMITS, render_pages
-from privacy_center.uploads import RejectedUpload, check_identity_document
+from privacy_center.uploads.checks import check_identity_document
+from privacy_center.uploads.refusals import RejectedUpload
 
 
 def clean_pdf(pages: int) -> bytes:

@@ -111,7 +111,7 @@ class Config:
         self.TRUSTED_PROXIES = trusted_proxies(os.environ.get("TRUSTED_PROXIES", ""))
         self.SECRET_KEY = self.secret_key(instance_path)
         self.TRUSTED_HOSTS = self.trusted_hosts()
-        # Identity documents, encrypted at rest (uploads.py), outside the web root.
+        # Identity documents, encrypted at rest (uploads/storage.py), outside the web root.
         self.IDENTITY_DOCUMENT_DIR = self.private_dir(instance_path, "identity-documents")
         self.IDENTITY_DOCUMENT_KEY = self.encryption_key(
             instance_path, "identity-documents", "it encrypts the identity documents people upload"

@@ -3,7 +3,7 @@
 The images are rendered by the sandbox's child process (document_sandbox.py) the first time
 the document is viewed (documents uploaded before this existed included), then kept beside
 the document, encrypted like it (AES-256-GCM, the document key) in ``<stored name>.pages``.
-uploads.delete_document deletes them with the document; a key rotation drops them (they are
+uploads.storage.delete_document deletes them with the document; a key rotation drops them (they are
 rendered again, with the current key, at the next view); the sweep removes any left without
 their document.
 """
@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .document_sandbox import DEFAULT_LIMITS, Limits, render_pages
 from .files import write_atomically
-from .uploads import PAGE_IMAGES_SUFFIX as SUFFIX
-from .uploads import _checked_name, read_document
+from .uploads.storage import PAGE_IMAGES_SUFFIX as SUFFIX
+from .uploads.storage import _checked_name, read_document
 
 _MAGIC = b"PCPG\x01"
 _NONCE_BYTES = 12
@@ -43,7 +43,7 @@ def page_images(
     """The PNG images of a stored document's pages, rendered and cached at the first call.
 
     Raises document_sandbox.SandboxRefusal when the document cannot be rendered (damaged, or
-    beyond the limits), and uploads.StoredDocumentError when it cannot be read.
+    beyond the limits), and uploads.storage.StoredDocumentError when it cannot be read.
     """
     path = cache_path(directory, stored_name)
     cached = _read_cache(path, stored_name, (key, *previous_keys))

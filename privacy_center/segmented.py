@@ -20,10 +20,11 @@ Format (version 1)::
 - associated data: the header and the file's name, so a header altered, or a file renamed to
   another's name, fails on its first segment.
 
-The names are those of uploads.store_document (random, 43 characters) in the same folders:
-stored_names, delete_document and the sweep handle both formats alike. Files of the older
-whole-file format (uploads.store_document, magic "PCID") stay readable: :func:`open_stored` reads
-either, and :func:`reencrypt_stored` rotates either (flask storage rotate-keys).
+The names are those of uploads.storage.store_document (random, 43 characters) in the same
+folders: stored_names, delete_document and the sweep handle both formats alike. Files of the
+older whole-file format (uploads.storage.store_document, magic "PCID") stay readable:
+:func:`open_stored` reads either, and :func:`reencrypt_stored` rotates either (flask storage
+rotate-keys).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .files import sync_directory
-from .uploads import (
+from .uploads.storage import (
     DocumentNotFound,
     DocumentTampered,
     _checked_name,
@@ -69,7 +70,7 @@ SALT_BYTES = 16
 KEY_ID_BYTES = 8
 _HEADER = struct.Struct(f">4sB{KEY_ID_BYTES}sI{SALT_BYTES}s")
 HEADER_BYTES = _HEADER.size
-# The older whole-file format (uploads.store_document).
+# The older whole-file format (uploads.storage.store_document).
 WHOLE_FILE_MAGIC = b"PCID"
 
 
@@ -304,7 +305,7 @@ class SegmentedReader:
 
 @dataclass
 class WholeFileReader:
-    """A file of the older format (uploads.store_document), read whole (such files were
+    """A file of the older format (uploads.storage.store_document), read whole (such files were
     written whole) and handed out in segments like a segmented one."""
 
     name: str

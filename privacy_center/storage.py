@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from .models import DataExport, IdentityDocument, PostmortemDelivery
 from .page_images import all_caches, caches_without_document
 from .segmented import reencrypt_stored
-from .uploads import StoredDocumentError, delete_document, stored_names
+from .uploads.storage import StoredDocumentError, delete_document, stored_names
 
 # Each encrypted folder's settings: (directory, current key, previous keys).
 FOLDERS = {

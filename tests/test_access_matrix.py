@@ -72,7 +72,7 @@ from privacy_center.recipients.delivery import token_hash as recipient_token_has
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff.access import PENDING_AT_KEY, PENDING_KEY
 from privacy_center.tokens import issue_token, token_hash
-from privacy_center.uploads import store_document
+from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState
 
 ORIGIN = "http://127.0.0.1:5001"  # the demo operator's page (content/operator.yaml)

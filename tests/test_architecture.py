@@ -35,7 +35,7 @@ FEATURES = frozenset(
     }
 )
 # The packages of the shared layers (every other module of privacy_center/ is shared too).
-SHARED_PACKAGES = frozenset({"connectors", "content", "letters", "models"})
+SHARED_PACKAGES = frozenset({"connectors", "content", "letters", "models", "uploads"})
 # The one module that knows every feature: the application factory.
 FACTORY = "privacy_center"
 

@@ -830,7 +830,7 @@ def test_a_file_altered_while_it_is_sent_cuts_the_download_short(
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     from privacy_center.exports.stored import open_download
-    from privacy_center.uploads import DocumentTampered
+    from privacy_center.uploads.storage import DocumentTampered
 
     export = _big_background_copy(app, db, client, big_holder, monkeypatch)
     download = open_download(db, export, app.config)
@@ -854,7 +854,7 @@ def test_a_file_altered_while_it_is_sent_cuts_the_download_short(
 def test_a_copy_stored_in_the_older_whole_file_format_still_downloads(
     app: Flask, db, signed_in: FlaskClient, holder: Account
 ) -> None:
-    from privacy_center.uploads import store_document
+    from privacy_center.uploads.storage import store_document
 
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as made:

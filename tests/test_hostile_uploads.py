@@ -34,12 +34,9 @@ from werkzeug.test import stream_encode_multipart
 from privacy_center.content import EXTENSION_KEY
 from privacy_center.models import IdentityDocument, PrivacyRequest
 from privacy_center.rights import services as rights_services
-from privacy_center.uploads import (
-    MAX_DOCUMENT_BYTES,
-    MAX_PDF_UNPACKED_BYTES,
-    RejectedUpload,
-    check_identity_document,
-)
+from privacy_center.uploads.checks import MAX_DOCUMENT_BYTES, check_identity_document
+from privacy_center.uploads.pdf import MAX_PDF_UNPACKED_BYTES
+from privacy_center.uploads.refusals import RejectedUpload
 
 
 @dataclass(frozen=True)

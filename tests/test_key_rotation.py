@@ -10,7 +10,7 @@ import pytest
 
 from privacy_center.config import ConfigurationError, previous_keys
 from privacy_center.storage import rotate_folder
-from privacy_center.uploads import (
+from privacy_center.uploads.storage import (
     DocumentTampered,
     read_document,
     reencrypt_document,

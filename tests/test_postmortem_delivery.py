@@ -44,7 +44,8 @@ from privacy_center.models import AuditEvent, PostmortemDelivery
 from privacy_center.models.types import utcnow
 from privacy_center.postmortem import delivery
 from privacy_center.storage import SWEEP_GRACE_SECONDS, sweep_all
-from privacy_center.uploads import ACCEPTED_MIME_TYPES, MAX_DOCUMENT_BYTES, stored_names
+from privacy_center.uploads.checks import ACCEPTED_MIME_TYPES, MAX_DOCUMENT_BYTES
+from privacy_center.uploads.storage import stored_names
 from privacy_center.workflow import RequestState
 
 S = RequestState

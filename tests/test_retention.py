@@ -55,7 +55,7 @@ from privacy_center.retention.services import (
     plan,
     run_retention,
 )
-from privacy_center.uploads import store_document
+from privacy_center.uploads.storage import store_document
 
 T = datetime(2030, 1, 15, 10, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -42,7 +42,7 @@ from privacy_center.retention.erasure import erased_email
 from privacy_center.retention.rules import enforced_rules, parse_enforce
 from privacy_center.retention.services import Context, RetentionError, run_retention
 from privacy_center.session_records import open_record
-from privacy_center.uploads import store_document
+from privacy_center.uploads.storage import store_document
 from tests.subject_data import START, fill_account
 
 LANGUAGES = ("fr", "en", "es", "de")

@@ -42,7 +42,9 @@ from privacy_center.models import IdentityDocument, PrivacyRequest
 from privacy_center.page_images import SUFFIX, cache_path
 from privacy_center.rights import services as rights_services
 from privacy_center.storage import rotate_folder, sweep_folder
-from privacy_center.uploads import RejectedUpload, check_identity_document, store_document
+from privacy_center.uploads.checks import check_identity_document
+from privacy_center.uploads.refusals import RejectedUpload
+from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

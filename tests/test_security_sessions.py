@@ -28,7 +28,7 @@ from privacy_center.models import AuditEvent, IdentityDocument, SessionRecord
 from privacy_center.models.types import utcnow
 from privacy_center.session_records import ENDED_KEPT, SESSION_ID_KEY, open_record, purge_ended
 from privacy_center.sessions import STAFF_COOKIE
-from privacy_center.uploads import store_document
+from privacy_center.uploads.storage import store_document
 
 HOLDER_COOKIE = "pc_session"
 SIGN_OUT_FORM = re.compile(

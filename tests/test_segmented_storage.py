@@ -25,7 +25,7 @@ from privacy_center.segmented import (
     write_segmented,
 )
 from privacy_center.storage import rotate_folder
-from privacy_center.uploads import DocumentNotFound, DocumentTampered, store_document
+from privacy_center.uploads.storage import DocumentNotFound, DocumentTampered, store_document
 
 KEY, OLD, OTHER = (secrets.token_bytes(32) for _ in range(3))
 SEGMENT = 1024  # the smallest allowed, so that a few KiB make several segments

@@ -38,7 +38,7 @@ from privacy_center.rights.services import (
 )
 from privacy_center.staff import dashboard, reminders, services
 from privacy_center.staff.services import ActionRefused, DocumentUnavailable
-from privacy_center.uploads import store_document
+from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState
 from tests.subject_data import fill_account
 

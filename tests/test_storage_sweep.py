@@ -18,7 +18,7 @@ from flask import Flask
 from privacy_center.models import DataExport
 from privacy_center.models.types import utcnow
 from privacy_center.storage import SWEEP_GRACE_SECONDS, sweep_folder
-from privacy_center.uploads import store_document, stored_names
+from privacy_center.uploads.storage import store_document, stored_names
 
 KEY = secrets.token_bytes(32)
 

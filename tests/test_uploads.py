@@ -27,16 +27,18 @@ from privacy_center.config import (
 )
 from privacy_center.document_sandbox import inspect_pdf
 from privacy_center.letters.rendering import render_pdf
-from privacy_center.uploads import (
+from privacy_center.uploads.checks import (
     ACCEPTED_MIME_TYPES,
     MAX_DOCUMENT_BYTES,
-    MAX_IMAGE_PIXELS,
-    MAX_PDF_UNPACKED_BYTES,
+    check_identity_document,
+)
+from privacy_center.uploads.images import MAX_IMAGE_PIXELS
+from privacy_center.uploads.pdf import MAX_PDF_UNPACKED_BYTES
+from privacy_center.uploads.refusals import RejectedUpload
+from privacy_center.uploads.storage import (
     DocumentNotFound,
     DocumentTampered,
     InvalidDocumentName,
-    RejectedUpload,
-    check_identity_document,
     delete_document,
     read_document,
     store_document,

@@ -40,7 +40,7 @@ from ..models.types import utcnow
 from ..operator import Operator, RetentionRule
 from ..templating import format_period
 from ..tokens import issue_token, redeem_token
-from ..uploads import delete_document
+from ..uploads.storage import delete_document
 from .archive import ExportPlan, PlannedCategory, Tally, csv_cell, json_schema, stream_export
 from .information import ProcessingInformation
 from .stored import store_archive

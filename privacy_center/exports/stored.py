@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..models import DataExport
 from ..models.types import utcnow
 from ..segmented import SegmentedReader, WholeFileReader, open_stored, write_segmented
-from ..uploads import StoredDocumentError
+from ..uploads.storage import StoredDocumentError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ class DataExport(db.Model):
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_total: Mapped[int] = mapped_column(BigInteger, default=0)
     # The encrypted zip (segmented.py: written as it is built, in authenticated segments; copies
-    # stored before that format: uploads.store_document), outside the web root.
+    # stored before that format: uploads.storage.store_document), outside the web root.
     stored_name: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))

@@ -79,7 +79,8 @@ class PostmortemDelivery(db.Model):
     # Who the link was mailed to (the requester), and the language of the mail and the files.
     email: Mapped[str] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(8))
-    # The encrypted zip (uploads.store_document, in EXPORT_DIR); None once downloaded or expired.
+    # The encrypted zip (uploads.storage.store_document, in EXPORT_DIR); None once downloaded or
+    # expired.
     stored_name: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))

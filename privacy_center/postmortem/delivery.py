@@ -51,7 +51,7 @@ from ..models.postmortem import PostmortemDelivery
 from ..models.types import utcnow
 from ..rights.services import ACTOR_REQUESTER
 from ..tokens import token_hash
-from ..uploads import delete_document, read_document, store_document
+from ..uploads.storage import delete_document, read_document, store_document
 from .handling import (
     Release,
     check_release,

@@ -23,7 +23,7 @@ from ..rights.forms import (
 )
 from ..rights.kinds import POSTMORTEM_CAPACITIES, POSTMORTEM_KINDS
 from ..rights.services import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
-from ..uploads import MAX_DOCUMENT_BYTES
+from ..uploads.checks import MAX_DOCUMENT_BYTES
 from .services import CHOICE_LABELS, CONSENT_WORDING
 
 CHOICE_PREFIX = "choice_"
@@ -106,7 +106,7 @@ class VerifyForm(FlaskForm):
 
 
 # Each document of an heir's request has its own hint; the accepted types and the size are the
-# upload rules' (uploads.check_identity_document: PDF, JPEG, PNG; MAX_DOCUMENT_BYTES).
+# upload rules' (uploads.checks.check_identity_document: PDF, JPEG, PNG; MAX_DOCUMENT_BYTES).
 _LIMIT_MB = MAX_DOCUMENT_BYTES // (1024 * 1024)
 DOCUMENT_HINTS = {
     "death_certificate": _l(

@@ -32,7 +32,8 @@ from ..models.types import utcnow
 from ..operator import Operator
 from ..rights import services as rights_services
 from ..rights.kinds import POSTMORTEM_KINDS
-from ..uploads import RejectedUpload, check_identity_document
+from ..uploads.checks import check_identity_document
+from ..uploads.refusals import RejectedUpload
 
 # The separate, specific consent to recording directives. A new wording gets a new version, so
 # that each recorded version says which wording its holder agreed to.
@@ -416,7 +417,7 @@ def file_postmortem_request(
 
     ``kind`` is a key of ``rights.kinds.POSTMORTEM_KINDS`` (the purpose art. 85 allows);
     ``documents`` maps each key of :data:`POSTMORTEM_DOCUMENTS` to (file name, bytes): all three
-    are required, and each is checked by ``uploads.check_identity_document``. The requester
+    are required, and each is checked by ``uploads.checks.check_identity_document``. The requester
     always confirms their email address (they never act through their own account). Raises
     ``rights.services.InvalidRequest``, a refused file's message under its document key.
     """

@@ -30,7 +30,7 @@ from ..rights import services as rights_services
 from ..rights.forms import language_choices
 from ..rights.kinds import POSTMORTEM_KINDS
 from ..rights.views import confirmation_sent, over_limit
-from ..uploads import MAX_DOCUMENT_BYTES
+from ..uploads.checks import MAX_DOCUMENT_BYTES
 from . import delivery, services
 from .forms import (
     CHOICE_PREFIX,

@@ -47,7 +47,7 @@ from ..models import (
     PrivacyRequest,
     SessionRecord,
 )
-from ..uploads import delete_document
+from ..uploads.storage import delete_document
 from ..workflow import FINAL_STATES
 from .rules import EnforcedRule
 from .steps import Batch, Categories, Context, Estimate, RetentionError, Step, add_categories

@@ -41,7 +41,7 @@ from ..models import (
 )
 from ..models.types import UTCDateTime, utcnow
 from ..operator import MAX_CONSENT_LIFETIME_MONTHS
-from ..uploads import delete_document
+from ..uploads.storage import delete_document
 from ..workflow import FINAL_STATES
 from . import activity
 from .erasure import DeleteEvidence, EraseDeactivatedAccounts

@@ -18,7 +18,7 @@ from wtforms import EmailField, Field, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-from ..uploads import MAX_DOCUMENT_BYTES
+from ..uploads.checks import MAX_DOCUMENT_BYTES
 from .kinds import KINDS, SpecificField
 from .services import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
 

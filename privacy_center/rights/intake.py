@@ -42,7 +42,9 @@ from ..models import IdentityDocument, PrivacyRequest
 from ..models.types import utcnow
 from ..operator import Operator
 from ..tokens import issue_token
-from ..uploads import RejectedUpload, check_identity_document, delete_document, store_document
+from ..uploads.checks import check_identity_document
+from ..uploads.refusals import RejectedUpload
+from ..uploads.storage import delete_document, store_document
 from ..workflow import RequestState
 from .effects import PROOF_EMAIL_FROM
 from .kinds import KINDS, RequestKind

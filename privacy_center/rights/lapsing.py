@@ -39,7 +39,7 @@ from ..locks import Busy, exclusive
 from ..mail import MailNotSent, send_mail
 from ..models import AuditEvent, EmailToken, PrivacyRequest, RequestTransition
 from ..operator import Operator
-from ..uploads import delete_document
+from ..uploads.storage import delete_document
 from ..workflow import RequestState
 from .kinds import RequestKind, get_kind
 from .services import ACTOR_SYSTEM, operator_day, transition

@@ -40,7 +40,8 @@ from ..models import Account, EmailToken, IdentityDocument, PrivacyRequest, Requ
 from ..models.types import utcnow
 from ..operator import Operator
 from ..tokens import find_token, issue_token, redeem_token
-from ..uploads import check_identity_document, delete_document, store_document
+from ..uploads.checks import check_identity_document
+from ..uploads.storage import delete_document, store_document
 from ..workflow import (
     CLOCK_SUSPENDED,
     FINAL_STATES,

@@ -34,7 +34,8 @@ from ..letters.kinds import LETTER_KINDS
 from ..mail_intents import work_after_response
 from ..models import Account, PrivacyRequest
 from ..models.types import utcnow
-from ..uploads import MAX_DOCUMENT_BYTES, RejectedUpload
+from ..uploads.checks import MAX_DOCUMENT_BYTES
+from ..uploads.refusals import RejectedUpload
 from ..workflow import (
     CLOCK_RUNNING_WHILE_WAITING,
     STATE_LABELS,

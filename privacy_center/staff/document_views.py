@@ -8,7 +8,7 @@ import logging
 from flask import Response, abort, current_app, render_template
 
 from ..extensions import db
-from ..uploads import StoredDocumentError
+from ..uploads.storage import StoredDocumentError
 from . import documents, services
 from .access import staff_required
 from .blueprint import bp

@@ -37,7 +37,7 @@ from ..postmortem import handling as postmortem
 from ..recipients import delivery as recipient_delivery
 from ..rights.kinds import get_kind
 from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
-from ..uploads import delete_document, read_document
+from ..uploads.storage import delete_document, read_document
 from ..workflow import CLOCK_SUSPENDED, FINAL_STATES, STATE_LABELS, RequestState, allowed_targets
 
 log = logging.getLogger(__name__)
