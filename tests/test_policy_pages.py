@@ -179,8 +179,8 @@ def test_cookie_list_shows_every_registered_cookie(client, app):
 def test_retention_at_a_glance(client):
     body = client.get("/policy?lang=en").data.decode()
     assert 'id="retention-table"' in body
-    summary = re.search(r'<table class="retention" id="retention-summary">.*?</table>', body, re.S)
-    periods = re.findall(r'<td class="period">(.*?)</td>', summary.group(0))
+    summary = re.search(r'<table class="retention stack" id="retention-summary">.*?</table>', body, re.S)
+    periods = re.findall(r'<td class="period" data-label="Kept for">(.*?)</td>', summary.group(0))
     # As the policy words them: 13 months, not "1 year 1 month".
     assert periods[:4] == ["5 years", "13 months", "13 months", "10 years"]
 
