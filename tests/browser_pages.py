@@ -448,7 +448,9 @@ def build_examples(app: Flask) -> Examples:
                 email=confirmed_postmortem.request.email,
                 language="fr",
                 stored_name=store_document(
-                    delivered, directory=Path(app.config["EXPORT_DIR"]), key=app.config["EXPORT_KEY"]
+                    delivered,
+                    directory=Path(app.config["EXPORT_DIR"]),
+                    key=app.config["EXPORT_KEY"],
                 ),
                 size_bytes=len(delivered),
                 sha256=hashlib.sha256(delivered).hexdigest(),
@@ -527,7 +529,7 @@ def _post_receipt(app: Flask) -> None:
         content = get_content()
         site = content.operator.sites[0]
         version = content.current_version(content.operator.today()).number
-        origin = list(site.origins)[0]
+        origin = next(iter(site.origins))
     choices = {"functional": True, "analytics": False, "advertising": False,
                "personalization": False, "social": False}  # fmt: skip
     payload = {
@@ -582,9 +584,7 @@ def iter_contexts() -> Iterator[tuple[str, str, int]]:
 
 
 def new_context(browser: Any, width: int, **options: Any) -> Any:
-    return browser.new_context(
-        viewport={"width": width, "height": HEIGHTS[width]}, **options
-    )
+    return browser.new_context(viewport={"width": width, "height": HEIGHTS[width]}, **options)
 
 
 def _submit(tab: Any, field_id: str) -> None:

@@ -132,15 +132,18 @@ FOCUSED = (
   const box = element.getBoundingClientRect();
   const cover = shown.getBoundingClientRect();
   const view = {left: 0, top: 0, right: innerWidth, bottom: innerHeight};
-  const meet = (a, b) => ({left: Math.max(a.left, b.left), top: Math.max(a.top, b.top),
-                           right: Math.min(a.right, b.right), bottom: Math.min(a.bottom, b.bottom)});
+  const meet = (a, b) => ({
+    left: Math.max(a.left, b.left), top: Math.max(a.top, b.top),
+    right: Math.min(a.right, b.right), bottom: Math.min(a.bottom, b.bottom),
+  });
   const area = (r) => Math.max(0, r.right - r.left) * Math.max(0, r.bottom - r.top);
   const visible = meet(box, view);
   const under = meet(visible, cover);
   if (under.right - under.left <= 1 || under.bottom - under.top <= 1) return answer;
   // Room above or below the banner: an element that fits there must be clear of the banner;
   // a taller one must at least not be entirely under it.
-  const room = innerHeight - Math.max(0, Math.min(cover.bottom, innerHeight) - Math.max(cover.top, 0));
+  const covering = Math.min(cover.bottom, innerHeight) - Math.max(cover.top, 0);
+  const room = innerHeight - Math.max(0, covering);
   const where = `at y ${Math.round(box.top)} to ${Math.round(box.bottom)}, the banner at y ` +
                 `${Math.round(cover.top)} to ${Math.round(cover.bottom)}`;
   if (box.height <= room) {
@@ -198,7 +201,9 @@ def focus_under_banner(tab: Any) -> list[str]:
         if focused["again"]:
             break
         if focused["covered"]:
-            problems.append(f"{focused['name']} has the focus under the banner: {focused['covered']}")
+            problems.append(
+                f"{focused['name']} has the focus under the banner: {focused['covered']}"
+            )
     else:
         problems.append(f"the focus did not come back to the start after {MAX_TABS} presses of Tab")
     return problems
