@@ -21,7 +21,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -644,21 +644,20 @@ def reach(
     examples: Examples,
     language: str,
     members: Mapping[str, Member],
+    before_load: Callable[[], None] = lambda: None,
 ) -> Any:
     """Open ``page`` in ``tab`` (a context of the page's role, signed in when it must be),
-    taking the steps that lead to it; returns the page's response."""
+    taking the steps that lead to it; ``before_load`` runs just before the page itself loads
+    (after the steps). Returns the page's response."""
     if page.endpoint == "staff.code":
         password_step(tab, base_url, members["enrolled"], language)
-        return _reload(tab)
-    if page.endpoint == "staff.enrol":
+    elif page.endpoint == "staff.enrol":
         password_step(tab, base_url, members["unenrolled"], language)
-        return _reload(tab)
-    if page.endpoint == "rights.sent":
+    elif page.endpoint == "rights.sent":
         file_a_request(tab, base_url, language)
-        return _reload(tab)
-    return tab.goto(base_url + page.address(examples.values, language))
-
-
-def _reload(tab: Any) -> Any:
-    """The page the last step led to, loaded again (its response, to read its status)."""
+    else:
+        before_load()
+        return tab.goto(base_url + page.address(examples.values, language))
+    # The page the steps led to, loaded again (its own response, its own console).
+    before_load()
     return tab.reload()

@@ -178,7 +178,8 @@ def axe(tab: Any) -> list[str]:
 def widget_on_page(tab: Any, requested: list[str]) -> list[str]:
     """What of the visitors' consent widget a staff page has (it must have none)."""
     found = tab.evaluate(WIDGET)
-    found += [f"request to {url}" for url in requested if "/widget/" in url or "/api/v1/" in url]
+    widget = {url for url in requested if "/widget/" in url or "/api/v1/" in url}
+    found += [f"request to {url}" for url in sorted(widget)]
     return found
 
 

@@ -102,7 +102,9 @@ class Harness:
         self.results: dict[tuple[str, str, int], dict[str, list[str]]] = {}
         self.console: list[str] = []
         self.requested: list[str] = []
-        self.started = time.monotonic()
+        self.started = self.last = time.monotonic()
+        # Seconds spent in each phase (printed at the end: -s shows them).
+        self.spent: dict[str, float] = {}
 
     def tab(self, role: str, language: str, width: int) -> Any:
         key = (role, language, width)
@@ -123,6 +125,11 @@ class Harness:
             self.contexts[key] = (context, tab)
         return self.contexts[key][1]
 
+    def _forget(self) -> None:
+        """Forget what the previous page (or the steps to this one) logged and requested."""
+        self.console.clear()
+        self.requested.clear()
+
     def _console(self, message: Any) -> None:
         if message.type == "error":
             where = message.location.get("url", "")
@@ -134,11 +141,16 @@ class Harness:
             self.results[key] = self._inspect(page, language, width)
         return self.results[key]
 
+    def _lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.spent[phase] = self.spent.get(phase, 0.0) + now - self.last
+        self.last = now
+
     def _inspect(self, page: Page, language: str, width: int) -> dict[str, list[str]]:
+        self.last = time.monotonic()
         tab = self.tab(page.role, language, width)
-        self.console.clear()
-        self.requested.clear()
-        response = reach(tab, self.base, page, self.examples, language, self.members)
+        self._lap("contexts and sign-in")
+        response = reach(tab, self.base, page, self.examples, language, self.members, self._forget)
         found: dict[str, list[str]] = {check: [] for check in checks_of(page)}
         expected_path = urlsplit(page.path.format(**self.examples.values)).path
         if response is None:
@@ -163,11 +175,15 @@ class Harness:
             # A banner that never comes is reported by the focus check.
             with contextlib.suppress(PlaywrightTimeout):
                 tab.locator(".pc-banner").wait_for(timeout=10_000)
+        self._lap("open")
         found["overflow"] = overflow(tab)
         found["buttons"] = buttons(tab)
+        self._lap("overflow and buttons")
         found["axe"] = axe(tab)
+        self._lap("axe")
         if not is_staff(page.role):
             found["focus-not-covered"] = focus_under_banner(tab)
+            self._lap("focus")
         own_address = response.url if page.status != 200 else None
         found["console"] = [
             line for line in self.console if own_address is None or own_address not in line
@@ -194,7 +210,8 @@ def harness(app, live_server, browser) -> Iterator[Harness]:
         app.config.update(saved)
         close_examples(app, made.examples)
         spent = time.monotonic() - made.started
-        print(f"\nevery page: {len(made.results)} pages opened in {spent:.0f} s")
+        phases = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in made.spent.items())
+        print(f"\nevery page: {len(made.results)} pages opened in {spent:.0f} s ({phases})")
 
 
 @pytest.mark.parametrize(("page", "language", "width", "check"), list(cases()))
