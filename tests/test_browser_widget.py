@@ -535,8 +535,9 @@ def test_withdrawal_keeps_the_pending_receipts(visit):
         response = route.fetch()
         config = response.json()
         for category in config["categories"]:
-            if category["key"] == "analytics":
-                category["storage"].append("*")
+            for service in category["services"]:
+                if service["key"] == "google-analytics":
+                    service["storage"].append("*")
         route.fulfill(response=response, json=config)
 
     page.page.route("**/api/v1/sites/*/config*", every_key_is_analytics)

@@ -141,3 +141,32 @@ def test_accept_all_from_the_banner_grants_every_service(visit, app):
     every = {key: True for key in ALL_OFF}
     assert stored_receipt(app, receipt["receiptId"]).services == every
     assert page.page.evaluate("PrivacyCenter.getConsent()")["services"] == every
+
+
+def test_switching_off_one_service_deletes_its_cookies_and_keeps_the_others(visit, app):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    # The advertising tag sets the cookies of both advertising services.
+    page.page.wait_for_function(
+        "() => ['_fbp=', '_gcl_au='].every((name) => document.cookie.includes(name))"
+    )
+    page.page.evaluate(
+        "['_fbp', '_gcl_au'].forEach((key) => localStorage.setItem(key, '1'));"
+        "document.cookie = '_fbp=set-by-hand; path=/; max-age=600'"
+    )
+    page.page.evaluate("PrivacyCenter.show()")
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.locator('[data-pc-service="meta-pixel"]').uncheck()
+    assert dialog.locator('[data-pc-category="advertising"]').is_checked()
+    receipt = page.click_and_wait_for_receipt('[role="dialog"] [data-pc-action="save"]')
+
+    # Meta Pixel's cookie and storage are gone; Google Ads, in the same category, keeps its own.
+    cookies = page.cookies()
+    assert "_fbp" not in cookies
+    assert "_gcl_au" in cookies and "_ga" in cookies
+    assert page.page.evaluate("localStorage.getItem('_fbp')") is None
+    assert page.page.evaluate("localStorage.getItem('_gcl_au')") == "1"
+    row = stored_receipt(app, receipt["receiptId"])
+    assert row.choices["advertising"] is True
+    assert row.services["meta-pixel"] is False and row.services["google-ads"] is True
+    assert page.choice()["s"] == {"meta-pixel": 0}
