@@ -42,7 +42,7 @@ def open_banner(browser, operator_page: str, language: str, width: int, height: 
     return context, tab
 
 
-@pytest.mark.parametrize("language", ["de", "fr"])
+@pytest.mark.parametrize("language", ["de", "fr", "es", "en"])
 def test_at_320_px_the_banner_fits_and_never_hides_the_focused_element(
     browser, operator_page, language
 ):

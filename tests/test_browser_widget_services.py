@@ -170,3 +170,41 @@ def test_switching_off_one_service_deletes_its_cookies_and_keeps_the_others(visi
     assert row.choices["advertising"] is True
     assert row.services["meta-pixel"] is False and row.services["google-ads"] is True
     assert page.choice()["s"] == {"meta-pixel": 0}
+
+
+def test_a_service_switched_off_loses_its_cookies_on_the_parent_domains_too(
+    visit, operator_page, live_server
+):
+    page = visit()
+    # The operator's page on a host with parent domains (www.shop.test), served by the demo site;
+    # the privacy center's answers are relayed too (Chromium keeps such a page from loopback).
+    origin = operator_page.rstrip("/")
+    page.page.route(
+        "http://www.shop.test/**",
+        lambda route: route.fulfill(
+            response=route.fetch(url=route.request.url.replace("http://www.shop.test", origin))
+        ),
+    )
+    page.page.route(f"{live_server}/**", lambda route: route.fulfill(response=route.fetch()))
+    page.page.goto("http://www.shop.test/")
+    page.page.locator('.pc-banner [data-pc-action="accept-all"]').click()
+    page.page.wait_for_function("() => document.cookie.includes('_fbp=')")  # the ads tag ran
+    page.page.evaluate(
+        """() => {
+            for (const domain of ["", "; domain=www.shop.test", "; domain=shop.test"]) {
+                document.cookie = "_fbp=1" + domain + "; path=/";
+                document.cookie = "_gcl_au=1" + domain + "; path=/";
+            }
+        }"""
+    )
+    jar = {(c["name"], c["domain"]) for c in page.context.cookies("http://www.shop.test/")}
+    assert {("_fbp", "www.shop.test"), ("_fbp", ".www.shop.test"), ("_fbp", ".shop.test")} <= jar
+    page.page.evaluate("PrivacyCenter.show()")
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.locator('[data-pc-service="meta-pixel"]').uncheck()
+    dialog.locator('[data-pc-action="save"]').click()
+    page.page.wait_for_function("() => !document.cookie.includes('_fbp=')")
+
+    left = {(c["name"], c["domain"]) for c in page.context.cookies("http://www.shop.test/")}
+    assert not [cookie for cookie in left if cookie[0] == "_fbp"], left
+    assert {("_gcl_au", "www.shop.test"), ("_gcl_au", ".shop.test")} <= left

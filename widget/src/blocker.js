@@ -72,7 +72,7 @@ function activate(el) {
   script.text = original.text;
   const loaded = script.src
     ? new Promise((resolve) => {
-        script.onload = script.onerror = () => resolve();
+        script.onload = script.onerror = resolve;
       })
     : undefined;
   original.replaceWith(script);

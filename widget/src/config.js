@@ -117,7 +117,7 @@ function loadStylesheet(href) {
     const link = document.createElement("link");
     link.rel = "stylesheet";
     link.href = href;
-    link.onload = link.onerror = () => resolve();
+    link.onload = link.onerror = resolve;
     document.head.append(link);
   });
 }
