@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request
+
+# The page's languages: ?lang= picks one, as an operator's localised pages would.
+LANGUAGES = ("en", "fr", "es", "de")
 
 
 def create_demo_site(privacy_center_url: str = "http://127.0.0.1:5000") -> Flask:
@@ -46,7 +49,12 @@ def create_demo_site(privacy_center_url: str = "http://127.0.0.1:5000") -> Flask
 
     @app.get("/")
     def home() -> str:
-        return render_template("demo/index.html", center=app.config["PRIVACY_CENTER_URL"])
+        lang = request.args.get("lang", "en")
+        return render_template(
+            "demo/index.html",
+            center=app.config["PRIVACY_CENTER_URL"],
+            lang=lang if lang in LANGUAGES else "en",
+        )
 
     @app.get("/embed/video")
     def video() -> str:

@@ -6,6 +6,7 @@ Blocking is checked on the network (every request the page makes), not only in t
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -535,8 +536,9 @@ def test_withdrawal_keeps_the_pending_receipts(visit):
         response = route.fetch()
         config = response.json()
         for category in config["categories"]:
-            if category["key"] == "analytics":
-                category["storage"].append("*")
+            for service in category["services"]:
+                if service["key"] == "google-analytics":
+                    service["storage"].append("*")
         route.fulfill(response=response, json=config)
 
     page.page.route("**/api/v1/sites/*/config*", every_key_is_analytics)
@@ -570,3 +572,16 @@ def test_without_storage_the_choice_is_still_recorded(visit, app):
     assert stored_receipt(app, receipt["receiptId"]).action == "reject-all"
     assert page.page.locator(".pc-banner").count() == 0
     assert errors == []
+
+
+def test_without_crypto_random_uuid_the_ids_are_still_version_4(visit, app):
+    # crypto.randomUUID exists only on secure pages: an http page gets the widget's own UUIDs.
+    page = visit()
+    page.page.add_init_script("delete Crypto.prototype.randomUUID")
+    page.open()
+    assert page.page.evaluate("typeof crypto.randomUUID") == "undefined"
+    receipt = page.click_and_wait_for_receipt('.pc-banner [data-pc-action="reject-all"]')
+    choice = page.choice()
+    uuid4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+    assert uuid4.match(choice["id"]) and uuid4.match(choice["r"]) and choice["id"] != choice["r"]
+    assert stored_receipt(app, receipt["receiptId"]).receipt_id == choice["r"]

@@ -141,3 +141,70 @@ def test_accept_all_from_the_banner_grants_every_service(visit, app):
     every = {key: True for key in ALL_OFF}
     assert stored_receipt(app, receipt["receiptId"]).services == every
     assert page.page.evaluate("PrivacyCenter.getConsent()")["services"] == every
+
+
+def test_switching_off_one_service_deletes_its_cookies_and_keeps_the_others(visit, app):
+    page = visit().open()
+    page.click_and_wait_for_receipt('.pc-banner [data-pc-action="accept-all"]')
+    # The advertising tag sets the cookies of both advertising services.
+    page.page.wait_for_function(
+        "() => ['_fbp=', '_gcl_au='].every((name) => document.cookie.includes(name))"
+    )
+    page.page.evaluate(
+        "['_fbp', '_gcl_au'].forEach((key) => localStorage.setItem(key, '1'));"
+        "document.cookie = '_fbp=set-by-hand; path=/; max-age=600'"
+    )
+    page.page.evaluate("PrivacyCenter.show()")
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.locator('[data-pc-service="meta-pixel"]').uncheck()
+    assert dialog.locator('[data-pc-category="advertising"]').is_checked()
+    receipt = page.click_and_wait_for_receipt('[role="dialog"] [data-pc-action="save"]')
+
+    # Meta Pixel's cookie and storage are gone; Google Ads, in the same category, keeps its own.
+    cookies = page.cookies()
+    assert "_fbp" not in cookies
+    assert "_gcl_au" in cookies and "_ga" in cookies
+    assert page.page.evaluate("localStorage.getItem('_fbp')") is None
+    assert page.page.evaluate("localStorage.getItem('_gcl_au')") == "1"
+    row = stored_receipt(app, receipt["receiptId"])
+    assert row.choices["advertising"] is True
+    assert row.services["meta-pixel"] is False and row.services["google-ads"] is True
+    assert page.choice()["s"] == {"meta-pixel": 0}
+
+
+def test_a_service_switched_off_loses_its_cookies_on_the_parent_domains_too(
+    visit, operator_page, live_server
+):
+    page = visit()
+    # The operator's page on a host with parent domains (www.shop.test), served by the demo site;
+    # the privacy center's answers are relayed too (Chromium keeps such a page from loopback).
+    origin = operator_page.rstrip("/")
+    page.page.route(
+        "http://www.shop.test/**",
+        lambda route: route.fulfill(
+            response=route.fetch(url=route.request.url.replace("http://www.shop.test", origin))
+        ),
+    )
+    page.page.route(f"{live_server}/**", lambda route: route.fulfill(response=route.fetch()))
+    page.page.goto("http://www.shop.test/")
+    page.page.locator('.pc-banner [data-pc-action="accept-all"]').click()
+    page.page.wait_for_function("() => document.cookie.includes('_fbp=')")  # the ads tag ran
+    page.page.evaluate(
+        """() => {
+            for (const domain of ["", "; domain=www.shop.test", "; domain=shop.test"]) {
+                document.cookie = "_fbp=1" + domain + "; path=/";
+                document.cookie = "_gcl_au=1" + domain + "; path=/";
+            }
+        }"""
+    )
+    jar = {(c["name"], c["domain"]) for c in page.context.cookies("http://www.shop.test/")}
+    assert {("_fbp", "www.shop.test"), ("_fbp", ".www.shop.test"), ("_fbp", ".shop.test")} <= jar
+    page.page.evaluate("PrivacyCenter.show()")
+    dialog = page.page.locator('[role="dialog"]')
+    dialog.locator('[data-pc-service="meta-pixel"]').uncheck()
+    dialog.locator('[data-pc-action="save"]').click()
+    page.page.wait_for_function("() => !document.cookie.includes('_fbp=')")
+
+    left = {(c["name"], c["domain"]) for c in page.context.cookies("http://www.shop.test/")}
+    assert not [cookie for cookie in left if cookie[0] == "_fbp"], left
+    assert {("_gcl_au", "www.shop.test"), ("_gcl_au", ".shop.test")} <= left

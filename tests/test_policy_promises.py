@@ -71,6 +71,17 @@ PROMISES: tuple[Promise, ...] = (
         'The banner\'s first Tab stop is its first choice, "Accept all".',
         ("test_browser_widget_first.py::test_the_first_tab_stop_is_the_first_choice",),
     ),
+    Promise(
+        README,
+        "The banner fits a 320 px screen in every language and never hides the element that has "
+        "focus: while it shows, the page keeps room under its content equal to the banner's "
+        "height.",
+        (
+            "test_browser_widget_narrow.py::"
+            "test_at_320_px_the_banner_fits_and_never_hides_the_focused_element",
+            "test_browser_widget_narrow.py::test_on_a_phone_the_banner_is_compact",
+        ),
+    ),
     # --- issue 16, item 2: identity documents cannot attack the staff who open them -----------
     Promise(
         README,
@@ -759,6 +770,18 @@ PROMISES: tuple[Promise, ...] = (
             "test_browser_widget_services.py::"
             "test_each_service_has_its_own_switch_and_the_category_follows",
             "test_consent_api.py::test_receipt_carries_the_choice_of_each_service",
+        ),
+    ),
+    Promise(
+        README,
+        "Switching off one service deletes the cookies and storage keys the registry declares "
+        "for it, on the page's domain and its parent domains, while the other services of its "
+        "category keep theirs.",
+        (
+            "test_browser_widget_services.py::"
+            "test_switching_off_one_service_deletes_its_cookies_and_keeps_the_others",
+            "test_browser_widget_services.py::"
+            "test_a_service_switched_off_loses_its_cookies_on_the_parent_domains_too",
         ),
     ),
     Promise(

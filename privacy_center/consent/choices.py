@@ -45,14 +45,24 @@ def validate_services(
 
 
 def service_entries(
-    registry: Registry, category_key: str, names: bool = True
+    registry: Registry, category_key: str, details: bool = True
 ) -> list[dict[str, object]]:
     """The switchable services of a category, as the widget lists them (and which Consent Mode
-    signals each drives). Without ``names`` for the script itself: only the dialog shows them."""
+    signals each drives). With ``details`` (the configuration), each service's name for the
+    dialog, and its cookies (name pattern and domain) and storage keys, which the widget deletes
+    when the service is refused; without, for the script itself."""
     switchable = optional_services(registry)
     return [
         {"key": service.key}
-        | ({"name": service.name} if names else {})
+        | (
+            {
+                "name": service.name,
+                "cookies": [{"name": c.name, "domain": c.domain} for c in service.cookies],
+                "storage": list(service.storage),
+            }
+            if details
+            else {}
+        )
         | ({"gcm": list(service.consent_mode)} if service.consent_mode else {})
         for service in registry.services_in(category_key)
         if service.key in switchable

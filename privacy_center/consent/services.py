@@ -462,7 +462,7 @@ def widget_boot(
                     "key": category.key,
                     "required": category.required,
                     "name": category.name(language),
-                    "services": service_entries(content.registry, category.key, names=False),
+                    "services": service_entries(content.registry, category.key, details=False),
                 }
                 for category in content.registry.categories
             ],

@@ -21,18 +21,18 @@ export function apply() {
 }
 
 /**
- * Makes a choice: writes the cookie (new receipt id), deletes the cookies and storage of the
- * categories withdrawn, closes the layers, posts the receipt, applies the consent.
+ * Makes a choice: writes the cookie (new receipt id), deletes the cookies and storage of every
+ * service refused, closes the layers, posts the receipt, applies the consent.
  * @param {string} action accept-all | reject-all | save | close | embed
  * @param {Object<string, boolean>} consent
  */
 export function choose(action, consent) {
-  const before = (state.stored && state.stored.c) || {};
-  const after = saveChoice(consent).c;
-  // What to delete is in the cookie details of the full configuration.
+  saveChoice(consent);
+  // What to delete is in the services' details of the full configuration.
   fullConfig().then(() => {
+    const { services } = getConsent();
     for (const category of state.config.categories) {
-      if (before[category.key] && !after[category.key]) forget(category);
+      for (const service of category.services) if (services[service.key] === false) forget(service);
     }
   }, () => {});
   postReceipt(action);

@@ -16,7 +16,7 @@ let queue = Promise.resolve();
  */
 export function scan(root) {
   const found = root.matches && root.matches(BLOCKED) ? [root] : [];
-  for (const el of found.concat(Array.from(root.querySelectorAll(BLOCKED)))) {
+  for (const el of [...found, ...root.querySelectorAll(BLOCKED)]) {
     if (granted(el.dataset.consent)) {
       el.setAttribute("data-pc-done", "");
       // A failure is reported but never stops the elements after it.
@@ -65,14 +65,14 @@ function activate(el) {
   }
   const original = /** @type {HTMLScriptElement} */ (el);
   const script = document.createElement("script");
-  for (const { name, value } of Array.from(original.attributes)) {
+  for (const { name, value } of original.attributes) {
     if (!SKIPPED.includes(name)) script.setAttribute(name, value);
   }
   script.nonce = original.nonce;
   script.text = original.text;
   const loaded = script.src
     ? new Promise((resolve) => {
-        script.onload = script.onerror = () => resolve();
+        script.onload = script.onerror = resolve;
       })
     : undefined;
   original.replaceWith(script);

@@ -1,4 +1,4 @@
-// Withdrawal: forget what a refused category stored on this site.
+// Withdrawal: forget what a refused service stored on this site.
 import { cookieNames, expireCookie } from "./cookies.js";
 import { PENDING } from "./receipts.js";
 
@@ -13,21 +13,21 @@ export function patternToRegExp(pattern) {
 }
 
 /**
- * Deletes the cookies the registry lists for a category (on every path and domain they may
- * live on) and the localStorage/sessionStorage keys matching its storage or cookie patterns
- * (never the widget's own pending receipts).
+ * Deletes the cookies the registry lists for a service (on every path and domain they may live
+ * on) and the localStorage/sessionStorage keys matching its storage or cookie patterns (never
+ * the widget's own pending receipts).
  * Scripts that already run cannot be unloaded; what they stored is removed.
- * @param {{cookies?: Array<{name: string, domain?: string|null}>, storage?: string[]}} category
+ * @param {{cookies?: Array<{name: string, domain?: string|null}>, storage?: string[]}} service
  */
-export function forget(category) {
-  const cookies = (category.cookies || []).map((cookie) => [
+export function forget(service) {
+  const cookies = (service.cookies || []).map((cookie) => [
     patternToRegExp(cookie.name),
     cookie.domain,
   ]);
   for (const name of cookieNames()) {
     for (const [regexp, domain] of cookies) if (regexp.test(name)) expireCookie(name, domain);
   }
-  const keys = (category.storage || []).map(patternToRegExp).concat(cookies.map(([regexp]) => regexp));
+  const keys = (service.storage || []).map(patternToRegExp).concat(cookies.map(([regexp]) => regexp));
   for (const area of ["localStorage", "sessionStorage"]) {
     try {
       const storage = window[area];

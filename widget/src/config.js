@@ -72,6 +72,9 @@ export function builtIn(site, language) {
   };
 }
 
+/** The page's room for the banner, set once its height is known (constructed sheets only). */
+let room;
+
 /**
  * Installs the widget's styles: a constructed stylesheet (no request, allowed by a strict CSP
  * without 'unsafe-inline'), else the built stylesheet of the same build.
@@ -81,10 +84,26 @@ export function builtIn(site, language) {
 export function installStyles(href) {
   try {
     const sheet = new CSSStyleSheet();
+    room = new CSSStyleSheet();
     sheet.replaceSync(__PC_CSS__);
-    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet, room];
   } catch (error) {
     return loadStylesheet(href);
+  }
+}
+
+/**
+ * Keeps room under the page's content for the banner while it shows: padding and scroll padding
+ * at the bottom of the page equal to its height, followed as it changes, so that neither the
+ * end of the page nor the element that has focus is ever under it.
+ * @param {HTMLElement} banner
+ */
+export function keepRoom(banner) {
+  if (room) {
+    new ResizeObserver(() => {
+      const height = banner.offsetHeight + "px";
+      room.replaceSync(`.pc-banner-open{padding-bottom:${height};scroll-padding-bottom:${height}}`);
+    }).observe(banner);
   }
 }
 
@@ -98,7 +117,7 @@ function loadStylesheet(href) {
     const link = document.createElement("link");
     link.rel = "stylesheet";
     link.href = href;
-    link.onload = link.onerror = () => resolve();
+    link.onload = link.onerror = resolve;
     document.head.append(link);
   });
 }

@@ -10,20 +10,19 @@ export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const name in attrs) {
     const value = attrs[name];
-    if (value === true) el.setAttribute(name, "");
-    else if (value != null && value !== false) el.setAttribute(name, value);
+    if (value != null && value !== false) el.setAttribute(name, value === true ? "" : value);
   }
   el.append(...nodes(children));
   return el;
 }
 
 /**
- * Flattens children and drops the empty ones (`null`, `undefined`, `false`).
+ * Flattens children and drops the empty ones (`null`, `undefined`, `false`, `""`).
  * @param {Array} children
  * @returns {Array<Node|string>}
  */
 export function nodes(children) {
-  return children.flat(Infinity).filter((child) => child != null && child !== false);
+  return children.flat(Infinity).filter(Boolean);
 }
 
 /**
@@ -33,5 +32,5 @@ export function nodes(children) {
  * @returns {string}
  */
 export function format(text, values) {
-  return String(text).replace(/\{(\w+)\}/g, (match, name) => (name in values ? values[name] : match));
+  return text.replace(/\{(\w+)\}/g, (match, name) => (name in values ? values[name] : match));
 }

@@ -1,14 +1,7 @@
 // Keeping keyboard focus inside a modal dialog.
 
-const FOCUSABLE = [
-  "a[href]",
-  "button:not([disabled])",
-  "input:not([disabled])",
-  "select:not([disabled])",
-  "textarea:not([disabled])",
-  "summary",
-  '[tabindex]:not([tabindex="-1"])',
-].join();
+// What the dialog holds (the widget builds it): links, buttons, switches, cookie details.
+const FOCUSABLE = "a[href],button,input:not(:disabled),summary";
 
 /**
  * The elements of `container` reachable with Tab, in order.
@@ -16,7 +9,7 @@ const FOCUSABLE = [
  * @returns {HTMLElement[]}
  */
 export function focusables(container) {
-  return Array.from(container.querySelectorAll(FOCUSABLE)).filter(
+  return [...container.querySelectorAll(FOCUSABLE)].filter(
     (el) => /** @type {HTMLElement} */ (el).getClientRects().length > 0,
   );
 }

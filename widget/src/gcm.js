@@ -1,8 +1,9 @@
 // Google Consent Mode v2: the default before any tag, an update on every applied choice.
 
-/** Pushes its Arguments object to the dataLayer, exactly like Google's gtag snippet. */
+/** Pushes its Arguments object to the dataLayer (created when missing), exactly like Google's
+ * gtag snippet. */
 function gtag() {
-  window.dataLayer.push(arguments);
+  (window.dataLayer = window.dataLayer || []).push(arguments);
 }
 
 import { state } from "./store.js";
@@ -14,7 +15,6 @@ const grant = (on) => (on ? "granted" : "denied");
  * before any tag can read the dataLayer).
  */
 export function consentDefault() {
-  window.dataLayer = window.dataLayer || [];
   gtag("consent", "default", {
     ...signals({}),
     wait_for_update: 500,
@@ -26,7 +26,6 @@ export function consentDefault() {
  * @param {Object<string, boolean>} consent
  */
 export function consentUpdate(consent) {
-  window.dataLayer = window.dataLayer || [];
   gtag("consent", "update", signals(consent));
 }
 

@@ -36,7 +36,7 @@ function init() {
  */
 async function start(script) {
   const site = script && script.dataset.site;
-  if (!site) throw new Error('privacy center: the widget script needs a data-site="…" attribute');
+  if (!site) throw new Error("privacy center: the widget's script has no data-site");
   state.base = baseOf(script.src);
   const language = languageOf(script);
   const styled = installStyles(`${state.base}/widget/consent.${__PC_BUILD__}.css`);

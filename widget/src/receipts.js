@@ -118,7 +118,7 @@ function keep(list) {
 
 /** Fills every [data-pc-receipt] element of the page with the current choice and its receipt. */
 export function renderReceipts() {
-  for (const panel of Array.from(document.querySelectorAll("[data-pc-receipt]"))) {
+  for (const panel of document.querySelectorAll("[data-pc-receipt]")) {
     panel.replaceChildren(...nodes(receiptPanel()));
   }
 }

@@ -1,4 +1,5 @@
 // The two layers: the banner (non-modal) and the preferences dialog (modal).
+import { keepRoom } from "./config.js";
 import { h } from "./dom.js";
 import { trapFocus } from "./focus.js";
 import { getConsent, gpcApplies, state } from "./store.js";
@@ -41,6 +42,7 @@ export function showBanner() {
   );
   document.body.prepend(banner);
   document.documentElement.classList.add("pc-banner-open");
+  keepRoom(banner);
 }
 
 /** Without the configuration (privacy center unreachable) the banner offers no "Customize". */
@@ -178,7 +180,7 @@ function categoryRow(category, consent, texts) {
 function follow(event) {
   const input = /** @type {HTMLInputElement} */ (event.target);
   const row = input.closest(".pc-cat");
-  const services = Array.from(row.querySelectorAll("[data-pc-service]"));
+  const services = [...row.querySelectorAll("[data-pc-service]")];
   if (input.dataset.pcCategory) for (const service of services) service.checked = input.checked;
   else row.querySelector("[data-pc-category]").checked = services.some((service) => service.checked);
 }
@@ -189,7 +191,7 @@ function follow(event) {
  */
 export function readSwitches() {
   const consent = getConsent();
-  for (const input of Array.from(document.querySelectorAll(".pc-dialog .pc-sw"))) {
+  for (const input of document.querySelectorAll(".pc-dialog .pc-sw")) {
     const { pcCategory, pcService } = input.dataset;
     if (pcCategory) consent[pcCategory] = input.checked;
     else consent.services[pcService] = input.checked;
