@@ -7,12 +7,12 @@ are exported along both paths, each run in a child process whose peak resident m
 (getrusage's ru_maxrss) is measured against its level once the application is loaded:
 
 - background (what production does above EXPORT_INLINE_MAX_ROWS, 20,000 rows by default, so at
-  every size here): exports.services.prepare_export, as the job runs it, builds the zip and
+  every size here): exports.serving.prepare_export, as the job runs it, builds the zip and
   encrypts it in segments into its file as it goes; then the download (exports.stored,
   as the download view does) checks the file and streams it to /dev/null while decrypting it;
   its SHA-256 must equal the one recorded when it was written. Time is both together.
 - inline (what production does at or below EXPORT_INLINE_MAX_ROWS): the zip streamed to
-  /dev/null as it is made (exports.services.stream_to_person, as the download view does).
+  /dev/null as it is made (exports.serving.stream_to_person, as the download view does).
 
     python bench/export_memory.py [--database-url postgresql://...] [--rows 1000000]
 
@@ -65,7 +65,8 @@ def export_once(database_url: str, account_id: int, path: str) -> dict[str, floa
 
     from privacy_center.connectors import get_connectors
     from privacy_center.content import get_content
-    from privacy_center.exports.services import prepare_export, start_export, stream_to_person
+    from privacy_center.exports.copies import start_export
+    from privacy_center.exports.serving import prepare_export, stream_to_person
     from privacy_center.exports.stored import open_download
     from privacy_center.extensions import db
     from privacy_center.models import Account, DataExport

@@ -2,7 +2,7 @@
 restarted under load. Each scenario prints PASS or FAIL with what it checked.
 
 - export: a copy of a subject with many browsing events is prepared by the job path
-  (exports.services.prepare_export, as an RQ worker runs it) in a child process, killed with
+  (exports.serving.prepare_export, as an RQ worker runs it) in a child process, killed with
   SIGKILL while it builds the zip (encrypted into a temporary file as it is built), then killed
   again the moment that temporary appears. No incomplete file may be visible (every stored file
   decrypts), no copy may be "ready" without its file; a temporary left by the kill is removed
@@ -126,7 +126,8 @@ def child_export(account_id: str) -> None:
     """Ask for a copy and prepare it by the job path (as a worker does); print its id first."""
     from privacy_center.connectors import get_connectors
     from privacy_center.content import get_content
-    from privacy_center.exports.services import prepare_export, start_export
+    from privacy_center.exports.copies import start_export
+    from privacy_center.exports.serving import prepare_export
     from privacy_center.extensions import db
     from privacy_center.models import Account
 
@@ -252,7 +253,7 @@ def scenario_export(folder: str) -> tuple[bool, str, list[str]]:
         )
 
         # The copies left "running" by the kills: failed by the purge once stale.
-        from privacy_center.exports.services import STALE_AFTER, purge_expired_exports
+        from privacy_center.exports.copies import STALE_AFTER, purge_expired_exports
         from privacy_center.extensions import db
         from privacy_center.models.types import utcnow
 

@@ -89,7 +89,8 @@ def measure(database_url: str, rows: int, batch_size: int) -> int:
     from privacy_center.extensions import db
     from privacy_center.models import Account, BrowsingEvent
     from privacy_center.retention.rules import enforced_rules
-    from privacy_center.retention.services import Context, run_retention
+    from privacy_center.retention.services import run_retention
+    from privacy_center.retention.steps import Context
 
     app = create_app(overrides={"SQLALCHEMY_DATABASE_URI": database_url})
     now = datetime.now(UTC)

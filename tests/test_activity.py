@@ -44,7 +44,8 @@ from privacy_center.retention.activity import (
     parse_activity,
 )
 from privacy_center.retention.rules import EnforcedRule, enforced_rules
-from privacy_center.retention.services import Context, plan, run_retention
+from privacy_center.retention.services import plan, run_retention
+from privacy_center.retention.steps import Context
 
 T = datetime(2030, 1, 15, 10, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

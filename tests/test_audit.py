@@ -41,7 +41,8 @@ from privacy_center.config import ConfigurationError, load_config
 from privacy_center.content import get_content
 from privacy_center.models import AuditEvent, BrowsingEvent
 from privacy_center.retention.rules import enforced_rules
-from privacy_center.retention.services import Context, run_retention
+from privacy_center.retention.services import run_retention
+from privacy_center.retention.steps import Context
 
 
 def chain(db, length=4):

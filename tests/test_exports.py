@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from privacy_center.config import PROJECT_ROOT
 from privacy_center.connectors import Category, Field, Subject
 from privacy_center.exports.archive import ExportPlan, PlannedCategory, stream_export
-from privacy_center.exports.services import next_copy_number, purge_expired_exports
+from privacy_center.exports.copies import next_copy_number, purge_expired_exports
 from privacy_center.extensions import db as database
 from privacy_center.mail import read_outbox
 from privacy_center.models import Account, DataExport, EmailToken
@@ -583,7 +583,7 @@ def test_a_worker_prepares_a_large_copy_recording_its_progress(
     from rq import Queue, SimpleWorker
     from sqlalchemy import event
 
-    from privacy_center.exports import services
+    from privacy_center.exports import serving as services
     from privacy_center.jobs import DEFAULT_QUEUE
 
     monkeypatch.setattr(services, "PROGRESS_INTERVAL", 0)

@@ -47,14 +47,8 @@ from privacy_center.retention.rules import (
     load_enforcement,
     parse_enforce,
 )
-from privacy_center.retention.services import (
-    Context,
-    RetentionBusy,
-    RetentionError,
-    exclusive_run,
-    plan,
-    run_retention,
-)
+from privacy_center.retention.services import RetentionBusy, exclusive_run, plan, run_retention
+from privacy_center.retention.steps import Context, RetentionError
 from privacy_center.uploads.storage import store_document
 
 T = datetime(2030, 1, 15, 10, 0, tzinfo=UTC)

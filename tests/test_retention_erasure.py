@@ -40,7 +40,8 @@ from privacy_center.models import (
 from privacy_center.operator import ContentError
 from privacy_center.retention.erasure import erased_email
 from privacy_center.retention.rules import enforced_rules, parse_enforce
-from privacy_center.retention.services import Context, RetentionError, run_retention
+from privacy_center.retention.services import run_retention
+from privacy_center.retention.steps import Context, RetentionError
 from privacy_center.session_records import open_record
 from privacy_center.uploads.storage import store_document
 from tests.subject_data import START, fill_account

@@ -3,6 +3,13 @@
 ``get_connectors()`` gives the connectors of the running application; each one declares its
 categories, streams a subject's rows (``collect``), counts them, and erases or anonymises them
 with a report of what was removed, anonymised or kept, and why.
+
+- ``base.py``: what a connector is (categories, fields, subjects, erasure reports);
+- ``specs.py``: what ``connectors.yaml`` declares, once checked (knows no implementation);
+- ``config.py``: the file read and checked, the set of declared connectors;
+- ``sql.py``, ``http.py``: the two implementations; ``factory.py`` builds one from its spec;
+- ``erasure.py``: a subject erased through every connector (the erasure request and the
+  retention run share it).
 """
 
 from __future__ import annotations

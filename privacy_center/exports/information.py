@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
+
 from ..operator import ContentError, Translated, read_yaml, require
+
+PROCESSING_KEY = "privacy_center.processing"
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,8 @@ def load_processing(path: Path, languages: tuple[str, ...]) -> ProcessingInforma
             raw.get("automated_decisions"), languages, f"{where}: automated_decisions"
         ),
     )
+
+
+def get_processing() -> ProcessingInformation:
+    """The running application's processing information (loaded at start-up, exports/setup.py)."""
+    return current_app.extensions[PROCESSING_KEY]

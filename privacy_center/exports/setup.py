@@ -12,8 +12,8 @@ from .. import connectors, jobs
 from ..content import EXTENSION_KEY as CONTENT_KEY
 from ..extensions import db
 from ..models.types import utcnow
-from .information import load_processing
-from .services import PROCESSING_KEY, purge_expired_exports
+from .copies import purge_expired_exports
+from .information import PROCESSING_KEY, load_processing
 from .views import bp
 
 exports_cli = AppGroup("exports", help="Copies of people's data prepared for download.")

@@ -30,18 +30,17 @@ from ..i18n import current_language
 from ..models import DataExport
 from ..models.types import utcnow
 from ..tokens import find_token
-from .services import (
+from .copies import (
     FeeNotAcknowledged,
     downloadable,
     fee_notice,
     link_export,
     next_copy_number,
     owned_export,
-    queue_export,
     redeem_download_link,
     start_export,
-    stream_to_person,
 )
+from .serving import queue_export, stream_to_person
 from .stored import damaged, open_download
 
 bp = Blueprint("exports", __name__, url_prefix="/rights/download", template_folder="templates")

@@ -34,7 +34,7 @@ class DataExport(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When the preparation last reported progress: a "running" copy silent for long was stopped
-    # (its worker killed) and is marked failed (exports/services.py STALLED_AFTER).
+    # (its worker killed) and is marked failed (exports/copies.py STALLED_AFTER).
     progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

@@ -4,7 +4,7 @@ art. 85): the categories staff release reach the requester as an encrypted, sing
 :func:`communicate` is one unit: the release is checked and recorded
 (:func:`handling.record_release`), the deceased's data of exactly those categories are read
 through the connectors into the export machinery's zip (exports/archive.py, with the summary of
-exports/services.py), stored encrypted in the copies' folder (``EXPORT_DIR``, ``EXPORT_KEY``:
+exports/building.py), stored encrypted in the copies' folder (``EXPORT_DIR``, ``EXPORT_KEY``:
 rotated and swept with them), and a link with a single-use token is mailed to the requester.
 Only the token's SHA-256 is stored; the link expires after ``EXPORT_LIFETIME_DAYS`` days and is
 used up by the first successful download (:func:`download`), which deletes the file. Every step
@@ -38,12 +38,8 @@ from .. import audit
 from ..connectors import ConnectorError, get_connector_set
 from ..content import get_content
 from ..exports.archive import json_schema, stream_export
-from ..exports.services import (
-    absolute_url,
-    attachment_descriptions,
-    build_plan,
-    summary_renderer,
-)
+from ..exports.building import attachment_descriptions, build_plan, summary_renderer
+from ..exports.serving import absolute_url
 from ..letters.rendering import render_pdf
 from ..mail import MailNotSent, send_mail
 from ..models import PrivacyRequest

@@ -1,6 +1,11 @@
 """Retention and the data lifecycle: the policy's periods, enforced in batches.
 
-``rules.py`` reads how each period of ``content/retention.yaml`` is enforced (its ``enforce``
-part), ``services.py`` plans and runs them (``flask --app wsgi retention run``), ``views.py`` is
-the staff page (/staff/retention).
+- ``rules.py``: how each period of ``content/retention.yaml`` is enforced (its ``enforce`` part);
+- ``steps.py``: what every step is (a batch walk over one table), ``Context``, ``RetentionError``;
+- the steps by kind: ``inactive_accounts.py`` (warn, deactivate), ``erasure.py`` (erase
+  deactivated accounts through the connectors, delete the evidence), ``deletions.py`` (rows of
+  any table, invoices, consent receipts, closed requests, identity documents);
+- ``activity.py``, ``activity_views.py``: what keeps an account active, and its staff page;
+- ``services.py``: plan and run the rules (``flask --app wsgi retention run``), the runs' record;
+- ``views.py``, ``cli.py``, ``setup.py``: the staff page (/staff/retention) and the commands.
 """

@@ -15,7 +15,8 @@ from ..models import RetentionRun
 from ..models.types import utcnow
 from ..session_records import ENDED_KEPT, purge_ended
 from .rules import enforced_rules
-from .services import Context, Progress, RetentionBusy, RetentionError, run_retention
+from .services import Progress, RetentionBusy, run_retention
+from .steps import Context, RetentionError
 
 retention_cli = AppGroup("retention", help="Retention periods of the policy, enforced.")
 

@@ -1,13 +1,13 @@
 """Plan and run the retention rules, in batches.
 
 Every rule is one or more *steps* (warn, deactivate, erase, archive, delete; their base is in
-steps.py, the erasure of deactivated accounts in erasure.py). A step works on rows of one table,
-found by conditions that say "this row's time is up" and read again by the statement that acts
-on them, and walks the table by primary key (``id > last done ORDER BY id LIMIT n``): each batch
-is its own short transaction, committed (with its audit event and the run's progress) before the
-next one starts. Running again after an interruption is safe: what was committed is not selected
-again (it is gone, archived, warned, deactivated or erased) and what was not is selected again;
-nothing is done twice, nothing is lost.
+steps.py, the steps themselves in inactive_accounts.py, erasure.py and deletions.py). A step works
+on rows of one table, found by conditions that say "this row's time is up" and read again by the
+statement that acts on them, and walks the table by primary key (``id > last done ORDER BY id LIMIT
+n``): each batch is its own short transaction, committed (with its audit event and the run's
+progress) before the next one starts. Running again after an interruption is safe: what was
+committed is not selected again (it is gone, archived, warned, deactivated or erased) and what was
+not is selected again; nothing is done twice, nothing is lost.
 
 Services take the session, the moment (``now``) and the settings explicitly: tests freeze the
 clock by passing ``now``.
@@ -19,32 +19,28 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, delete, not_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import audit, locks
-from ..mail import MailNotSent, send_mail
 from ..models import (
-    Account,
-    ConsentReceipt,
-    IdentityDocument,
-    Invoice,
-    PrivacyRequest,
     RetentionRun,
-    Site,
 )
-from ..models.types import UTCDateTime, utcnow
-from ..operator import MAX_CONSENT_LIFETIME_MONTHS
-from ..uploads.storage import delete_document
-from ..workflow import FINAL_STATES
+from ..models.types import utcnow
 from . import activity
+from .deletions import (
+    ArchiveInvoices,
+    DeleteClosedRequests,
+    DeleteConsentReceipts,
+    DeleteExpiredInvoices,
+    DeleteIdentityDocuments,
+    DeleteOldRows,
+)
 from .erasure import DeleteEvidence, EraseDeactivatedAccounts
+from .inactive_accounts import DeactivateInactiveAccounts, WarnInactiveAccounts
 from .rules import (
     ARCHIVE_INVOICES,
     DEACTIVATE_ACCOUNTS,
@@ -53,11 +49,8 @@ from .rules import (
     DELETE_IDENTITY_DOCUMENTS,
     DELETE_ROWS,
     EnforcedRule,
-    Target,
 )
-from .steps import Batch, Context, Estimate, RetentionError, Step, add_categories
-
-__all__ = ["Batch", "Context", "Estimate", "RetentionBusy", "RetentionError", "Step"]
+from .steps import Batch, Context, RetentionError, Step, add_categories
 
 log = logging.getLogger(__name__)
 
@@ -79,318 +72,6 @@ def exclusive_run(session: Session) -> AbstractContextManager[None]:
     a second one would mark the first "interrupted" and send its warnings again. Raises
     :class:`RetentionBusy` at once when another run holds it."""
     return locks.exclusive(session, key=RUN_LOCK_KEY, purpose="retention", busy=RetentionBusy)
-
-
-# --- accounts -----------------------------------------------------------------------------------
-
-
-def _language(ctx: Context, wanted: str) -> str:
-    operator = ctx.content.operator
-    return wanted if wanted in operator.languages else operator.default_language
-
-
-class WarnInactiveAccounts(Step):
-    """Mail the holders whose account will be deactivated within ``warn_days_before`` days."""
-
-    name = "warned"
-    what = "accounts"
-
-    model = Account
-    date_column = "last_active_at"
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        threshold = ctx.now - self.rule.period.delta + timedelta(days=self.rule.warn_days_before)
-        return [
-            Account.deactivated_at.is_(None),
-            # No activity anywhere (activity.py): a sign-in here, the site, the emails.
-            activity.inactive_since(threshold),
-            # Never warned since the last activity (activity after a warning starts over).
-            or_(
-                Account.inactivity_warned_at.is_(None),
-                activity.active_after(Account.inactivity_warned_at),
-            ),
-        ]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        accounts = session.scalars(
-            select(Account).where(*self._in_range(session, ctx, first, last)).order_by(Account.id)
-        ).all()
-        sign_in_url = f"{ctx.base_url.rstrip('/')}/rights/sign-in" if ctx.base_url else None
-        warned = skipped = 0
-        latest = activity.last_activity(session, accounts)
-        for account in accounts:
-            deactivation = max(
-                latest[account.id] + self.rule.period.delta,
-                ctx.now + timedelta(days=self.rule.warn_days_before),
-            )
-            try:
-                send_mail(
-                    ctx.settings,
-                    to=account.email,
-                    template="retention/inactivity_warning",
-                    language=_language(ctx, account.language),
-                    context={
-                        "account": account,
-                        "deactivation_on": deactivation.astimezone(ctx.zone).date(),
-                        "last_active_on": latest[account.id].astimezone(ctx.zone).date(),
-                        "activity_sources": self.rule.activity,
-                        "sign_in_url": sign_in_url,
-                        "period": self.rule.period,
-                    },
-                )
-            except MailNotSent:
-                # Not recorded: the next run tries again, and nobody is deactivated unwarned.
-                log.exception("inactivity warning to account %s not sent", account.id)
-                skipped += 1
-                continue
-            account.inactivity_warned_at = ctx.now
-            warned += 1
-        session.flush()
-        return Batch(warned, first, last, skipped)
-
-
-class DeactivateInactiveAccounts(Step):
-    """Deactivate the accounts inactive for the period whose holder was warned in time."""
-
-    name = "deactivated"
-    what = "accounts"
-
-    model = Account
-    date_column = "last_active_at"
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        return [
-            Account.deactivated_at.is_(None),
-            activity.inactive_since(ctx.now - self.rule.period.delta),
-            # Warned after the last activity, at least warn_days_before days ago.
-            Account.inactivity_warned_at.is_not(None),
-            not_(activity.active_after(Account.inactivity_warned_at)),
-            Account.inactivity_warned_at <= ctx.now - timedelta(days=self.rule.warn_days_before),
-        ]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        return self._set(session, ctx, first, last, deactivated_at=ctx.now)
-
-
-# --- rows of any table --------------------------------------------------------------------------
-
-
-class DeleteOldRows(Step):
-    """Delete the rows of ``target`` whose date column is older than the period."""
-
-    name = "deleted"
-
-    def __init__(self, rule: EnforcedRule, target: Target) -> None:
-        self.rule = rule
-        self.target = target
-        self.what = f"rows of {target.table}"
-        self._table: sa.Table | None = None
-
-    def table(self, session: Session) -> sa.Table:
-        if self._table is None:
-            known = sa.MetaData()
-            metadata_table = Account.metadata.tables.get(self.target.table)
-            try:
-                self._table = (
-                    metadata_table
-                    if metadata_table is not None
-                    else sa.Table(self.target.table, known, autoload_with=session.connection())
-                )
-            except sa.exc.NoSuchTableError:
-                raise RetentionError(
-                    f"rule {self.rule.key!r}: table {self.target.table!r} does not exist in the "
-                    "privacy center's database (content/retention.yaml, enforce: targets)"
-                ) from None
-            for name in (self.target.column, self.target.key):
-                if name not in self._table.c:
-                    raise RetentionError(
-                        f"rule {self.rule.key!r}: table {self.target.table!r} has no column "
-                        f"{name!r} (content/retention.yaml, enforce: targets)"
-                    )
-        return self._table
-
-    def key(self, session: Session) -> sa.ColumnElement[int]:
-        return self.table(session).c[self.target.key]
-
-    def dated_by(self, session: Session) -> sa.ColumnElement[Any]:
-        return self.table(session).c[self.target.column]
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        column = self.dated_by(session)
-        kind = column.type
-        if isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
-            # Collected on a day: kept while that day plus the period has not come.
-            return [column <= ctx.today - self.rule.period.delta]
-        cutoff = ctx.now - self.rule.period.delta
-        if not isinstance(kind, UTCDateTime) and not getattr(kind, "timezone", False):
-            # A naive timestamp column declared by the operator: read as UTC.
-            return [column <= cutoff.astimezone(UTC).replace(tzinfo=None)]
-        return [column <= cutoff]
-
-
-# --- invoices -----------------------------------------------------------------------------------
-
-
-def financial_year_end_on_or_before(day: date, month_day: tuple[int, int]) -> date:
-    month, dom = month_day
-    end = date(day.year, month, dom)
-    return end if end <= day else date(day.year - 1, month, dom)
-
-
-class ArchiveInvoices(Step):
-    """Move to the intermediate archive the invoices whose account is closed or deactivated."""
-
-    name = "archived"
-    what = "invoices"
-
-    model = Invoice
-    date_column = "issued_on"
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        closed = select(Account.id).where(Account.deactivated_at.is_not(None))
-        return [
-            Invoice.archived_at.is_(None),
-            or_(Invoice.account_id.is_(None), Invoice.account_id.in_(closed)),
-        ]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        return self._set(session, ctx, first, last, archived_at=ctx.now)
-
-
-class DeleteExpiredInvoices(Step):
-    """Delete the invoices kept for the period after the end of their financial year."""
-
-    name = "deleted"
-    what = "invoices"
-
-    model = Invoice
-    date_column = "issued_on"
-
-    def last_deletable_issue_date(self, ctx: Context) -> date:
-        """Kept for the period counted from the end of the financial year, that day included:
-        an invoice goes once the day after (year end + period) has come."""
-        limit = ctx.today - self.rule.period.delta - timedelta(days=1)
-        return financial_year_end_on_or_before(limit, self.rule.financial_year_end)
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        return [Invoice.issued_on <= self.last_deletable_issue_date(ctx)]
-
-
-# --- consent receipts ---------------------------------------------------------------------------
-
-
-class DeleteConsentReceipts(Step):
-    """Delete the receipts kept for the period after they stopped being valid.
-
-    A receipt stops being valid at the first of: the end of the site's consent lifetime
-    (content/operator.yaml), the day a new policy version came into force (the widget asks
-    again). A receipt replaced earlier by the visitor's next choice is kept until then too (at
-    most 13 months more): finding the next choice would need an index on visitor ids, which
-    every consent written would pay for, and a per-row search that cannot scale to years of
-    receipts. Both conditions read the date index only.
-    """
-
-    name = "deleted"
-    what = "consent receipts"
-
-    model = ConsentReceipt
-    date_column = "recorded_at"
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        # Validity ended on or before `ended`: its period of keeping is over.
-        ended = ctx.now - self.rule.period.delta
-        operator = ctx.content.operator
-        expired: list[ColumnElement[bool]] = []
-        for site_id, site_key in session.execute(select(Site.id, Site.key)).all():
-            site = operator.site(site_key)
-            months = site.consent_lifetime_months if site else MAX_CONSENT_LIFETIME_MONTHS
-            expired.append(
-                sa.and_(
-                    ConsentReceipt.site_id == site_id,
-                    ConsentReceipt.recorded_at <= ended - _months(months),
-                )
-            )
-        reasons = list(expired)
-        in_force = [
-            version.number
-            for version in ctx.content.versions
-            if ctx.start_of(version.effective) <= ended
-        ]
-        if in_force:
-            reasons.append(ConsentReceipt.policy_version < max(in_force))
-        return [ConsentReceipt.recorded_at <= ended, or_(*reasons)]
-
-
-def _months(count: int) -> relativedelta:
-    return relativedelta(months=count)
-
-
-# --- requests and identity documents -----------------------------------------------------------
-
-
-def _document_dir(settings: Mapping[str, Any]) -> Path:
-    return Path(settings["IDENTITY_DOCUMENT_DIR"])
-
-
-class DeleteClosedRequests(Step):
-    """Delete the requests closed for the period, with their history, letters, notes, tokens
-    and documents (the database cascades); the audit log keeps what was done."""
-
-    name = "deleted"
-    what = "closed requests"
-
-    model = PrivacyRequest
-    date_column = "closed_at"
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        return [
-            PrivacyRequest.state.in_([str(state) for state in FINAL_STATES]),
-            PrivacyRequest.closed_at.is_not(None),
-            PrivacyRequest.closed_at <= ctx.now - self.rule.period.delta,
-        ]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        in_range = self._in_range(session, ctx, first, last)
-        # Files first: a document still on disk (it should not be) goes with its request.
-        stored = session.scalars(
-            select(IdentityDocument.stored_name).where(
-                IdentityDocument.deleted_at.is_(None),
-                IdentityDocument.request_id.in_(select(PrivacyRequest.id).where(*in_range)),
-            )
-        ).all()
-        for name in stored:
-            delete_document(name, directory=_document_dir(ctx.settings))
-        result = session.execute(
-            delete(PrivacyRequest).where(*in_range).execution_options(synchronize_session=False)
-        )
-        return Batch(result.rowcount, first, last)
-
-
-class DeleteIdentityDocuments(Step):
-    """Destroy the identity documents received the period ago or more (the decision on
-    identity destroys them earlier); the request keeps who checked, when, type and outcome."""
-
-    name = "deleted"
-    what = "identity documents"
-
-    model = IdentityDocument
-    date_column = "uploaded_at"
-
-    def conditions(self, session: Session, ctx: Context) -> list[ColumnElement[bool]]:
-        return [
-            IdentityDocument.deleted_at.is_(None),
-            IdentityDocument.uploaded_at <= ctx.now - self.rule.period.delta,
-        ]
-
-    def act(self, session: Session, ctx: Context, first: int, last: int) -> Batch:
-        documents = session.scalars(
-            select(IdentityDocument).where(*self._in_range(session, ctx, first, last))
-        ).all()
-        for document in documents:
-            delete_document(document.stored_name, directory=_document_dir(ctx.settings))
-            document.deleted_at = ctx.now
-        session.flush()
-        return Batch(len(documents), first, last)
 
 
 # --- rules, plan, run ---------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from ..config import document_key
 from ..connectors import Connector, ConnectorError, Subject
 from ..connectors.erasure import erase_subject
 from ..content import get_content
-from ..exports.services import FeeNotAcknowledged, queue_export, start_export
+from ..exports.copies import FeeNotAcknowledged, start_export
+from ..exports.serving import queue_export
 from ..letters.outbox import commit_with_letter
 from ..models import IdentityDocument, PrivacyRequest, RequestNote, StaffMember
 from ..models.types import utcnow
