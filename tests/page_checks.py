@@ -21,7 +21,8 @@ const describe = (element) => {
   if (element.id) text += "#" + element.id;
   const classes = typeof element.className === "string" ? element.className.trim() : "";
   if (classes) text += "." + classes.split(/\\s+/).join(".");
-  const words = (element.innerText || element.value || element.getAttribute("aria-label") || "")
+  const words = (element.innerText || element.textContent || element.value ||
+                 element.getAttribute("aria-label") || "")
     .trim().replace(/\\s+/g, " ");
   if (words) text += ` "${words.slice(0, 40)}"`;
   return text;
