@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 FLASK := PC_ENV=development $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test install install-test system-runtime system-test widget translations lint format bench clean
+.PHONY: run test screenshots install install-test system-runtime system-test widget translations lint format bench clean
 
 run: install
 	$(FLASK) db upgrade
@@ -13,6 +13,10 @@ run: install
 
 test: install-test
 	scripts/run-tests.sh
+
+# Every page in four languages at 320 and 1280 px, into screenshots/ (not committed).
+screenshots: install-test
+	PC_ENV=development $(VENV)/bin/python scripts/screenshots.py
 
 install: system-runtime $(VENV)/.installed node_modules/.installed widget translations
 
