@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -61,7 +62,7 @@ class TimelineLine(NamedTuple):
     """A timeline entry as the page shows it: a sentence, and the details in words."""
 
     entry: TimelineEntry
-    sentence: str
+    sentence: Markup
     details: list[str]
 
 

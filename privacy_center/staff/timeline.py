@@ -13,6 +13,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -142,15 +143,15 @@ def _state(value: Any) -> str:
         return _("none")
 
 
-def event_sentence(entry: TimelineEntry) -> str:
-    """The entry as one sentence: what happened, who did it, and when (UTC)."""
-    return _(
-        "%(event)s, by %(who)s, on %(date)s at %(time)s UTC.",
-        event=event_label(entry.action),
-        who=actor_words(entry.actor),
-        date=format_date(entry.at, "medium"),
-        time=entry.at.strftime("%H:%M"),
-    )
+def event_sentence(entry: TimelineEntry) -> Markup:
+    """The entry as one sentence: what happened (in bold), who did it, and when (UTC)."""
+    sentence = _("%(event)s, by %(who)s, on %(date)s at %(time)s UTC.")
+    return escape(sentence) % {
+        "event": Markup("<strong>%s</strong>") % event_label(entry.action),
+        "who": actor_words(entry.actor),
+        "date": format_date(entry.at, "medium"),
+        "time": entry.at.strftime("%H:%M"),
+    }
 
 
 def event_details(entry: TimelineEntry, names: Mapping[int, str]) -> list[str]:
