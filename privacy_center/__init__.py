@@ -21,6 +21,7 @@ from . import (
     sessions,
     storage,
     templating,
+    theme,
 )
 from .accounts.setup import init_app as init_accounts
 from .config import PROJECT_ROOT, load_config
@@ -101,6 +102,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
 
     app.add_url_rule("/", "index", lambda: redirect(url_for("policy.current")))
     favicon.init_app(app)
+    theme.init_app(app)
     caching.init_app(app)
     # The request logs (werkzeug's, gunicorn's) never write the secret of an emailed link.
     access_log.install(app.url_map)

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from dateutil.relativedelta import relativedelta
 
+from .contrast import AA_TEXT, contrast_ratio, parse_hex
+
 SUPPORTED_LANGUAGES = ("fr", "en", "es", "de")
 
 
@@ -114,6 +116,11 @@ class LapsePeriods:
     awaiting_requester: int = 14
 
 
+DEFAULT_BRAND_COLOR = "#0b57d0"
+BRAND_INK = "#ffffff"
+MAX_LOGO_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Operator:
     name: str
@@ -137,6 +144,10 @@ class Operator:
     identity_document: str = "on_doubt"
     # When a stalled request lapses (rights/lapsing.py).
     lapse_after_days: LapsePeriods = field(default_factory=LapsePeriods)
+    # The operator's look (theme.py): its brand colour, which carries white text on buttons,
+    # and its logo, an SVG file in the content folder (None: the name is shown instead).
+    brand_color: str = DEFAULT_BRAND_COLOR
+    logo: Path | None = None
 
     def site(self, key: str) -> Site | None:
         return next((site for site in self.sites if site.key == key), None)
@@ -230,7 +241,54 @@ def load_operator(path: Path) -> Operator:
         else None,
         identity_document=_load_identity_document(raw.get("identity_document"), where),
         lapse_after_days=_load_lapse_periods(raw.get("lapse_after_days"), where),
+        brand_color=_load_brand_color(raw.get("brand_color"), where),
+        logo=_load_logo(raw.get("logo"), path.parent, where),
     )
+
+
+def _load_brand_color(raw: Any, where: str) -> str:
+    """``brand_color``: a hex colour on which white text (the buttons') reaches 4.5:1."""
+    if raw is None:
+        return DEFAULT_BRAND_COLOR
+    try:
+        parse_hex(raw)
+    except ValueError:
+        raise ContentError(
+            f"{where}: brand_color must be a hex colour like #0b57d0 (quote it in YAML); "
+            f"got {raw!r}"
+        ) from None
+    ratio = contrast_ratio(raw, BRAND_INK)
+    if ratio < AA_TEXT:
+        raise ContentError(
+            f"{where}: brand_color {raw} has a contrast of {ratio:.2f}:1 with white, the text "
+            f"of the buttons; at least {AA_TEXT}:1 is needed (WCAG AA): choose a darker colour"
+        )
+    return raw.lower()
+
+
+def _load_logo(raw: Any, content_dir: Path, where: str) -> Path | None:
+    """``logo``: an SVG file inside the content folder, without scripts."""
+    if raw is None:
+        return None
+    where = f"{where}: logo"
+    if not isinstance(raw, str) or not raw.endswith(".svg"):
+        raise ContentError(f"{where}: the path of an .svg file in the content folder; got {raw!r}")
+    root = content_dir.resolve()
+    path = (root / raw).resolve()
+    if not path.is_relative_to(root):
+        raise ContentError(f"{where}: {raw!r} is outside the content folder")
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise ContentError(f"{where}: {raw!r} not found in the content folder") from None
+    if len(data) > MAX_LOGO_BYTES:
+        raise ContentError(f"{where}: {raw!r} is larger than {MAX_LOGO_BYTES // 1024} KB")
+    text = data.decode("utf-8", errors="replace")
+    if "<svg" not in text:
+        raise ContentError(f"{where}: {raw!r} is not an SVG drawing")
+    if re.search(r"<script|\bon[a-z]+\s*=|javascript:|<foreignObject", text, re.IGNORECASE):
+        raise ContentError(f"{where}: {raw!r} contains scripts or embedded HTML; remove them")
+    return path
 
 
 def _load_lapse_periods(raw: Any, where: str) -> LapsePeriods:

@@ -83,7 +83,7 @@ def test_an_heirs_request_with_three_uploads_end_to_end(
 
     # Sent empty, every missing document is named beside its field.
     tab.get_by_role("button", name="Send my request").click()
-    tab.locator(".rights-error-summary").wait_for()
+    tab.locator(".error-summary").wait_for()
     for field in ("death_certificate", "capacity_proof", "identity"):
         assert tab.get_attribute(f"#{field}", "aria-invalid") == "true"
     assert axe_violations(tab) == []
@@ -135,7 +135,7 @@ def test_an_heirs_request_with_three_uploads_end_to_end(
 def test_the_fingerprint_check_page_is_accessible(live_server, tab):  # noqa: F811
     for language in ("fr", "en", "es", "de"):
         tab.goto(f"{live_server}/rights/post-mortem/verify?lang={language}&fingerprint={'0' * 64}")
-        assert tab.locator(".rights-notice").is_visible()
+        assert tab.locator(".alert").is_visible()
         assert axe_violations(tab) == []
 
 
@@ -230,7 +230,7 @@ def test_an_account_holder_records_changes_and_withdraws_directives(
     page.get_by_label(second, exact=True).select_option("delete")
     # Without the consent, the form refuses and nothing is recorded.
     page.get_by_role("button", name="Record my directives").click()
-    page.locator(".rights-error-summary").wait_for()
+    page.locator(".error-summary").wait_for()
     assert page.locator("#consent").get_attribute("aria-invalid") == "true"
     assert "specific consent" in page.locator("main").inner_text()
     assert _versions(app, holder) == []
@@ -276,7 +276,7 @@ def test_an_account_holder_records_changes_and_withdraws_directives(
     page.get_by_label("Fingerprint printed on the certificate").fill(grouped)
     page.get_by_role("button", name="Check").click()
     page.get_by_text("This certificate is genuine").wait_for()
-    assert "is in force" in page.locator(".rights-notice").inner_text()
+    assert "is in force" in page.locator(".alert").inner_text()
     assert axe_violations(page) == []
 
     # Withdrawn: every version is kept, none is in force, and the certificate says so.
@@ -289,7 +289,7 @@ def test_an_account_holder_records_changes_and_withdraws_directives(
     assert "Version 1" in history and "Version 2" in history and "withdrawn on" in history
     assert axe_violations(page) == []
     page.goto(f"{live_server}/rights/post-mortem/verify?lang=en&fingerprint={fingerprint}")
-    assert "was withdrawn on" in page.locator(".rights-notice").inner_text()
+    assert "was withdrawn on" in page.locator(".alert").inner_text()
 
 
 # --- The staff side -----------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def test_filing_with_an_upload_confirming_and_following_a_request(
 
     # Sent empty, the form comes back with its errors linked to the fields.
     tab.get_by_role("button", name="Send my request").click()
-    tab.locator(".rights-error-summary").wait_for()
+    tab.locator(".error-summary").wait_for()
     assert tab.get_attribute("#name", "aria-invalid") == "true"
     assert axe_violations(tab) == []
 

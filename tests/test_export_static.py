@@ -28,6 +28,10 @@ def test_export_writes_every_version_and_language(app, tmp_path):
         assert (target / f"policy/changes/1-2/{language}/index.html").is_file()
     assert (target / "policy/index.html").read_text(encoding="utf-8").startswith("<!doctype html>")
     assert (target / "static/css/site.css").is_file()
+    # The operator's theme and logo, at the addresses the pages link.
+    assert "--pc-brand: #0b57d0;" in (target / "theme.css").read_text(encoding="utf-8")
+    assert (target / "logo.svg").read_text(encoding="utf-8").startswith("<svg")
+    assert 'href="/theme.css?v=' in current and 'src="/logo.svg?v=' in current
     assert "?lang=" not in (target / "policy/en/index.html").read_text(encoding="utf-8")
 
 

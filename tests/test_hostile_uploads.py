@@ -285,7 +285,7 @@ def assert_refused_on_the_field(answer, case: Hostile, app) -> None:
 
 def assert_message_on_the_field(page: str, message: str) -> None:
     """The message is shown with the document field (the error paragraph it refers to)."""
-    shown = re.search(r'<p class="rights-field-error" id="document-error">(.*?)</p>', page, re.S)
+    shown = re.search(r'<p class="field-error" id="document-error">(.*?)</p>', page, re.S)
     assert shown is not None, page[:2000]
     assert str(escape(message)) in shown.group(1)
     tag = re.search(r'<input[^>]*name="document"[^>]*>', page)

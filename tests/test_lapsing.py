@@ -218,6 +218,7 @@ def test_periods_default_when_not_set(tmp_path):
     )
     path = tmp_path / "operator.yaml"
     path.write_text(text, encoding="utf-8")
+    (tmp_path / "logo.svg").write_bytes((source.parent / "logo.svg").read_bytes())
     assert load_operator(path).lapse_after_days == LapsePeriods()
 
 

@@ -162,7 +162,7 @@ def test_error_summary_names_the_consent_box_shortly(client: FlaskClient, make_a
     )
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
-    summary = re.search(r'<div class="rights-error-summary".*?</div>', html, re.S)[0]
+    summary = re.search(r'<div class="alert alert-error error-summary".*?</div>', html, re.S)[0]
     links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
     assert ("consent", "Your consent: ") in [(target, text[:14]) for target, text in links]
     assert str(CONSENT_WORDING)[:40] not in summary

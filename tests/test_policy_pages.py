@@ -179,8 +179,10 @@ def test_cookie_list_shows_every_registered_cookie(client, app):
 def test_retention_at_a_glance(client):
     body = client.get("/policy?lang=en").data.decode()
     assert 'id="retention-table"' in body
-    summary = re.search(r'<table class="retention" id="retention-summary">.*?</table>', body, re.S)
-    periods = re.findall(r'<td class="period">(.*?)</td>', summary.group(0))
+    summary = re.search(
+        r'<table class="retention stack" id="retention-summary">.*?</table>', body, re.S
+    )
+    periods = re.findall(r'<td class="period" data-label="Kept for">(.*?)</td>', summary.group(0))
     # As the policy words them: 13 months, not "1 year 1 month".
     assert periods[:4] == ["5 years", "13 months", "13 months", "10 years"]
 
@@ -253,7 +255,7 @@ def test_root_redirects_to_policy(client):
 
 def test_authorities_listed_by_country_in_the_reader_language(client):
     body = client.get("/policy?lang=de").data.decode()
-    table = re.search(r'<table class="authorities">.*?</table>', body, re.S).group(0)
+    table = re.search(r'<table class="authorities stack">.*?</table>', body, re.S).group(0)
     countries = re.findall(r'<th scope="row">(.*?)</th>', table)
     assert len(countries) == 30
     assert "Österreich" in countries and "Frankreich" in countries

@@ -480,7 +480,7 @@ def test_each_heirs_document_field_has_its_own_hint(web, db, language):  # noqa:
     assert set(type_names) == ACCEPTED_MIME_TYPES
     hints = {}
     for field in ("death_certificate", "capacity_proof", "identity"):
-        found = re.search(rf'<p class="rights-hint" id="{field}-hint">([^<]+)</p>', html)
+        found = re.search(rf'<p class="field-hint" id="{field}-hint">([^<]+)</p>', html)
         assert found, field
         hint = found[1]
         assert limit in hint and all(name in hint for name in type_names.values()), hint

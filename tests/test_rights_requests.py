@@ -440,6 +440,7 @@ def test_the_identity_document_setting_is_checked_at_start_up(tmp_path):
     source = Path(__file__).resolve().parent.parent / "content" / "operator.yaml"
     text = source.read_text(encoding="utf-8")
     assert "identity_document: required" in text  # ALLOPASS's policy asks for one
+    (tmp_path / "logo.svg").write_bytes((source.parent / "logo.svg").read_bytes())
     (tmp_path / "operator.yaml").write_text(
         text.replace("identity_document: required", "identity_document: sometimes"),
         encoding="utf-8",

@@ -161,9 +161,10 @@ def test_the_filter_is_on_both_request_loggers(app: Flask) -> None:
 # --- Cache-Control and Vary ---------------------------------------------------------------------
 
 # The answers that are public and keep their caching: the policy, the widget, its configuration,
-# the API description, the static files and the favicon.
+# the API description, the static files, the favicon and the operator's theme and logo.
 PUBLIC = {"static", "consent.widget_script", "consent.widget_asset", "consent.widget_builds",
-          "consent.widget_config", "consent.openapi", "favicon"}  # fmt: skip
+          "consent.widget_config", "consent.openapi", "favicon", "theme_css",
+          "theme_logo"}  # fmt: skip
 
 
 def is_public(endpoint: str) -> bool:
@@ -237,6 +238,8 @@ def test_the_pages_of_a_signed_in_holder_are_no_store(db, client, make_account) 
     ("path", "cache_control"),
     [
         ("/static/css/site.css", "public, max-age=31536000"),
+        ("/theme.css", "public, max-age=3600"),
+        ("/logo.svg", "public, max-age=3600"),
         ("/widget/consent.js", "public, max-age=3600"),
         ("/widget/builds", "public, max-age=300"),
         ("/api/v1/sites/demo/config", "public, max-age=300"),

@@ -9,7 +9,8 @@ from flask import current_app, g
 from flask.cli import AppGroup
 
 from ..content import get_content
-from .services import export_files, write_static_export
+from ..theme import asset_body
+from .services import ExportedFile, export_files, write_static_export
 from .versions import PolicyVersion
 from .views import render_policy
 
@@ -35,6 +36,11 @@ def export_static_command(directory: Path) -> None:
     files = export_files(
         content, _render_for_export, content.current_version(content.operator.today())
     )
+    # The operator's theme and logo, at the addresses the pages link (theme.py).
+    for name in ("theme.css", "logo.svg"):
+        body = asset_body(name)
+        if body is not None:
+            files.append(ExportedFile(name, lambda body=body: body))
     try:
         count = write_static_export(directory, files)
     except OSError as error:
