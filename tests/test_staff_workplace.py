@@ -138,8 +138,8 @@ def record_every_event(db, request, member) -> None:
 def test_the_timeline_tells_every_event_in_words_in_the_members_language(
     client,
     db,
-    make_request,
-    make_staff,  # noqa: F811
+    make_request,  # noqa: F811
+    make_staff,
 ):
     member = make_staff(role="agent", name="Dominique Dupont")
     staff_sign_in(client, member)
@@ -170,9 +170,9 @@ def test_the_timeline_tells_every_event_in_words_in_the_members_language(
 def test_the_queue_finds_a_closed_request_by_its_status_and_its_reference(
     client,
     db,
-    make_request,
+    make_request,  # noqa: F811
     make_staff,
-    final,  # noqa: F811
+    final,
 ):
     staff_sign_in(client, make_staff(role="agent"))
     closed = make_request(state=final)
@@ -197,8 +197,8 @@ def test_the_queue_finds_a_closed_request_by_its_status_and_its_reference(
 def test_staff_pages_load_no_banner_and_set_only_the_session_cookie(
     client,
     db,
-    make_request,
-    make_staff,  # noqa: F811
+    make_request,  # noqa: F811
+    make_staff,
 ):
     request = make_request()
     sign_in = client.get("/staff/sign-in")
