@@ -295,7 +295,7 @@ def build_examples(app: Flask) -> Examples:
     from privacy_center.recipients.delivery import token_hash as recipient_token_hash
     from privacy_center.rights import services as rights
     from privacy_center.tokens import issue_token, token_hash
-    from privacy_center.uploads import store_document
+    from privacy_center.uploads.storage import store_document
 
     tag = secrets.token_hex(4)
     with app.app_context():

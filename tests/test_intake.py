@@ -452,7 +452,7 @@ def test_a_letter_to_an_email_requester_with_a_postal_address_shows_it_and_is_ma
 
 def test_an_erasure_without_email_or_account_is_not_claimed_done(app, db, make_staff):
     from privacy_center.connectors import get_connectors
-    from privacy_center.staff import services as staff_services
+    from privacy_center.staff.actions import completion, rules
 
     request = intake_request(
         db,
@@ -470,8 +470,8 @@ def test_an_erasure_without_email_or_account_is_not_claimed_done(app, db, make_s
     )
     db.execute(IdentityDocument.__table__.delete().where(IdentityDocument.request_id == request.id))
     request.state = S.IN_PROGRESS
-    with force_locale("en"), pytest.raises(staff_services.ActionRefused, match="neither"):
-        staff_services.complete(
+    with force_locale("en"), pytest.raises(rules.ActionRefused, match="neither"):
+        completion.complete(
             db,
             request,
             staff=make_staff(role="dpo"),

@@ -42,7 +42,7 @@ from privacy_center.models import (
 from privacy_center.operator import ContentError, LapsePeriods, load_operator
 from privacy_center.rights import lapsing, services
 from privacy_center.rights.lapsing import RUN_LOCK_KEY, Lapse, LapseBusy, run_lapse
-from privacy_center.staff.services import list_queue
+from privacy_center.staff.queue import list_queue
 from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState
 

@@ -37,7 +37,7 @@ from privacy_center.models import (
 )
 from privacy_center.models.types import utcnow
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
-from privacy_center.staff import services
+from privacy_center.staff.actions import clarification, extension, rules
 from privacy_center.workflow import RequestState
 
 S = RequestState
@@ -281,7 +281,7 @@ def test_a_letter_that_cannot_be_rendered_leaves_nothing_written(
     db.commit()
     before = counts(db, request)
     with pytest.raises(ValueError, match="not one of the operator's languages"):
-        services.ask_clarification(
+        clarification.ask_clarification(
             db,
             request,
             staff=make_staff(role="agent"),
@@ -416,7 +416,7 @@ def test_staff_retry_a_failed_mail_now(
 def test_two_workers_never_send_the_same_mail_at_once(app, db, make_request, smtp):
     request = make_request()
     letter_count = len(smtp.messages)
-    services.ask_clarification(
+    clarification.ask_clarification(
         db,
         request,
         staff=_member(db),
@@ -461,7 +461,7 @@ def test_with_redis_the_first_attempt_is_a_job_of_the_worker(
 
     monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
     request = make_request()
-    services.ask_clarification(
+    clarification.ask_clarification(
         db, request, staff=_member(db), questions="Which?", today=today(), settings=app.config
     )
     request_id, email = request.id, request.email
@@ -488,7 +488,7 @@ def test_an_unreachable_job_queue_leaves_the_mail_queued_for_the_next_run(
 ):
     monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     request = make_request()
-    services.ask_clarification(
+    clarification.ask_clarification(
         db, request, staff=_member(db), questions="Which?", today=today(), settings=app.config
     )
     db.expire_all()
@@ -537,7 +537,7 @@ def test_the_extended_due_date_gives_back_the_days_the_clock_was_suspended(
 ):
     started = today() - timedelta(days=20)
     request = make_request(started=started, suspended=(started + timedelta(days=2), 5))
-    services.extend(
+    extension.extend(
         db, request, staff=_member(db), reasons="Many systems", today=today(), settings=app.config
     )
     expected = reply_due(started, extended=True, suspended_days=5)
@@ -582,8 +582,8 @@ def test_a_second_extension_is_refused(app, db, console, make_request, outbox):
         data={"extend-csrf_token": token_of(web, request), "extend-reasons": "Again"},
     )
     assert answer.status_code == 409
-    with pytest.raises(services.ActionRefused, match="already extended"):
-        services.extend(
+    with pytest.raises(rules.ActionRefused, match="already extended"):
+        extension.extend(
             db, request, staff=_member(db), reasons="Again", today=today(), settings=app.config
         )
     db.expire_all()

@@ -339,12 +339,12 @@ def test_a_failed_closure_leaves_nothing_half_written(
     confirm_documents(web, db, filed)
     before = len(mails_to(outbox, filed.email))
 
-    from privacy_center.staff import services
+    from privacy_center.staff.actions import deceased, rules
 
     def broken(*args, **kwargs):
-        raise services.ActionRefused("the workflow refused the completion")
+        raise rules.ActionRefused("the workflow refused the completion")
 
-    monkeypatch.setattr(services, "transition", broken)
+    monkeypatch.setattr(deceased, "transition", broken)
     answer = web.post(
         f"/staff/requests/{filed.reference}/close-account",
         data={"close_account-csrf_token": token_of(web, filed)},

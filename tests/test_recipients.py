@@ -36,7 +36,7 @@ from privacy_center.operator import ContentError
 from privacy_center.recipients.delivery import deliver_due
 from privacy_center.recipients.services import record_for_completion
 from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
-from privacy_center.staff import services
+from privacy_center.staff.actions import completion, rules
 from privacy_center.workflow import RequestState
 from tests.subject_data import fill_account
 
@@ -202,8 +202,8 @@ def holder(db, make_account) -> Account:
     return account
 
 
-def complete(app, db, make_staff, request, **options: Any) -> services.Completion:
-    return services.complete(
+def complete(app, db, make_staff, request, **options: Any) -> completion.Completion:
+    return completion.complete(
         db,
         request,
         staff=make_staff(role="agent"),
@@ -338,8 +338,8 @@ def test_a_failed_completion_records_no_notification(
 
             raise ConnectorError("broken", "down")
 
-    with pytest.raises(services.ActionRefused):
-        services.complete(
+    with pytest.raises(rules.ActionRefused):
+        completion.complete(
             db, request, staff=make_staff(role="agent"), today=TODAY, settings=app.config,
             connectors=[*get_connectors(), Broken()], base_url="http://privacy.test/",
         )  # fmt: skip

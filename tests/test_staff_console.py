@@ -36,8 +36,18 @@ from privacy_center.rights.services import (
     ExtensionTooLate,
     new_status_token,
 )
-from privacy_center.staff import dashboard, reminders, services
-from privacy_center.staff.services import ActionRefused, DocumentUnavailable
+from privacy_center.staff import dashboard, queue, reminders
+from privacy_center.staff import timeline as staff_timeline
+from privacy_center.staff.actions import (
+    assignment,
+    clarification,
+    completion,
+    extension,
+    identity,
+    refusal,
+)
+from privacy_center.staff.actions.identity import DocumentUnavailable
+from privacy_center.staff.actions.rules import ActionRefused
 from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState
 from tests.subject_data import fill_account
@@ -164,7 +174,7 @@ def test_the_queue_lists_open_requests_most_urgent_first(db, make_request, agent
     unconfirmed = make_request(state=S.AWAITING_CONFIRMATION, started=None)
     closed = make_request(state=S.COMPLETED)
 
-    rows = services.list_queue(db, today=TODAY)
+    rows = queue.list_queue(db, today=TODAY)
     mine = [row for row in rows if row.request in (late, soon, later, unconfirmed, closed)]
     assert [row.request for row in mine] == [late, soon, later, unconfirmed]
     first, second, third, fourth = mine
@@ -184,7 +194,7 @@ def test_the_queue_filters_and_searches(db, make_request, agent):
     other = make_request(kind="access")
 
     def found(**filters) -> set[int]:
-        return {row.request.id for row in services.list_queue(db, today=TODAY, **filters)}
+        return {row.request.id for row in queue.list_queue(db, today=TODAY, **filters)}
 
     assert mine.id in found(kind="erasure") and other.id not in found(kind="erasure")
     assert found(assignee=agent.id) == {mine.id}
@@ -204,9 +214,9 @@ def test_the_queue_filters_and_searches(db, make_request, agent):
 
 def test_the_timeline_merges_transitions_and_audited_events(db, make_request, agent):
     request = make_request()
-    services.assign(db, request, staff=agent, assignee=agent)
-    services.add_note(db, request, staff=agent, text="Called the requester.")
-    entries = services.timeline(db, request)
+    assignment.assign(db, request, staff=agent, assignee=agent)
+    assignment.add_note(db, request, staff=agent, text="Called the requester.")
+    entries = staff_timeline.timeline(db, request)
     assert [entry.action for entry in entries] == [
         "request.transition",
         "request.transition",
@@ -217,7 +227,7 @@ def test_the_timeline_merges_transitions_and_audited_events(db, make_request, ag
     assert entries[0].details["to"] == "received"
     # The note's text is the console's, never the audit log's.
     assert "Called" not in str(entries[-1].details)
-    assert [note.text for note in services.notes_of(db, request)] == ["Called the requester."]
+    assert [note.text for note in staff_timeline.notes_of(db, request)] == ["Called the requester."]
     assert request.assigned_to == agent
 
 
@@ -227,7 +237,7 @@ def test_viewing_an_identity_document_decrypts_it_and_is_audited(
     request = make_request()
     add_document(app, db, request, b"%PDF-1.7 the passport")
     document = request.documents[0]
-    data, mime = services.view_identity_document(
+    data, mime = identity.view_identity_document(
         db, request, document.id, staff=agent, settings=app.config
     )
     assert data == b"%PDF-1.7 the passport" and mime == "application/pdf"
@@ -236,7 +246,7 @@ def test_viewing_an_identity_document_decrypts_it_and_is_audited(
     assert event.actor == agent.get_id() and event.details["document_id"] == document.id
     other = make_request()
     with pytest.raises(DocumentUnavailable):
-        services.view_identity_document(db, other, document.id, staff=agent, settings=app.config)
+        identity.view_identity_document(db, other, document.id, staff=agent, settings=app.config)
 
 
 def test_confirming_identity_deletes_every_document_and_keeps_the_facts(
@@ -247,12 +257,12 @@ def test_confirming_identity_deletes_every_document_and_keeps_the_facts(
     add_document(app, db, request, b"%PDF-1.7 the back side")
     assert len(list(documents.iterdir())) == 2
     with pytest.raises(ActionRefused) as refused:
-        services.confirm_identity(
+        identity.confirm_identity(
             db, request, staff=agent, document_type="", today=TODAY, settings=app.config
         )
     assert refused.value.field == "document_type"
 
-    services.confirm_identity(
+    identity.confirm_identity(
         db, request, staff=agent, document_type="passport", today=TODAY, settings=app.config
     )
     assert request.state == S.IN_PROGRESS
@@ -262,7 +272,7 @@ def test_confirming_identity_deletes_every_document_and_keeps_the_facts(
     assert all(document.deleted_at is not None for document in request.documents)
     assert actions(db, request)[-2:] == ["request.transition", "identity.confirmed"]
     with pytest.raises(DocumentUnavailable):
-        services.view_identity_document(
+        identity.view_identity_document(
             db, request, request.documents[0].id, staff=agent, settings=app.config
         )
 
@@ -274,11 +284,11 @@ def test_asking_for_identity_needs_a_reason_and_suspends_the_clock(
     today = get_content().operator.today()
     request = make_request(started=today - timedelta(days=3))
     with pytest.raises(ActionRefused):
-        services.ask_identity(
+        identity.ask_identity(
             db, request, staff=agent, reason="  ", today=today, settings=app.config
         )
     assert request.state == S.IN_PROGRESS and letters_of(db, request) == []
-    services.ask_identity(
+    identity.ask_identity(
         db, request, staff=agent, reason="The email differs", today=today, settings=app.config
     )
     assert request.state == S.AWAITING_IDENTITY and request.identity_reason == "The email differs"
@@ -286,7 +296,7 @@ def test_asking_for_identity_needs_a_reason_and_suspends_the_clock(
     # Ten days later the suspension has pushed the due date back by as many days.
     row = next(
         row
-        for row in services.list_queue(db, today=today + timedelta(days=10))
+        for row in queue.list_queue(db, today=today + timedelta(days=10))
         if row.request == request
     )
     assert row.suspended and not row.overdue and row.due_on > request.due_on
@@ -295,20 +305,20 @@ def test_asking_for_identity_needs_a_reason_and_suspends_the_clock(
 def test_clarification_then_resume(app, db, outbox, make_request, agent):
     request = make_request()
     with pytest.raises(ActionRefused):
-        services.ask_clarification(
+        clarification.ask_clarification(
             db, request, staff=agent, questions="", today=TODAY, settings=app.config
         )
-    services.ask_clarification(
+    clarification.ask_clarification(
         db, request, staff=agent, questions="Which account?", today=TODAY, settings=app.config
     )
     assert request.state == S.AWAITING_REQUESTER
     assert letters_of(db, request) == [("clarification_request", {"questions": "Which account?"})]
     with pytest.raises(ActionRefused):
-        services.resume(db, request, staff=agent, reason="", today=TODAY)
-    services.resume(db, request, staff=agent, reason="They answered: the old one", today=TODAY)
+        clarification.resume(db, request, staff=agent, reason="", today=TODAY)
+    clarification.resume(db, request, staff=agent, reason="They answered: the old one", today=TODAY)
     assert request.state == S.IN_PROGRESS
     with pytest.raises(ActionRefused):
-        services.resume(db, request, staff=agent, reason="again", today=TODAY)
+        clarification.resume(db, request, staff=agent, reason="again", today=TODAY)
 
 
 def test_an_extension_needs_reasons_and_is_refused_after_the_first_due_date(
@@ -317,7 +327,7 @@ def test_an_extension_needs_reasons_and_is_refused_after_the_first_due_date(
     settings = app.config
     late = make_request(started=TODAY - timedelta(days=40))
     with pytest.raises(ExtensionTooLate):
-        services.extend(
+        extension.extend(
             db, late, staff=agent, reasons="Many systems", today=TODAY, settings=settings
         )
     db.refresh(late)
@@ -325,21 +335,21 @@ def test_an_extension_needs_reasons_and_is_refused_after_the_first_due_date(
 
     request = make_request(started=TODAY - timedelta(days=5))
     with pytest.raises(ActionRefused) as refused:
-        services.extend(db, request, staff=agent, reasons=" ", today=TODAY, settings=settings)
+        extension.extend(db, request, staff=agent, reasons=" ", today=TODAY, settings=settings)
     assert refused.value.field == "reasons"
-    services.extend(
+    extension.extend(
         db, request, staff=agent, reasons="Many systems", today=TODAY, settings=settings
     )
     assert request.state == S.EXTENDED and request.extended_on == TODAY
     assert request.due_on == reply_due(request.clock_started_on, extended=True)
     assert letters_of(db, request) == [("extension_notice", {"reasons": "Many systems"})]
     # Once only, even after a clarification.
-    services.ask_clarification(
+    clarification.ask_clarification(
         db, request, staff=agent, questions="Which?", today=TODAY, settings=settings
     )
-    services.resume(db, request, staff=agent, reason="Answered", today=TODAY)
+    clarification.resume(db, request, staff=agent, reason="Answered", today=TODAY)
     with pytest.raises(ActionRefused):
-        services.extend(db, request, staff=agent, reasons="Again", today=TODAY, settings=settings)
+        extension.extend(db, request, staff=agent, reasons="Again", today=TODAY, settings=settings)
 
 
 def test_refusal_needs_reasons_and_decides_a_pending_identity(
@@ -348,9 +358,9 @@ def test_refusal_needs_reasons_and_decides_a_pending_identity(
     request = make_request(state=S.AWAITING_IDENTITY)
     add_document(app, db, request)
     with pytest.raises(ActionRefused):
-        services.refuse(db, request, staff=agent, reasons="", today=TODAY, settings=app.config)
+        refusal.refuse(db, request, staff=agent, reasons="", today=TODAY, settings=app.config)
     assert len(list(documents.iterdir())) == 1
-    services.refuse(
+    refusal.refuse(
         db,
         request,
         staff=agent,
@@ -362,7 +372,7 @@ def test_refusal_needs_reasons_and_decides_a_pending_identity(
     assert request.identity_outcome == "not_proven" and list(documents.iterdir()) == []
     assert letters_of(db, request) == [("refusal", {"reasons": "The document does not match"})]
     with pytest.raises(ActionRefused):
-        services.add_note(db, request, staff=agent, text="")
+        assignment.add_note(db, request, staff=agent, text="")
 
 
 def test_completing_an_erasure_runs_the_connectors_and_lists_what_was_kept(
@@ -371,7 +381,7 @@ def test_completing_an_erasure_runs_the_connectors_and_lists_what_was_kept(
     holder = make_account()
     fill_account(db, holder)
     request = make_request(kind="erasure", account=holder, language="fr")
-    done = services.complete(
+    done = completion.complete(
         db,
         request,
         staff=agent,
@@ -413,7 +423,7 @@ def test_completing_an_access_request_prepares_the_copy(
     holder = make_account(language="en")
     fill_account(db, holder)
     request = make_request(kind="access", account=holder)
-    done = services.complete(
+    done = completion.complete(
         db,
         request,
         staff=agent,
@@ -435,7 +445,7 @@ def test_completing_an_access_request_prepares_the_copy(
 def test_completing_other_rights_says_what_was_done(app, db, outbox, make_request, agent):
     request = make_request(kind="rectification")
     with pytest.raises(ActionRefused) as refused:
-        services.complete(
+        completion.complete(
             db,
             request,
             staff=agent,
@@ -445,7 +455,7 @@ def test_completing_other_rights_says_what_was_done(app, db, outbox, make_reques
             base_url="http://localhost/",
         )
     assert refused.value.field == "summary" and request.state == S.IN_PROGRESS
-    services.complete(
+    completion.complete(
         db,
         request,
         staff=agent,
@@ -458,7 +468,7 @@ def test_completing_other_rights_says_what_was_done(app, db, outbox, make_reques
     assert request.state == S.COMPLETED
     assert letters_of(db, request) == [("completion", {"changes": "Last name corrected"})]
     with pytest.raises(ActionRefused):
-        services.complete(
+        completion.complete(
             db,
             request,
             staff=agent,
@@ -824,7 +834,7 @@ def test_the_reminders_command_sends_once(app, db, outbox, make_request, agent):
 def test_staff_ask_for_identity_only_once_work_started(app, db, make_request, agent):
     request = make_request(state=S.AWAITING_CONFIRMATION, started=None)
     with pytest.raises(ActionRefused):
-        services.ask_identity(
+        identity.ask_identity(
             db, request, staff=agent, reason="Doubt", today=TODAY, settings=app.config
         )
     assert request.state == S.AWAITING_CONFIRMATION

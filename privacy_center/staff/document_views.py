@@ -9,11 +9,11 @@ from flask import Response, abort, current_app, render_template
 
 from ..extensions import db
 from ..uploads.storage import StoredDocumentError
-from . import documents, services
+from . import documents
 from .access import staff_required
+from .actions.identity import DocumentUnavailable, view_identity_document
 from .blueprint import bp
-from .services import DocumentUnavailable
-from .views import _member, _request_or_404
+from .console import request_or_404, signed_in
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _private(response: Response) -> Response:
 @staff_required()
 def document(reference: str, document_id: int) -> Response:
     """The document's pages as images (rendered at the first view, then cached encrypted)."""
-    privacy_request = _request_or_404(reference)
+    privacy_request = request_or_404(reference)
     try:
         document = documents.live_document(db.session, privacy_request, document_id)
         pages = documents.page_count(
@@ -51,7 +51,7 @@ def document(reference: str, document_id: int) -> Response:
         document=document,
         number=number,
         pages=pages,
-        me=_member(),
+        me=signed_in(),
     )
     return _private(Response(page, mimetype="text/html"))
 
@@ -60,14 +60,14 @@ def document(reference: str, document_id: int) -> Response:
 @staff_required()
 def document_page(reference: str, document_id: int, page: int) -> Response:
     """One page's image: a PNG made on the server, never a byte of the original."""
-    privacy_request = _request_or_404(reference)
+    privacy_request = request_or_404(reference)
     try:
         image = documents.view_page(
             db.session,
             privacy_request,
             document_id,
             page,
-            staff=_member(),
+            staff=signed_in(),
             settings=current_app.config,
         )
     except DocumentUnavailable:
@@ -84,13 +84,13 @@ def document_page(reference: str, document_id: int, page: int) -> Response:
 @staff_required()
 def document_original(reference: str, document_id: int) -> Response:
     """The original file, only as a download; every download is audited."""
-    privacy_request = _request_or_404(reference)
+    privacy_request = request_or_404(reference)
     try:
-        data, mime_type = services.view_identity_document(
+        data, mime_type = view_identity_document(
             db.session,
             privacy_request,
             document_id,
-            staff=_member(),
+            staff=signed_in(),
             settings=current_app.config,
         )
     except DocumentUnavailable:

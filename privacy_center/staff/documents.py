@@ -18,7 +18,7 @@ from .. import audit
 from ..document_sandbox import SandboxRefusal
 from ..models import IdentityDocument, PrivacyRequest, StaffMember
 from ..page_images import page_images
-from .services import DocumentUnavailable, _document_settings
+from .actions.identity import DocumentUnavailable, document_settings
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def live_document(session: Session, request: PrivacyRequest, document_id: int) -
 
 
 def _images(document: IdentityDocument, settings: Mapping[str, Any]) -> list[bytes]:
-    directory, key = _document_settings(settings)
+    directory, key = document_settings(settings)
     return page_images(
         document.stored_name,
         directory=directory,

@@ -17,7 +17,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .services import IDENTITY_DOCUMENT_TYPES, MAX_TEXT_LENGTH
+from .actions.identity import IDENTITY_DOCUMENT_TYPES
+from .actions.rules import MAX_TEXT_LENGTH
 
 _LONG = Length(max=MAX_TEXT_LENGTH)
 

@@ -29,10 +29,10 @@ from ..rights.intake import (
 from ..rights.kinds import KINDS
 from ..rights.services import InvalidRequest, RequestClosed, external_links
 from ..workflow import RequestState
-from . import services
 from .access import current_staff, has_role, staff_required
 from .blueprint import bp
 from .intake_forms import IntakeForm, ScanForm
+from .queue import find_request
 
 
 def _form() -> IntakeForm:
@@ -134,7 +134,7 @@ def _uploads(field_name: str) -> list[tuple[str, bytes]]:
 def add_documents(reference: str) -> Response:
     """Documents the requester sent later (by post or email), scanned: added to the request;
     one awaiting a proof of identity moves on. Errors are flashed on the request's page."""
-    found = services.find_request(db.session, reference)
+    found = find_request(db.session, reference)
     if found is None:
         abort(404)
     form = ScanForm(prefix="scan")

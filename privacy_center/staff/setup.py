@@ -5,7 +5,16 @@ from __future__ import annotations
 from flask import Flask
 
 # Imported for their routes, which they add to the shared blueprint.
-from . import auth_views, document_views, intake_views, mail_views, views  # noqa: F401
+from . import (  # noqa: F401
+    action_views,
+    auth_views,
+    document_views,
+    intake_views,
+    letter_views,
+    mail_views,
+    request_views,
+    views,
+)
 from .auth_cli import staff_cli
 from .blueprint import bp
 from .reminders import reminders_cli
