@@ -36,7 +36,7 @@ from test_access_matrix import TOKEN, World, build_world
 from test_rights_requests import png_bytes, post_multipart
 
 from privacy_center import create_app
-from privacy_center.accounts.services import safe_next
+from privacy_center.accounts.sign_in import safe_next
 from privacy_center.models import (
     AuditEvent,
     EmailToken,

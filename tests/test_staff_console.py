@@ -31,11 +31,8 @@ from privacy_center.models import (
     RequestTransition,
     StaffMember,
 )
-from privacy_center.rights.services import (
-    REFERENCE_ALPHABET,
-    ExtensionTooLate,
-    new_status_token,
-)
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
+from privacy_center.rights.transitions import ExtensionTooLate
 from privacy_center.staff import dashboard, reminders, services
 from privacy_center.staff.services import ActionRefused, DocumentUnavailable
 from privacy_center.uploads import store_document

@@ -34,7 +34,7 @@ from ..models import (
     SupportConversation,
 )
 from .passwords import hash_password
-from .services import set_preferences
+from .preferences import set_preferences
 
 # Published in README: the demo accounts hold made-up data only.
 DEMO_PASSWORD = "allopass-demo"  # noqa: S105

@@ -23,7 +23,7 @@ from ..connectors.base import ErasureReport
 from ..content import get_content
 from ..models import Letter, PrivacyRequest
 from ..recipients.services import letter_recipients
-from ..rights import services as rights_services
+from ..rights import clock as rights_clock
 from ..rights.effects import effect_applied
 from ..rights.kinds import get_kind as get_request_kind
 from .kinds import OUTCOME_ACTIONS, LetterField, LetterKind, get_letter_kind
@@ -166,7 +166,7 @@ def _page_numbers_css() -> Markup:
 def _due_date(request: PrivacyRequest, today: date) -> date | None:
     if request.clock_started_on is None:
         return request.due_on
-    return rights_services.due_date_on(request, today)
+    return rights_clock.due_date_on(request, today)
 
 
 def render_letter_html(
@@ -189,7 +189,7 @@ def render_letter_html(
     if kind == "extension_notice" and due_on is not None:
         # Computed, never typed: three months from the start of the clock, plus the days it
         # was suspended (the date the extension gives, or gave).
-        due_on = rights_services.due_date_on(request, today, extended=True)
+        due_on = rights_clock.due_date_on(request, today, extended=True)
     if kind in ("acknowledgement", "extension_notice") and due_on is None:
         raise LetterError(
             f"{request.reference} has no due date yet: its clock starts when the requester "
@@ -211,7 +211,7 @@ def render_letter_html(
             "subject": subject,
             "letter_date": format_date(today, "long"),
             "received_on": format_date(
-                rights_services.operator_day(request.received_at, operator), "long"
+                rights_clock.operator_day(request.received_at, operator), "long"
             ),
             "due_date": format_date(due_on, "long") if due_on else None,
             "articles": letter_kind.articles_for(request.kind),

@@ -30,8 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit
+from ..accounts.lookup import normalise_email
 from ..accounts.passwords import hash_password, needs_rehash, verify_password
-from ..accounts.services import normalise_email
 from ..models import STAFF_ROLES, SessionRecord, StaffMember
 from ..models.types import utcnow
 from ..session_records import revoke, revoke_all

@@ -27,7 +27,7 @@ from flask_login import login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from ..accounts.services import safe_next
+from ..accounts.sign_in import safe_next
 from ..accounts.views import too_many_attempts
 from ..content import get_content
 from ..extensions import db, rate_limiter

@@ -35,8 +35,11 @@ from ..operator import Operator
 from ..postmortem import delivery as postmortem_delivery
 from ..postmortem import handling as postmortem
 from ..recipients import delivery as recipient_delivery
+from ..rights.clock import due_date_on
+from ..rights.documents import ask_for_identity
 from ..rights.kinds import get_kind
-from ..rights.services import ask_for_identity, due_date_on, normalise_reference, transition
+from ..rights.references import normalise_reference
+from ..rights.transitions import transition
 from ..uploads import delete_document, read_document
 from ..workflow import CLOCK_SUSPENDED, FINAL_STATES, STATE_LABELS, RequestState, allowed_targets
 

@@ -40,8 +40,9 @@ from ..postmortem import handling as postmortem
 from ..postmortem.delivery import completion_lines
 from ..postmortem.handling import staff_view as postmortem_view
 from ..recipients.display import category_choices as recipient_category_choices
+from ..rights.clock import due_date_on
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS, get_kind
-from ..rights.services import ExtensionTooLate, due_date_on
+from ..rights.transitions import ExtensionTooLate
 from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
 from . import dashboard as figures
 from . import services
