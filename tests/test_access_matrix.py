@@ -71,7 +71,7 @@ from privacy_center.models.types import utcnow
 from privacy_center.postmortem import services as postmortem_services
 from privacy_center.recipients.delivery import token_hash as recipient_token_hash
 from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
-from privacy_center.staff.access import PENDING_AT_KEY, PENDING_KEY
+from privacy_center.staff.auth.access import PENDING_AT_KEY, PENDING_KEY
 from privacy_center.tokens import issue_token, token_hash
 from privacy_center.uploads import store_document
 from privacy_center.workflow import RequestState

@@ -10,7 +10,7 @@ from flask import Response, abort, current_app, render_template
 from ..extensions import db
 from ..uploads import StoredDocumentError
 from . import documents, services
-from .access import staff_required
+from .auth.access import staff_required
 from .blueprint import bp
 from .services import DocumentUnavailable
 from .views import _member, _request_or_404

@@ -32,7 +32,7 @@ from ..rights.intake import (
 from ..rights.kinds import KINDS
 from ..workflow import RequestState
 from . import services
-from .access import current_staff, has_role, staff_required
+from .auth.access import current_staff, has_role, staff_required
 from .blueprint import bp
 from .intake_forms import IntakeForm, ScanForm
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 # Imported for their routes, which they add to the shared blueprint.
-from . import auth_views, document_views, intake_views, mail_views, views  # noqa: F401
-from .auth_cli import staff_cli
+from . import document_views, intake_views, mail_views, views  # noqa: F401
+from .auth import views as auth_views  # noqa: F401
+from .auth.cli import staff_cli
 from .blueprint import bp
 from .reminders import reminders_cli
 

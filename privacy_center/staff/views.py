@@ -46,7 +46,7 @@ from ..rights.transitions import ExtensionTooLate
 from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
 from . import dashboard as figures
 from . import services
-from .access import current_staff, has_role, staff_required
+from .auth.access import current_staff, has_role, staff_required
 from .blueprint import bp
 from .forms import (
     AskIdentityForm,

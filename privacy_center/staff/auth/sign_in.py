@@ -29,12 +29,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..accounts.lookup import normalise_email
-from ..accounts.passwords import hash_password, needs_rehash, verify_password
-from ..models import STAFF_ROLES, SessionRecord, StaffMember
-from ..models.types import utcnow
-from ..session_records import revoke, revoke_all
+from ... import audit
+from ...accounts.lookup import normalise_email
+from ...accounts.passwords import hash_password, needs_rehash, verify_password
+from ...models import STAFF_ROLES, SessionRecord, StaffMember
+from ...models.types import utcnow
+from ...session_records import revoke, revoke_all
 from . import lockout
 
 MIN_PASSWORD_LENGTH = 12

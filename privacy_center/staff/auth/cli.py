@@ -9,9 +9,9 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from ..extensions import db
-from ..models import STAFF_ROLES
-from .auth import StaffError, check_new_password, create_member, find_member, reset_password
+from ...extensions import db
+from ...models import STAFF_ROLES
+from .sign_in import StaffError, check_new_password, create_member, find_member, reset_password
 
 staff_cli = AppGroup("staff", help="Staff members of the console.")
 

@@ -27,16 +27,16 @@ from flask_login import login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from ..accounts.sign_in import safe_next
-from ..accounts.views import too_many_attempts
-from ..content import get_content
-from ..extensions import db, rate_limiter
-from ..i18n import current_language
-from ..jobs import close_connection
-from ..mail_queue import deliver_after_response
-from ..models import StaffMember
-from ..models.types import utcnow
-from ..session_records import (
+from ...accounts.sign_in import safe_next
+from ...accounts.views import too_many_attempts
+from ...content import get_content
+from ...extensions import db, rate_limiter
+from ...i18n import current_language
+from ...jobs import close_connection
+from ...mail_queue import deliver_after_response
+from ...models import StaffMember
+from ...models.types import utcnow
+from ...session_records import (
     RECORD_KEY,
     SESSION_ID_KEY,
     ended_because,
@@ -46,7 +46,8 @@ from ..session_records import (
     revoke_token,
     touch,
 )
-from ..sessions import is_staff_path
+from ...sessions import is_staff_path
+from ..blueprint import bp
 from .access import (
     PENDING_AT_KEY,
     PENDING_KEY,
@@ -55,7 +56,15 @@ from .access import (
     staff_required,
     target_path,
 )
-from .auth import (
+from .forms import (
+    ROLE_LABELS,
+    CodeForm,
+    MemberActionForm,
+    NewMemberForm,
+    StaffSignInForm,
+)
+from .lockout import is_locked, locked_sources, source_of
+from .sign_in import (
     StaffError,
     check_code,
     check_password,
@@ -70,15 +79,6 @@ from .auth import (
     reset_two_factor,
     unlock_member,
 )
-from .auth_forms import (
-    ROLE_LABELS,
-    CodeForm,
-    MemberActionForm,
-    NewMemberForm,
-    StaffSignInForm,
-)
-from .blueprint import bp
-from .lockout import is_locked, locked_sources, source_of
 
 # Time allowed between the password and the code.
 PENDING_SECONDS = 10 * 60
