@@ -425,7 +425,7 @@ def make_staff(app: Flask, db: scoped_session) -> Callable[..., object]:
     from privacy_center.accounts.passwords import hash_password
     from privacy_center.models import StaffMember
     from privacy_center.models.types import utcnow
-    from privacy_center.staff.auth.sign_in import encrypt_totp_secret
+    from privacy_center.staff.auth.totp import encrypt_totp_secret
 
     password_hash = hash_password(DEFAULT_STAFF_PASSWORD)
 

@@ -29,7 +29,7 @@ from privacy_center.models import Letter, OutgoingMail, PrivacyRequest, StaffMem
 from privacy_center.models.types import utcnow
 from privacy_center.rights.confirmation import confirm_request
 from privacy_center.rights.filing import file_request
-from privacy_center.staff.auth.sign_in import encrypt_totp_secret
+from privacy_center.staff.auth.totp import encrypt_totp_secret
 from privacy_center.workflow import RequestState
 
 pytestmark = pytest.mark.browser

@@ -29,7 +29,7 @@ from privacy_center.models.types import utcnow
 from privacy_center.session_records import SESSION_ID_KEY, open_record
 from privacy_center.sessions import STAFF_COOKIE
 from privacy_center.staff.auth.access import has_role
-from privacy_center.staff.auth.sign_in import decrypt_totp_secret
+from privacy_center.staff.auth.totp import decrypt_totp_secret
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 REFUSED = "The email address or the password is not right"

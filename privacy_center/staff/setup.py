@@ -6,6 +6,7 @@ from flask import Flask
 
 # Imported for their routes, which they add to the shared blueprint.
 from . import document_views, intake_views, mail_views, views  # noqa: F401
+from .auth import member_views  # noqa: F401
 from .auth import views as auth_views  # noqa: F401
 from .auth.cli import staff_cli
 from .blueprint import bp

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from ...accounts.forms import SignInForm
 from ...models import STAFF_ROLES
-from .sign_in import MIN_PASSWORD_LENGTH
+from .members import MIN_PASSWORD_LENGTH
 
 ROLE_LABELS = {"agent": _l("Agent"), "dpo": _l("Data protection officer"), "admin": _l("Admin")}
 
