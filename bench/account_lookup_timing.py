@@ -76,14 +76,14 @@ def seed(known_email: str) -> None:
     from privacy_center.content import get_content
     from privacy_center.extensions import db
     from privacy_center.models import Account
-    from privacy_center.rights import services
+    from privacy_center.rights.filing import file_request
 
     app = create_app()
     with app.app_context():
         db.session.add(
             Account(email=known_email, first_name="Camille", last_name="Martin", language="en")
         )
-        filed = services.file_request(
+        filed = file_request(
             db.session, kind="objection_marketing", email=known_email, name="Camille",
             language="en", details="", specifics={}, account=None, document=None,
             today=get_content().operator.today(), settings=app.config,

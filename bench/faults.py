@@ -9,7 +9,7 @@ restarted under load. Each scenario prints PASS or FAIL with what it checked.
   by the sweep (flask exports purge / storage sweep); the copy left "running" is marked failed
   by the purge once stale; a new copy asked after the restart completes and decrypts to a
   valid zip.
-- upload: a child files requests with an identity document (rights.services.file_request, the
+- upload: a child files requests with an identity document (rights.filing.file_request, the
   service behind the form) in a loop and is killed with SIGKILL at random moments, several
   times. No row may lack its file; a file without a row (killed between the file and the
   commit) is removed by the sweep; filing works again afterwards.
@@ -298,7 +298,7 @@ def document_bytes() -> bytes:
 
 def child_upload(count: str) -> None:
     from privacy_center.extensions import db
-    from privacy_center.rights.services import file_request
+    from privacy_center.rights.filing import file_request
 
     app = in_app(os.environ["DATABASE_URL"])
     data = document_bytes()

@@ -53,7 +53,7 @@ class Config:
     CONSENT_RATE_LIMIT = "60 per minute"
     # Password sign-in attempts, counted per address and per email typed.
     LOGIN_RATE_LIMIT = "10 per minute"
-    # Staff sign-in (staff/auth.py): failed passwords or codes in a row before the member is
+    # Staff sign-in (staff/auth/): failed passwords or codes in a row before the member is
     # locked out for STAFF_LOCKOUT_MINUTES; minutes without a request before the console asks
     # to sign in again.
     STAFF_LOCKOUT_ATTEMPTS = 5

@@ -42,7 +42,7 @@ STATUS_LINK = "status_link"
 # handler runs inside a request context for the intent's base_url (url_for(_external=True)),
 # commits the secret it makes before sending, and raises MailNotSent when the mail did not go.
 HANDLERS = {
-    SIGN_IN_LINK: "privacy_center.accounts.services:mail_sign_in_link",
+    SIGN_IN_LINK: "privacy_center.accounts.sign_in:mail_sign_in_link",
     STATUS_LINK: "privacy_center.rights.finding:mail_status_link",
 }
 

@@ -249,7 +249,7 @@ def make_member(app: Flask, *, role: str = "admin", enrolled: bool = True) -> Me
     from privacy_center.extensions import db
     from privacy_center.models import StaffMember
     from privacy_center.models.types import utcnow
-    from privacy_center.staff.auth import encrypt_totp_secret
+    from privacy_center.staff.auth.totp import encrypt_totp_secret
 
     email = f"pages-{role}-{secrets.token_hex(5)}@operator.example"
     key = pyotp.random_base32() if enrolled else None
@@ -277,7 +277,8 @@ def build_examples(app: Flask) -> Examples:
     request awaiting its email confirmation; a post-mortem request; a consent receipt; a
     cookie scan."""
     from privacy_center.accounts.passwords import hash_password
-    from privacy_center.accounts.services import EVERY, unsubscribe_token
+    from privacy_center.accounts.preferences import EVERY
+    from privacy_center.accounts.unsubscribe import unsubscribe_token
     from privacy_center.connectors import get_connector_set
     from privacy_center.content import get_content
     from privacy_center.cookie_scan.services import record_scan
@@ -293,7 +294,8 @@ def build_examples(app: Flask) -> Examples:
     from privacy_center.models.types import utcnow
     from privacy_center.postmortem import services as postmortem
     from privacy_center.recipients.delivery import token_hash as recipient_token_hash
-    from privacy_center.rights import services as rights
+    from privacy_center.rights.confirmation import confirm_request
+    from privacy_center.rights.filing import file_request
     from privacy_center.tokens import issue_token, token_hash
     from privacy_center.uploads.storage import store_document
 
@@ -312,7 +314,7 @@ def build_examples(app: Flask) -> Examples:
         session.add(holder)
         session.commit()
 
-        new = rights.file_request(
+        new = file_request(
             session,
             kind="rectification",
             email=f"requester-{tag}@example.org",
@@ -325,12 +327,12 @@ def build_examples(app: Flask) -> Examples:
             today=today,
             settings=app.config,
         )
-        confirmed = rights.confirm_request(session, token=new.confirmation_token, today=today)
+        confirmed = confirm_request(session, token=new.confirmation_token, today=today)
         assert confirmed is not None
         request = confirmed.request
         session.commit()
 
-        pending = rights.file_request(
+        pending = file_request(
             session,
             kind="access",
             email=f"pending-{tag}@example.org",
@@ -377,7 +379,7 @@ def build_examples(app: Flask) -> Examples:
             today=today,
             settings=app.config,
         )
-        confirmed_postmortem = rights.confirm_request(
+        confirmed_postmortem = confirm_request(
             session, token=filed_postmortem.confirmation_token, today=today
         )
         assert confirmed_postmortem is not None
@@ -561,14 +563,14 @@ def close_examples(app: Flask, examples: Examples) -> None:
     from privacy_center.content import get_content
     from privacy_center.extensions import db
     from privacy_center.models import PrivacyRequest
-    from privacy_center.rights import services as rights
+    from privacy_center.rights.status import can_withdraw, withdraw
 
     with app.app_context():
         today = get_content().operator.today()
         for request_id in examples.request_ids:
             found = db.session.get(PrivacyRequest, request_id)
-            if found is not None and rights.can_withdraw(found):
-                rights.withdraw(db.session, found, today=today)
+            if found is not None and can_withdraw(found):
+                withdraw(db.session, found, today=today)
         db.session.commit()
         db.session.remove()
 

@@ -409,7 +409,7 @@ def outbox(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-# --- staff members (staff/auth.py) -------------------------------------------------------------
+# --- staff members (staff/auth/) ---------------------------------------------------------------
 
 DEFAULT_STAFF_PASSWORD = "staff correct horse battery"
 STAFF_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -425,7 +425,7 @@ def make_staff(app: Flask, db: scoped_session) -> Callable[..., object]:
     from privacy_center.accounts.passwords import hash_password
     from privacy_center.models import StaffMember
     from privacy_center.models.types import utcnow
-    from privacy_center.staff.auth import encrypt_totp_secret
+    from privacy_center.staff.auth.totp import encrypt_totp_secret
 
     password_hash = hash_password(DEFAULT_STAFF_PASSWORD)
 

@@ -48,7 +48,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from privacy_center.accounts.services import EVERY, unsubscribe_token
+from privacy_center.accounts.preferences import EVERY
+from privacy_center.accounts.unsubscribe import unsubscribe_token
 from privacy_center.config import document_key
 from privacy_center.connectors import get_connector_set
 from privacy_center.deadlines import reply_due
@@ -69,8 +70,8 @@ from privacy_center.models.letter import Letter, RequestNote
 from privacy_center.models.types import utcnow
 from privacy_center.postmortem import services as postmortem_services
 from privacy_center.recipients.delivery import token_hash as recipient_token_hash
-from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
-from privacy_center.staff.access import PENDING_AT_KEY, PENDING_KEY
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
+from privacy_center.staff.auth.access import PENDING_AT_KEY, PENDING_KEY
 from privacy_center.tokens import issue_token, token_hash
 from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState

@@ -13,14 +13,11 @@ from argon2 import PasswordHasher
 from conftest import DEFAULT_PASSWORD, sign_in
 from sqlalchemy import func, select
 
-from privacy_center.accounts.demo import DEMO_PASSWORD, HOLDERS, seed_demo_accounts
+from privacy_center.accounts.demo import seed_demo_accounts
 from privacy_center.accounts.demo_cli import seed_demo
+from privacy_center.accounts.demo_holders import DEMO_PASSWORD, HOLDERS
 from privacy_center.accounts.passwords import verify_password
-from privacy_center.accounts.services import (
-    authenticate,
-    safe_next,
-    visitor_id_from_cookie,
-)
+from privacy_center.accounts.sign_in import authenticate, safe_next, visitor_id_from_cookie
 from privacy_center.content import get_content
 from privacy_center.mail import read_outbox
 from privacy_center.models import (

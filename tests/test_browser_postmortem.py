@@ -41,7 +41,8 @@ from privacy_center.models import (
 )
 from privacy_center.models.postmortem import PostmortemDelivery, PostmortemDirective
 from privacy_center.postmortem import services as postmortem
-from privacy_center.rights import services as rights
+from privacy_center.rights.confirmation import confirm_request
+from privacy_center.rights.status import can_withdraw, withdraw
 from privacy_center.workflow import RequestState
 
 pytestmark = pytest.mark.browser
@@ -59,8 +60,8 @@ def heir(app) -> Iterator[str]:
         for left in database.session.scalars(
             select(PrivacyRequest).where(PrivacyRequest.email == email)
         ).all():
-            if rights.can_withdraw(left):
-                rights.withdraw(database.session, left, today=today)
+            if can_withdraw(left):
+                withdraw(database.session, left, today=today)
         database.session.remove()
 
 
@@ -348,7 +349,7 @@ def heirs_request(request, app, documents, outbox) -> Iterator[tuple[str, str, s
             today=today,
             settings=app.config,
         )
-        confirmed = rights.confirm_request(session, token=filed.confirmation_token, today=today)
+        confirmed = confirm_request(session, token=filed.confirmation_token, today=today)
         assert confirmed is not None
         assert confirmed.request.state == RequestState.IN_PROGRESS
         reference = confirmed.request.reference
@@ -360,8 +361,8 @@ def heirs_request(request, app, documents, outbox) -> Iterator[tuple[str, str, s
             select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)
         )
         filed = session.get(PrivacyRequest, request_id)
-        if rights.can_withdraw(filed):
-            rights.withdraw(session, filed, today=get_content().operator.today())
+        if can_withdraw(filed):
+            withdraw(session, filed, today=get_content().operator.today())
         session.execute(delete(Letter).where(Letter.request_id == request_id))
         session.execute(
             delete(PostmortemDelivery).where(PostmortemDelivery.request_id == request_id)

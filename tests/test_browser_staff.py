@@ -27,8 +27,9 @@ from privacy_center.content import get_content
 from privacy_center.extensions import db as database
 from privacy_center.models import Letter, OutgoingMail, PrivacyRequest, StaffMember
 from privacy_center.models.types import utcnow
-from privacy_center.rights import services as rights
-from privacy_center.staff.auth import encrypt_totp_secret
+from privacy_center.rights.confirmation import confirm_request
+from privacy_center.rights.filing import file_request
+from privacy_center.staff.auth.totp import encrypt_totp_secret
 from privacy_center.workflow import RequestState
 
 pytestmark = pytest.mark.browser
@@ -93,7 +94,7 @@ def filed(app, documents, outbox) -> Iterator[str]:
     with app.app_context():
         session = database.session
         today = get_content().operator.today()
-        new = rights.file_request(
+        new = file_request(
             session,
             kind="rectification",
             email=email,
@@ -106,7 +107,7 @@ def filed(app, documents, outbox) -> Iterator[str]:
             today=today,
             settings=app.config,
         )
-        confirmed = rights.confirm_request(session, token=new.confirmation_token, today=today)
+        confirmed = confirm_request(session, token=new.confirmation_token, today=today)
         assert confirmed is not None and confirmed.request.state == RequestState.IN_PROGRESS
         reference, request_id = confirmed.request.reference, confirmed.request.id
     yield reference

@@ -36,7 +36,7 @@ from test_access_matrix import TOKEN, World, build_world
 from test_rights_requests import png_bytes, post_multipart
 
 from privacy_center import create_app
-from privacy_center.accounts.services import safe_next
+from privacy_center.accounts.sign_in import safe_next
 from privacy_center.models import (
     AuditEvent,
     EmailToken,
@@ -44,7 +44,7 @@ from privacy_center.models import (
     PrivacyRequest,
     StaffSignInFailure,
 )
-from privacy_center.staff.access import PENDING_AT_KEY, PENDING_KEY
+from privacy_center.staff.auth.access import PENDING_AT_KEY, PENDING_KEY
 from privacy_center.tokens import issue_token
 from privacy_center.workflow import RequestState
 
@@ -578,7 +578,7 @@ def own_address(client: FlaskClient) -> None:
 
 
 def failures_of(db, member) -> int:
-    """The failures counted for the member, from every source (staff/lockout.py)."""
+    """The failures counted for the member, from every source (staff/auth/lockout.py)."""
     return db.scalar(
         select(func.coalesce(func.sum(StaffSignInFailure.failures), 0)).where(
             StaffSignInFailure.member_id == member.id

@@ -33,7 +33,8 @@ from werkzeug.test import stream_encode_multipart
 
 from privacy_center.content import EXTENSION_KEY
 from privacy_center.models import IdentityDocument, PrivacyRequest
-from privacy_center.rights import services as rights_services
+from privacy_center.rights import filing as rights_filing
+from privacy_center.rights.documents import ask_for_identity
 from privacy_center.uploads.checks import MAX_DOCUMENT_BYTES, check_identity_document
 from privacy_center.uploads.pdf import MAX_PDF_UNPACKED_BYTES
 from privacy_center.uploads.refusals import RejectedUpload
@@ -328,7 +329,7 @@ def test_a_hostile_name_is_never_used_to_store_the_file(upload_app, db, filename
 def test_a_status_page_refuses_hostile_documents_and_keeps_nothing(upload_app, db, make_account):
     account = make_account(email="holder-hostile@example.org")
     with upload_app.test_request_context():
-        filed = rights_services.file_request(
+        filed = rights_filing.file_request(
             db,
             kind="access",
             email=account.email,
@@ -343,7 +344,7 @@ def test_a_status_page_refuses_hostile_documents_and_keeps_nothing(upload_app, d
         )
         # The status page offers an upload only to a request that needs a proof of identity:
         # staff ask for one.
-        rights_services.ask_for_identity(
+        ask_for_identity(
             db,
             filed.request,
             reason="The name differs from the account's.",

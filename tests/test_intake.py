@@ -23,9 +23,10 @@ from privacy_center.deadlines import due_date
 from privacy_center.letters import outbox as letter_outbox
 from privacy_center.letters import services as letters
 from privacy_center.models import IdentityDocument, Letter, PrivacyRequest
-from privacy_center.rights import services as rights_services
+from privacy_center.rights.clock import operator_day
+from privacy_center.rights.filing import InvalidRequest
 from privacy_center.rights.intake import intake_request
-from privacy_center.rights.services import InvalidRequest
+from privacy_center.rights.status import find_for_requester
 from privacy_center.staff import dashboard
 from privacy_center.workflow import RequestState
 
@@ -104,7 +105,7 @@ def test_the_command_prints_the_reference_and_the_due_date_from_the_day_received
     assert request.postal_address == ADDRESS and request.language == "fr"
     # The clock runs from the day received, not from the day it was typed (TODAY).
     assert request.clock_started_on == date(2026, 1, 31) and request.due_on == date(2026, 3, 2)
-    assert rights_services.operator_day(request.received_at) == date(2026, 1, 31)
+    assert operator_day(request.received_at) == date(2026, 1, 31)
     # Confirmed at once; the scanned document is the proof of identity, for staff to check.
     assert request.state == S.IN_PROGRESS and request.identity_required
     assert len(request.documents) == 1 and request.documents[0].mime_type == "application/pdf"
@@ -356,7 +357,7 @@ def test_a_post_request_without_email_is_in_the_queue_the_register_and_the_dashb
     assert after.open_by_state.get(state, 0) == before.open_by_state.get(state, 0) + 1
     assert console.get("/staff/dashboard").status_code == 200
     # The requester's "find my request" cannot match a request without an email address.
-    assert rights_services.find_for_requester(db, email="", reference=reference) is None
+    assert find_for_requester(db, email="", reference=reference) is None
 
 
 # --- letters by post ----------------------------------------------------------------------------

@@ -40,8 +40,12 @@ from privacy_center.models import (
     RequestTransition,
 )
 from privacy_center.operator import ContentError, LapsePeriods, load_operator
-from privacy_center.rights import lapsing, services
+from privacy_center.rights import lapsing
+from privacy_center.rights.clock import due_date_on, suspended_since
+from privacy_center.rights.documents import can_add_document
 from privacy_center.rights.lapsing import RUN_LOCK_KEY, Lapse, LapseBusy, run_lapse
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
+from privacy_center.rights.transitions import transition
 from privacy_center.staff.queue import list_queue
 from privacy_center.uploads.storage import store_document
 from privacy_center.workflow import RequestState
@@ -91,8 +95,8 @@ def stalled_request(
 ) -> tuple[PrivacyRequest, str]:
     """A request waiting in ``state`` since ``since``, as the services leave it; with the
     secret of its status link."""
-    code = "".join(secrets.choice(services.REFERENCE_ALPHABET) for _ in range(8))
-    token, token_hash = services.new_status_token()
+    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    token, token_hash = new_status_token()
     received = since - timedelta(days=2) if state != S.AWAITING_CONFIRMATION else since
     started = None if state == S.AWAITING_CONFIRMATION else received.astimezone(PARIS).date()
     request = PrivacyRequest(
@@ -117,9 +121,7 @@ def stalled_request(
     db.flush()
     day = since.astimezone(PARIS).date()
     if state == S.AWAITING_CONFIRMATION:
-        services.transition(
-            db, request, state, actor="system", reason="link sent", today=day, now=since
-        )
+        transition(db, request, state, actor="system", reason="link sent", today=day, now=since)
         # Its confirmation link expired after 24 hours.
         db.add(
             EmailToken(
@@ -132,7 +134,7 @@ def stalled_request(
             )
         )
     else:
-        services.transition(
+        transition(
             db,
             request,
             S.IN_PROGRESS,
@@ -141,9 +143,7 @@ def stalled_request(
             today=started,
             now=received,
         )
-        services.transition(
-            db, request, state, actor="staff:1", reason="asked", today=day, now=since
-        )
+        transition(db, request, state, actor="staff:1", reason="asked", today=day, now=since)
     db.flush()
     return request, token
 
@@ -523,8 +523,8 @@ def test_the_clock_keeps_running_while_a_clarification_is_awaited(app, db, clien
     # The due date is that of a request whose clock never stopped, whatever the day.
     assert request.due_on == one_month
     for later in (date(2031, 3, 5), date(2031, 3, 12)):
-        assert services.due_date_on(request, later) == one_month
-        assert services.suspended_since(request) is None
+        assert due_date_on(request, later) == one_month
+        assert suspended_since(request) is None
     row = next(row for row in list_queue(db, today=date(2031, 3, 12)) if row.request == request)
     assert not row.suspended and row.due_on == one_month
 
@@ -542,8 +542,8 @@ def test_the_clock_keeps_running_while_a_clarification_is_awaited(app, db, clien
 def test_the_clock_is_suspended_while_a_proof_of_identity_is_awaited(app, db, documents):
     request, _ = stalled_request(db, S.AWAITING_IDENTITY)
     started = request.clock_started_on
-    assert services.suspended_since(request) == date(2031, 3, 2)
-    assert services.due_date_on(request, date(2031, 3, 12)) == reply_due(started, suspended_days=10)
+    assert suspended_since(request) == date(2031, 3, 2)
+    assert due_date_on(request, date(2031, 3, 12)) == reply_due(started, suspended_days=10)
 
 
 # --- item 8: the status page offers an identity upload only when one is needed -----------------
@@ -562,13 +562,13 @@ def test_the_status_page_offers_an_identity_upload_only_when_needed(
     app, db, client, documents, identity_on_doubt
 ):
     in_progress, token = stalled_request(db, S.AWAITING_REQUESTER)
-    services.transition(
+    transition(
         db, in_progress, S.IN_PROGRESS, actor="staff:1", reason="answered", today=date(2031, 3, 3)
     )
     db.flush()
     page = f"/rights/requests/{in_progress.reference}/{token}"
     html = client.get(page + "?lang=en").get_data(as_text=True)
-    assert not services.can_add_document(in_progress)
+    assert not can_add_document(in_progress)
     assert 'id="add-document"' not in html and "Add a proof of identity" not in html
     # Posting one anyway stores nothing.
     answer = client.post(
@@ -591,9 +591,9 @@ def test_the_status_page_offers_an_identity_upload_only_when_needed(
     required, token = stalled_request(db, S.AWAITING_REQUESTER)
     required.identity_required = True
     db.flush()
-    assert services.can_add_document(required)
+    assert can_add_document(required)
     store(app, db, required)
-    assert not services.can_add_document(required)
+    assert not can_add_document(required)
 
 
 def test_the_staff_pages_say_the_clock_keeps_running(app, db, client, documents, make_staff):

@@ -36,7 +36,7 @@ from privacy_center.models import (
     RequestTransition,
 )
 from privacy_center.models.types import utcnow
-from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff.actions import clarification, extension, rules
 from privacy_center.workflow import RequestState
 

@@ -10,7 +10,7 @@ from test_letters import CASES, LANGUAGES, TODAY, new_reference, pdf_text
 from privacy_center.letters.kinds import LETTER_KINDS
 from privacy_center.letters.services import preview_letter
 from privacy_center.models import PrivacyRequest
-from privacy_center.rights.services import new_status_token
+from privacy_center.rights.references import new_status_token
 
 
 @pytest.fixture

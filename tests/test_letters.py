@@ -24,7 +24,7 @@ from privacy_center.letters.services import LetterError, LetterFieldsMissing, pr
 from privacy_center.mail import read_outbox
 from privacy_center.models import AuditEvent, Letter, OutgoingMail, PrivacyRequest
 from privacy_center.rights.kinds import KINDS, POSTMORTEM_KINDS
-from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
 
 TODAY = date(2026, 11, 26)
 # Clock started on 24 November 2026: the reply is due on 24 December 2026 (a Thursday), or on

@@ -23,8 +23,8 @@ from privacy_center.content import OperatorContent, get_content, load_content
 from privacy_center.content.cookies import MAX_LIFETIME_MONTHS, Lifetime
 from privacy_center.content.policy_facts import escape_markdown, list_fact, spell_period
 from privacy_center.operator import ContentError, Period
+from privacy_center.rights.documents import identity_document_needed
 from privacy_center.rights.kinds import KINDS
-from privacy_center.rights.services import identity_document_needed
 
 CONTENT_DIR = PROJECT_ROOT / "content"
 LANGUAGES = ("fr", "en", "es", "de")

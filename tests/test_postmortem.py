@@ -27,7 +27,7 @@ from test_rights_requests import (
     unique_email,
 )
 
-from privacy_center.accounts.services import may_send
+from privacy_center.accounts.preferences import may_send
 from privacy_center.connectors import get_connector_set
 from privacy_center.content import get_content
 from privacy_center.letters.services import preview_letter

@@ -21,7 +21,7 @@ from test_postmortem import (  # noqa: F401
 from test_rights_requests import confirm_through_mail, mails_to, unique_email
 from test_staff_console import TOKEN
 
-from privacy_center.accounts.services import current_preferences, may_send, set_preferences
+from privacy_center.accounts.preferences import current_preferences, may_send, set_preferences
 from privacy_center.connectors import get_connector_set
 from privacy_center.content import get_content
 from privacy_center.models import AuditEvent, Invoice, PrivacyRequest

@@ -11,13 +11,15 @@ import pytest
 from conftest import sign_in
 from sqlalchemy import select
 
-from privacy_center.accounts.services import (
+from privacy_center.accounts.preferences import (
     current_preferences,
-    marketing_headers,
     may_send,
-    read_unsubscribe_token,
     set_preferences,
     unsubscribe_all,
+)
+from privacy_center.accounts.unsubscribe import (
+    marketing_headers,
+    read_unsubscribe_token,
     unsubscribe_token,
     unsubscribe_url,
 )

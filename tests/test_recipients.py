@@ -35,7 +35,7 @@ from privacy_center.models.types import utcnow
 from privacy_center.operator import ContentError
 from privacy_center.recipients.delivery import deliver_due
 from privacy_center.recipients.services import record_for_completion
-from privacy_center.rights.services import REFERENCE_ALPHABET, new_status_token
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
 from privacy_center.staff.actions import completion, rules
 from privacy_center.workflow import RequestState
 from tests.subject_data import fill_account

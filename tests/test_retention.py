@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
-from privacy_center.accounts.services import record_sign_in
+from privacy_center.accounts.sign_in import record_sign_in
 from privacy_center.config import document_key
 from privacy_center.connectors import get_connectors
 from privacy_center.connectors.base import Subject

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from privacy_center.accounts.services import current_preferences, may_send, set_preferences
+from privacy_center.accounts.preferences import current_preferences, may_send, set_preferences
 from privacy_center.content import EXTENSION_KEY, get_content
 from privacy_center.deadlines import due_date, reply_due
 from privacy_center.mail import read_outbox
@@ -40,8 +40,13 @@ from privacy_center.models import (
     RequestTransition,
 )
 from privacy_center.operator import ContentError, load_operator
-from privacy_center.rights import services
+from privacy_center.rights import filing
+from privacy_center.rights.clock import due_date_on, suspended_since
+from privacy_center.rights.confirmation import confirm_request, lapse_unconfirmed
+from privacy_center.rights.documents import ask_for_identity
+from privacy_center.rights.filing import file_request
 from privacy_center.rights.kinds import KINDS
+from privacy_center.rights.transitions import ExtensionTooLate, transition
 from privacy_center.workflow import ForbiddenTransition, RequestState
 
 S = RequestState
@@ -429,7 +434,7 @@ def test_with_on_doubt_no_document_is_asked_until_staff_ask(
     confirm_through_mail(web, outbox, email)
     request = request_for(db, email)
     assert request.state == S.IN_PROGRESS
-    services.ask_for_identity(
+    ask_for_identity(
         db, request, reason="Two accounts share this name.", actor="staff:3", today=today()
     )
     db.commit()
@@ -487,9 +492,9 @@ def test_a_failure_after_the_file_is_stored_removes_it(db, documents, app, monke
     def broken_issue_token(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "issue_token", broken_issue_token)
+    monkeypatch.setattr(filing, "issue_token", broken_issue_token)
     with pytest.raises(RuntimeError):
-        services.file_request(
+        file_request(
             db,
             kind="access",
             email=unique_email(),
@@ -531,7 +536,7 @@ def test_a_body_over_the_limit_gets_a_clear_413_page(web, db, documents):
 
 
 def test_a_document_sent_from_the_status_page_resumes_the_request(web, db, outbox, documents, app):
-    filed = services.file_request(
+    filed = file_request(
         db,
         kind="erasure",
         email=unique_email(),
@@ -544,7 +549,7 @@ def test_a_document_sent_from_the_status_page_resumes_the_request(web, db, outbo
         today=today(),
         settings=app.config,
     )
-    confirmed = services.confirm_request(db, token=filed.confirmation_token, today=today())
+    confirmed = confirm_request(db, token=filed.confirmation_token, today=today())
     assert confirmed.request.state == S.AWAITING_IDENTITY
     status_path = f"/rights/requests/{filed.request.reference}/{confirmed.status_token}?lang=en"
     html = web.get(status_path).get_data(as_text=True)
@@ -601,7 +606,7 @@ def test_a_confirmation_link_works_once_and_a_get_does_not_use_it(web, db, outbo
 
 def test_unconfirmed_requests_lapse_after_24_hours(db, app):
     def filed_at(moment: datetime) -> PrivacyRequest:
-        filed = services.file_request(
+        filed = file_request(
             db,
             kind="objection_profiling",
             email=unique_email(),
@@ -624,19 +629,19 @@ def test_unconfirmed_requests_lapse_after_24_hours(db, app):
     now = datetime.now(UTC)
     old = filed_at(now - timedelta(hours=25))
     fresh = filed_at(now - timedelta(hours=23))
-    lapsed = services.lapse_unconfirmed(db, now)
+    lapsed = lapse_unconfirmed(db, now)
     assert old.reference in lapsed and fresh.reference not in lapsed
     assert db.get(PrivacyRequest, old.id).state == S.LAPSED
     assert db.get(PrivacyRequest, old.id).transitions[-1].actor == "system"
     assert db.get(PrivacyRequest, fresh.id).state == S.AWAITING_CONFIRMATION
-    assert old.reference not in services.lapse_unconfirmed(db, now)
+    assert old.reference not in lapse_unconfirmed(db, now)
 
 
 # --- Transitions and deadlines ------------------------------------------------------------------
 
 
 def _in_progress(db, app, received: date) -> PrivacyRequest:
-    filed = services.file_request(
+    filed = file_request(
         db,
         kind="access",
         email=unique_email(),
@@ -655,7 +660,7 @@ def _in_progress(db, app, received: date) -> PrivacyRequest:
         record.at = datetime(received.year, received.month, received.day, 9, tzinfo=UTC)
     token = db.scalars(select(EmailToken).where(EmailToken.request_id == request.id)).one()
     request.clock_started_on = received
-    services.transition(
+    transition(
         db,
         request,
         S.IN_PROGRESS,
@@ -674,20 +679,16 @@ def test_forbidden_transitions_raise_and_record_nothing(db, app, documents):
     before = len(request.transitions)
     for target in (S.RECEIVED, S.AWAITING_CONFIRMATION, S.LAPSED):
         with pytest.raises(ForbiddenTransition):
-            services.transition(
-                db, request, target, actor="staff:1", reason="try", today=date(2025, 3, 4)
-            )
-    services.transition(
+            transition(db, request, target, actor="staff:1", reason="try", today=date(2025, 3, 4))
+    transition(
         db, request, S.COMPLETED, actor="staff:1", reason="answered", today=date(2025, 3, 20)
     )
     for target in (S.IN_PROGRESS, S.WITHDRAWN):
         with pytest.raises(ForbiddenTransition):
-            services.transition(
-                db, request, target, actor="staff:1", reason="x", today=date(2025, 3, 21)
-            )
+            transition(db, request, target, actor="staff:1", reason="x", today=date(2025, 3, 21))
     assert len(request.transitions) == before + 1 and request.state == S.COMPLETED
     with pytest.raises(ValueError, match="reason"):
-        services.transition(
+        transition(
             db,
             _in_progress(db, app, date(2025, 3, 3)),
             S.COMPLETED,
@@ -701,7 +702,7 @@ def test_suspension_for_identity_moves_the_due_date_and_is_recorded(db, app, doc
     received = date(2025, 3, 3)
     request = _in_progress(db, app, received)
     assert request.due_on == due_date(received) == date(2025, 4, 3)
-    services.ask_for_identity(
+    ask_for_identity(
         db,
         request,
         reason="The name differs from the account's.",
@@ -710,10 +711,10 @@ def test_suspension_for_identity_moves_the_due_date_and_is_recorded(db, app, doc
     )
     request.transitions[-1].at = datetime(2025, 3, 10, 9, tzinfo=UTC)
     assert request.state == S.AWAITING_IDENTITY and request.identity_required
-    assert services.suspended_since(request) == date(2025, 3, 10)
+    assert suspended_since(request) == date(2025, 3, 10)
     # While suspended, each day pushes the due date back.
-    assert services.due_date_on(request, date(2025, 3, 12)) == reply_due(received, suspended_days=2)
-    services.transition(
+    assert due_date_on(request, date(2025, 3, 12)) == reply_due(received, suspended_days=2)
+    transition(
         db,
         request,
         S.IN_PROGRESS,
@@ -723,7 +724,7 @@ def test_suspension_for_identity_moves_the_due_date_and_is_recorded(db, app, doc
         now=datetime(2025, 3, 15, 9, tzinfo=UTC),
     )
     assert request.due_on == reply_due(received, suspended_days=5) == date(2025, 4, 8)
-    assert services.suspended_since(request) is None
+    assert suspended_since(request) is None
     last = request.transitions[-2]
     assert (last.actor, last.to_state) == ("staff:7", S.AWAITING_IDENTITY)
     assert "The name differs" in last.reason
@@ -732,12 +733,12 @@ def test_suspension_for_identity_moves_the_due_date_and_is_recorded(db, app, doc
 def test_an_extension_is_only_valid_before_the_first_due_date(db, app, documents):
     request = _in_progress(db, app, date(2025, 1, 31))
     assert request.due_on == date(2025, 2, 28)
-    with pytest.raises(services.ExtensionTooLate):
-        services.transition(
+    with pytest.raises(ExtensionTooLate):
+        transition(
             db, request, S.EXTENDED, actor="staff:1", reason="complex", today=date(2025, 3, 3)
         )
     assert request.state == S.IN_PROGRESS and request.extended_on is None
-    services.transition(
+    transition(
         db, request, S.EXTENDED, actor="staff:1", reason="many systems", today=date(2025, 2, 28)
     )
     assert request.extended_on == date(2025, 2, 28)
@@ -773,7 +774,7 @@ def test_every_mail_is_in_the_language_of_the_request(web, db, outbox, documents
 
 def test_find_my_request_answers_the_same_whatever_matches(web, db, outbox, documents, app):
     email = unique_email()
-    filed = services.file_request(
+    filed = file_request(
         db,
         kind="access",
         email=email,
@@ -786,7 +787,7 @@ def test_find_my_request_answers_the_same_whatever_matches(web, db, outbox, docu
         today=today(),
         settings=app.config,
     )
-    confirmed = services.confirm_request(db, token=filed.confirmation_token, today=today())
+    confirmed = confirm_request(db, token=filed.confirmation_token, today=today())
     old_status = f"/rights/requests/{filed.request.reference}/{confirmed.status_token}"
     assert web.get(old_status).status_code == 200
 
@@ -829,7 +830,7 @@ def test_find_resends_the_confirmation_link_while_unconfirmed(web, db, outbox, d
 
 
 def test_wrong_status_links_are_indistinguishable(web, db, documents, app):
-    filed = services.file_request(
+    filed = file_request(
         db,
         kind="access",
         email=unique_email(),

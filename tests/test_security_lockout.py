@@ -1,4 +1,4 @@
-"""Issue 16, item 4: the staff lockout is not a weapon (staff/lockout.py).
+"""Issue 16, item 4: the staff lockout is not a weapon (staff/auth/lockout.py).
 
 The attack: a stranger who knows a DPO's email types wrong passwords, five or fifty, to keep the
 DPO out. Failures now count per member AND source (the client address): the stranger's address
@@ -20,7 +20,7 @@ from privacy_center.content import get_content
 from privacy_center.hosts import ForwardedHeaders
 from privacy_center.models import AuditEvent, OutgoingMail, StaffSignInFailure
 from privacy_center.models.types import utcnow
-from privacy_center.staff.lockout import MAX_LOCK, lock_length, source_address, source_of
+from privacy_center.staff.auth.lockout import MAX_LOCK, lock_length, source_address, source_of
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 REFUSED = "The email address or the password is not right"

@@ -30,7 +30,7 @@ from test_rights_requests import (
     today,
 )
 
-from privacy_center.accounts.services import may_send, set_preferences
+from privacy_center.accounts.preferences import may_send, set_preferences
 from privacy_center.audit import events_of_request
 from privacy_center.content import get_content
 from privacy_center.letters import services as letters

@@ -40,7 +40,7 @@ from privacy_center.document_sandbox import (
 )
 from privacy_center.models import IdentityDocument, PrivacyRequest
 from privacy_center.page_images import SUFFIX, cache_path
-from privacy_center.rights import services as rights_services
+from privacy_center.rights import filing as rights_filing
 from privacy_center.storage import rotate_folder, sweep_folder
 from privacy_center.uploads.checks import check_identity_document
 from privacy_center.uploads.refusals import RejectedUpload
@@ -199,7 +199,7 @@ def documents(app, tmp_path, monkeypatch) -> Path:
 
 def filed_with(app, db, filename: str, data: bytes) -> PrivacyRequest:
     with app.test_request_context():
-        filed = rights_services.file_request(
+        filed = rights_filing.file_request(
             db,
             kind="access",
             email="camille@example.org",

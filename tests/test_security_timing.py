@@ -34,7 +34,8 @@ from privacy_center.extensions import db as database
 from privacy_center.mail_intents import SIGN_IN_LINK, work_job
 from privacy_center.models import EmailToken, MailIntent, OutgoingMail
 from privacy_center.models.types import utcnow
-from privacy_center.rights import services
+from privacy_center.rights.confirmation import confirm_request
+from privacy_center.rights.filing import file_request
 from privacy_center.workflow import RequestState
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -171,7 +172,7 @@ def file_confirmed_request(db, app, email: str):
     image = io.BytesIO()
     Image.new("RGB", (24, 16), (200, 30, 30)).save(image, "PNG")
     today = get_content().operator.today()
-    filed = services.file_request(
+    filed = file_request(
         db,
         kind="access",
         email=email,
@@ -184,7 +185,7 @@ def file_confirmed_request(db, app, email: str):
         today=today,
         settings=app.config,
     )
-    services.confirm_request(db, token=filed.confirmation_token, today=today)
+    confirm_request(db, token=filed.confirmation_token, today=today)
     db.expire_all()
     return filed.request
 

@@ -28,8 +28,8 @@ from privacy_center.models import AuditEvent, StaffMember, StaffSignInFailure
 from privacy_center.models.types import utcnow
 from privacy_center.session_records import SESSION_ID_KEY, open_record
 from privacy_center.sessions import STAFF_COOKIE
-from privacy_center.staff.access import has_role
-from privacy_center.staff.auth import decrypt_totp_secret
+from privacy_center.staff.auth.access import has_role
+from privacy_center.staff.auth.totp import decrypt_totp_secret
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 REFUSED = "The email address or the password is not right"
@@ -84,7 +84,7 @@ def actions(db, actor: str) -> list[str]:
 
 
 def failures_of(db, member) -> int:
-    """The failures counted for the member, from every address (staff/lockout.py)."""
+    """The failures counted for the member, from every address (staff/auth/lockout.py)."""
     return db.scalar(
         select(func.coalesce(func.sum(StaffSignInFailure.failures), 0)).where(
             StaffSignInFailure.member_id == member.id

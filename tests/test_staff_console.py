@@ -31,11 +31,8 @@ from privacy_center.models import (
     RequestTransition,
     StaffMember,
 )
-from privacy_center.rights.services import (
-    REFERENCE_ALPHABET,
-    ExtensionTooLate,
-    new_status_token,
-)
+from privacy_center.rights.references import REFERENCE_ALPHABET, new_status_token
+from privacy_center.rights.transitions import ExtensionTooLate
 from privacy_center.staff import dashboard, queue, reminders
 from privacy_center.staff import timeline as staff_timeline
 from privacy_center.staff.actions import (

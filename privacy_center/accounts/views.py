@@ -39,24 +39,24 @@ from .forms import (
     preferences_form,
     wanted_preferences,
 )
-from .services import (
+from .lookup import rate_limit_key
+from .preferences import EVERY, current_preferences, set_preferences
+from .sign_in import (
     CONSENT_COOKIE,
-    EVERY,
     SIGN_IN_LINK_LIFETIME,
-    UnsubscribeTarget,
     ask_sign_in_link,
     authenticate,
-    current_preferences,
-    rate_limit_key,
-    read_unsubscribe_token,
     record_sign_in,
     redeem_sign_in_link,
     safe_next,
-    set_preferences,
     sign_in_link_account,
+    visitor_id_from_cookie,
+)
+from .unsubscribe import (
+    UnsubscribeTarget,
+    read_unsubscribe_token,
     unsubscribe,
     unsubscribe_target_email,
-    visitor_id_from_cookie,
 )
 
 bp = Blueprint("accounts", __name__, url_prefix="/rights", template_folder="templates")

@@ -18,7 +18,7 @@ from ..consent.widget import load_builds
 from ..content import EXTENSION_KEY
 from ..extensions import db
 from ..i18n import current_language
-from ..staff.access import current_staff, staff_actor, staff_required
+from ..staff.auth.access import current_staff, staff_actor, staff_required
 
 bp = Blueprint(
     "consent_records",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from ..extensions import db
-from ..staff.access import current_staff, staff_required
+from ..staff.auth.access import current_staff, staff_required
 from .services import last_scan
 
 bp = Blueprint(

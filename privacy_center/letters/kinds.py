@@ -204,7 +204,7 @@ LETTER_KINDS: dict[str, LetterKind] = {
             label=_l("Extension of the time limit"),
             subject=_l("Your request %(reference)s: extension of the time limit"),
             # The new due date is computed (three months from the start of the clock, with
-            # the suspensions), never typed: rights.services.due_date_on.
+            # the suspensions), never typed: rights.clock.due_date_on.
             fields=(REASONS, NOTE),
             articles=("12(3)",),
             legal=True,

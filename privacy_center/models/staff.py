@@ -47,7 +47,7 @@ class StaffMember(UserMixin, db.Model):
 
 
 class StaffSignInFailure(db.Model):
-    """Failed sign-ins of one member from one source (staff/lockout.py): the lock applies to
+    """Failed sign-ins of one member from one source (staff/auth/lockout.py): the lock applies to
     that source only, so a stranger's failures never keep the member out of their own."""
 
     __table_args__ = (UniqueConstraint("member_id", "source"),)

@@ -45,7 +45,7 @@ from ..mail import MailNotSent, send_mail
 from ..models import PrivacyRequest
 from ..models.postmortem import PostmortemDelivery
 from ..models.types import utcnow
-from ..rights.services import ACTOR_REQUESTER
+from ..rights.transitions import ACTOR_REQUESTER
 from ..tokens import token_hash
 from ..uploads.storage import delete_document, read_document, store_document
 from .handling import (

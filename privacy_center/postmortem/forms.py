@@ -15,6 +15,7 @@ from wtforms import BooleanField, EmailField, Field, SelectField, StringField, T
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from ..rights.filing import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
 from ..rights.forms import (
     requester_email_field,
     requester_name_field,
@@ -22,7 +23,6 @@ from ..rights.forms import (
     uploaded_file,
 )
 from ..rights.kinds import POSTMORTEM_CAPACITIES, POSTMORTEM_KINDS
-from ..rights.services import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
 from ..uploads.checks import MAX_DOCUMENT_BYTES
 from .services import CHOICE_LABELS, CONSENT_WORDING
 

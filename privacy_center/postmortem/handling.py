@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..accounts.services import unsubscribe_all
+from ..accounts.preferences import unsubscribe_all
 from ..models import Account, Invoice, PrivacyRequest
 from ..models.postmortem import PostmortemDirective
 from ..models.types import utcnow

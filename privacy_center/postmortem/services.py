@@ -30,8 +30,9 @@ from ..models import Account
 from ..models.postmortem import DIRECTIVE_CHOICES, PostmortemDirective
 from ..models.types import utcnow
 from ..operator import Operator
-from ..rights import services as rights_services
+from ..rights import filing as rights_filing
 from ..rights.kinds import POSTMORTEM_KINDS
+from ..rights.references import FiledRequest
 from ..uploads.checks import check_identity_document
 from ..uploads.refusals import RejectedUpload
 
@@ -411,7 +412,7 @@ def file_postmortem_request(
     documents: Mapping[str, tuple[str, bytes] | None],
     today: date,
     settings: Mapping[str, Any],
-) -> rights_services.FiledRequest:
+) -> FiledRequest:
     """File a request about a deceased account holder through the request machinery (same
     states, deadlines, audit and letters as every request).
 
@@ -419,10 +420,10 @@ def file_postmortem_request(
     ``documents`` maps each key of :data:`POSTMORTEM_DOCUMENTS` to (file name, bytes): all three
     are required, and each is checked by ``uploads.checks.check_identity_document``. The requester
     always confirms their email address (they never act through their own account). Raises
-    ``rights.services.InvalidRequest``, a refused file's message under its document key.
+    ``rights.filing.InvalidRequest``, a refused file's message under its document key.
     """
     if kind not in POSTMORTEM_KINDS:
-        raise rights_services.InvalidRequest(
+        raise rights_filing.InvalidRequest(
             {"purpose": str(_l("Choose one of the answers offered."))}
         )
     missing = {
@@ -436,11 +437,11 @@ def file_postmortem_request(
             except RejectedUpload as error:
                 missing[key] = str(error)
     if missing:
-        raise rights_services.InvalidRequest(missing)
+        raise rights_filing.InvalidRequest(missing)
     uploads = [
         (key, *upload) for key in POSTMORTEM_DOCUMENTS if (upload := documents[key]) is not None
     ]
-    return rights_services.file_request(
+    return rights_filing.file_request(
         session,
         kind=kind,
         email=email,

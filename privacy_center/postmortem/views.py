@@ -26,7 +26,7 @@ from ..content import get_content
 from ..extensions import db
 from ..i18n import LANGUAGE_NAMES, current_language
 from ..models import Account
-from ..rights import services as rights_services
+from ..rights import filing as rights_filing
 from ..rights.forms import language_choices
 from ..rights.kinds import POSTMORTEM_KINDS
 from ..rights.views import confirmation_sent, over_limit
@@ -230,7 +230,7 @@ def new_request() -> Any:
                 today=get_content().operator.today(),
                 settings=current_app.config,
             )
-        except rights_services.InvalidRequest as error:
+        except rights_filing.InvalidRequest as error:
             fields_by_kind = {kind: field for field, kind in UPLOAD_FIELDS.items()}
             for name, message in error.errors.items():
                 field = form._fields.get(fields_by_kind.get(name, name))

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import PrivacyRequest, RecipientNotification
-from ..staff.access import current_staff, staff_required
+from ..staff.auth.access import current_staff, staff_required
 from . import delivery, services
 
 bp = Blueprint("recipients", __name__, template_folder="templates")

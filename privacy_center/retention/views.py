@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from ..content import get_content
 from ..extensions import db
 from ..i18n import current_language
-from ..staff.access import current_staff, staff_required
+from ..staff.auth.access import current_staff, staff_required
 from .rules import (
     ARCHIVE_INVOICES,
     DEACTIVATE_ACCOUNTS,

@@ -18,13 +18,10 @@ from ..mail_intents import STATUS_LINK, record_intent
 from ..models import MailIntent
 from ..tokens import issue_token
 from ..workflow import RequestState as S
-from .services import (
-    CONFIRMATION_LIFETIME,
-    external_links,
-    find_for_requester,
-    mail_about,
-    new_status_token,
-)
+from .confirmation import CONFIRMATION_LIFETIME
+from .emails import external_links, mail_about
+from .references import new_status_token
+from .status import find_for_requester
 
 
 def ask_status_link(session: Session, *, email: str, reference: str, base_url: str) -> int:

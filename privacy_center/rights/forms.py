@@ -19,8 +19,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from ..uploads.checks import MAX_DOCUMENT_BYTES
+from .filing import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
 from .kinds import KINDS, SpecificField
-from .services import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH
 
 SPECIFIC_PREFIX = "specific_"
 # How the document field is offered: required, optional (staff may still ask), or not at all.

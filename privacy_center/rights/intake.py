@@ -46,25 +46,14 @@ from ..uploads.checks import check_identity_document
 from ..uploads.refusals import RejectedUpload
 from ..uploads.storage import delete_document, store_document
 from ..workflow import RequestState
+from .confirmation import CONFIRMATION_LIFETIME
+from .documents import RequestClosed, can_add_document, identity_document_needed
 from .effects import PROOF_EMAIL_FROM
+from .emails import Links, send_confirmation
+from .filing import MAX_DETAILS_LENGTH, MAX_NAME_LENGTH, InvalidRequest, record_filing
 from .kinds import KINDS, RequestKind
-from .services import (
-    ACTOR_SYSTEM,
-    CONFIRMATION_LIFETIME,
-    MAX_DETAILS_LENGTH,
-    MAX_NAME_LENGTH,
-    FiledRequest,
-    InvalidRequest,
-    Links,
-    RequestClosed,
-    can_add_document,
-    identity_document_needed,
-    new_status_token,
-    record_filing,
-    send_confirmation,
-    transition,
-)
-from .services import _new_reference as new_reference  # one reference generator for all
+from .references import FiledRequest, new_reference, new_status_token
+from .transitions import ACTOR_SYSTEM, transition
 
 S = RequestState
 

@@ -22,9 +22,10 @@ from flask_babel import force_locale
 from ..content import get_content
 from ..extensions import db
 from ..models import PrivacyRequest
+from .emails import Links
+from .filing import InvalidRequest
 from .intake import INTAKE_CHANNELS, intake_request
 from .kinds import KINDS
-from .services import InvalidRequest, Links
 
 # Who entered a request from the command line, in its history and the audit log.
 CLI_ACTOR = "cli"

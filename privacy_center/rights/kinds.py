@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy.orm import Session
 
-from ..accounts.services import unsubscribe_all
+from ..accounts.preferences import unsubscribe_all
 from ..models import PrivacyRequest
 
 

@@ -41,8 +41,9 @@ from ..models import AuditEvent, EmailToken, PrivacyRequest, RequestTransition
 from ..operator import Operator
 from ..uploads.storage import delete_document
 from ..workflow import RequestState
+from .clock import operator_day
 from .kinds import RequestKind, get_kind
-from .services import ACTOR_SYSTEM, operator_day, transition
+from .transitions import ACTOR_SYSTEM, transition
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from datetime import date
 from ..letters.services import RequestFacts
 from ..models import PrivacyRequest
 from ..recipients.services import letter_recipients
+from .clock import due_date_on, operator_day
 from .effects import effect_applied
 from .kinds import get_kind
-from .services import due_date_on, operator_day
 
 
 def letter_facts(request: PrivacyRequest, today: date, *, extended: bool = False) -> RequestFacts:

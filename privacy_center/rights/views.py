@@ -42,7 +42,18 @@ from ..workflow import (
     ForbiddenTransition,
     RequestState,
 )
-from . import finding, lapsing, services, status_links
+from . import (
+    clock,
+    confirmation,
+    documents,
+    emails,
+    filing,
+    finding,
+    lapsing,
+    references,
+    status_links,
+)
+from . import status as request_status
 from .forms import (
     SPECIFIC_PREFIX,
     ConfirmForm,
@@ -82,10 +93,10 @@ def _status_url(privacy_request: PrivacyRequest, token: str, **arguments: Any) -
     return url_for("rights.status", reference=privacy_request.reference, token=token, **arguments)
 
 
-def confirmation_sent(filed: services.FiledRequest) -> Response:
+def confirmation_sent(filed: references.FiledRequest) -> Response:
     """Mail the confirmation link of a request filed without an account, then show that it
     was sent (the page reads what it shows from the session, so a reload does not re-send)."""
-    mailed = services.send_confirmation(current_app.config, filed, links=services.external_links())
+    mailed = emails.send_confirmation(current_app.config, filed, links=emails.external_links())
     session[SENT_KEY] = {
         "reference": filed.request.reference,
         "email": filed.request.email,
@@ -132,7 +143,7 @@ def index() -> str:
 
 def _document_mode(kind: RequestKind, account: Account | None) -> str:
     # A signed-in holder files about their own account's address (their email is not asked).
-    if services.identity_document_needed(kind, own_account=account is not None):
+    if documents.identity_document_needed(kind, own_account=account is not None):
         return "required"
     return "none"
 
@@ -185,7 +196,7 @@ def new_request(kind: str) -> Any:
     if form.validate_on_submit():
         email = account.email if account is not None else form.email.data
         try:
-            filed = services.file_request(
+            filed = filing.file_request(
                 db.session,
                 kind=request_kind.key,
                 email=email,
@@ -198,7 +209,7 @@ def new_request(kind: str) -> Any:
                 today=_today(),
                 settings=current_app.config,
             )
-        except services.InvalidRequest as error:
+        except filing.InvalidRequest as error:
             for name, message in error.errors.items():
                 field = form._fields.get(name) or form._fields.get(SPECIFIC_PREFIX + name)
                 if field is not None:
@@ -207,8 +218,8 @@ def new_request(kind: str) -> Any:
             form.document.errors = [str(error)]
         else:
             if filed.confirmation_token is None:
-                services.send_acknowledgement(
-                    current_app.config, filed, links=services.external_links()
+                emails.send_acknowledgement(
+                    current_app.config, filed, links=emails.external_links()
                 )
                 return redirect(_status_url(filed.request, filed.status_token, done="filed"))
             return confirmation_sent(filed)
@@ -234,7 +245,7 @@ def _invalid_link() -> tuple[str, int]:
 def confirm(token: str) -> Any:
     form = ConfirmForm()
     if request.method == "GET":
-        pending = services.confirmation_pending(db.session, token=token)
+        pending = confirmation.confirmation_pending(db.session, token=token)
         if pending is None:
             return _invalid_link()
         return render_template(
@@ -242,10 +253,10 @@ def confirm(token: str) -> Any:
         )
     if not form.validate_on_submit():
         abort(400)
-    confirmed = services.confirm_request(db.session, token=token, today=_today())
+    confirmed = confirmation.confirm_request(db.session, token=token, today=_today())
     if confirmed is None:
         return _invalid_link()
-    services.send_acknowledgement(current_app.config, confirmed, links=services.external_links())
+    emails.send_acknowledgement(current_app.config, confirmed, links=emails.external_links())
     return redirect(_status_url(confirmed.request, confirmed.status_token, done="confirmed"))
 
 
@@ -253,7 +264,7 @@ def confirm(token: str) -> Any:
 
 
 def _request_or_404(reference: str, token: str) -> PrivacyRequest:
-    found = services.find_by_status_link(db.session, reference=reference, token=token)
+    found = request_status.find_by_status_link(db.session, reference=reference, token=token)
     if found is None:
         abort(404)
     days = current_app.config["STATUS_LINK_DAYS_AFTER_CLOSE"]
@@ -286,22 +297,22 @@ def _render_status(
         token=token,
         kind=get_kind(privacy_request.kind),
         state_label=STATE_LABELS[state],
-        due_on=services.due_date_on(privacy_request, today)
+        due_on=clock.due_date_on(privacy_request, today)
         if privacy_request.clock_started_on
         else None,
-        suspended_since=services.suspended_since(privacy_request),
-        awaited=services.awaited_from_requester(privacy_request),
-        letters=services.request_letters(privacy_request),
+        suspended_since=clock.suspended_since(privacy_request),
+        awaited=request_status.awaited_from_requester(privacy_request),
+        letters=request_status.request_letters(privacy_request),
         letter_kinds=LETTER_KINDS,
         history=privacy_request.transitions,
         state_labels=STATE_LABELS,
         document_form=document_form or DocumentForm(),
-        can_add_document=services.can_add_document(privacy_request),
-        can_withdraw=services.can_withdraw(privacy_request),
+        can_add_document=documents.can_add_document(privacy_request),
+        can_withdraw=request_status.can_withdraw(privacy_request),
         done=request.args.get("done"),
         notice=notice,
         max_document_bytes=MAX_DOCUMENT_BYTES,
-        day_of=services.operator_day,
+        day_of=clock.operator_day,
         link_days=current_app.config["STATUS_LINK_DAYS_AFTER_CLOSE"],
         link_expires_at=status_links.link_expires_at(
             privacy_request, days=current_app.config["STATUS_LINK_DAYS_AFTER_CLOSE"]
@@ -334,7 +345,7 @@ def add_document(reference: str, token: str) -> Any:
         upload = form.document_upload()
         assert upload is not None  # FileRequired passed
         try:
-            services.add_document(
+            documents.add_document(
                 db.session,
                 privacy_request,
                 document=upload,
@@ -343,7 +354,7 @@ def add_document(reference: str, token: str) -> Any:
             )
         except RejectedUpload as error:
             form.document.errors = [str(error)]
-        except services.RequestClosed:
+        except documents.RequestClosed:
             return redirect(_status_url(privacy_request, token))
         else:
             return redirect(_status_url(privacy_request, token, done="document"))
@@ -353,12 +364,12 @@ def add_document(reference: str, token: str) -> Any:
 @bp.route("/requests/<reference>/<token>/withdraw", methods=["GET", "POST"])
 def withdraw(reference: str, token: str) -> Any:
     privacy_request = _request_or_404(reference, token)
-    if not services.can_withdraw(privacy_request):
+    if not request_status.can_withdraw(privacy_request):
         return redirect(_status_url(privacy_request, token))
     form = WithdrawForm()
     if form.validate_on_submit():
         try:
-            services.withdraw(db.session, privacy_request, today=_today())
+            request_status.withdraw(db.session, privacy_request, today=_today())
         except ForbiddenTransition:
             db.session.rollback()
             return redirect(_status_url(privacy_request, token))

@@ -17,10 +17,10 @@ from ..letters import services as letters
 from ..mail_queue import undelivered
 from ..models import PrivacyRequest, StaffMember
 from ..postmortem import handling as postmortem
-from ..rights.services import ExtensionTooLate
-from .access import staff_required
+from ..rights.transitions import ExtensionTooLate
 from .actions import assignment, clarification, completion, deceased, extension, identity, refusal
 from .actions.rules import ActionRefused
+from .auth.access import staff_required
 from .blueprint import bp
 from .console import operator_today, request_or_404, signed_in
 from .request_views import available_actions, category_labels, page_forms, render_detail

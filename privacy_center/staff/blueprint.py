@@ -1,4 +1,4 @@
-"""The one blueprint of the staff console, shared by its modules (auth_views, views...)."""
+"""The one blueprint of the staff console, shared by its modules (auth.views, views...)."""
 
 from __future__ import annotations
 

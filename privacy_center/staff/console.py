@@ -11,8 +11,8 @@ from flask import abort
 from ..content import get_content
 from ..extensions import db
 from ..models import PrivacyRequest, StaffMember
-from .access import current_staff, has_role
-from .auth_forms import ROLE_LABELS
+from .auth.access import current_staff, has_role
+from .auth.forms import ROLE_LABELS
 from .blueprint import bp
 from .queue import find_request
 

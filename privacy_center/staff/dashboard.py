@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..exports.archive import spreadsheet_csv
 from ..models import PrivacyRequest
-from ..rights.services import operator_day
+from ..rights.clock import operator_day
 from ..workflow import FINAL_STATES, RequestState
 from .queue import list_queue
 

@@ -10,8 +10,8 @@ from flask import Response, abort, current_app, render_template
 from ..extensions import db
 from ..uploads.storage import StoredDocumentError
 from . import documents
-from .access import staff_required
 from .actions.identity import DocumentUnavailable, view_identity_document
+from .auth.access import staff_required
 from .blueprint import bp
 from .console import request_or_404, signed_in
 

@@ -19,6 +19,9 @@ from wtforms.fields.choices import SelectChoice
 from ..content import get_content
 from ..extensions import db
 from ..i18n import LANGUAGE_NAMES
+from ..rights.documents import RequestClosed
+from ..rights.emails import external_links
+from ..rights.filing import InvalidRequest
 from ..rights.intake import (
     MAX_ADDRESS_LINE_LENGTH,
     MAX_ADDRESS_LINES,
@@ -27,9 +30,8 @@ from ..rights.intake import (
     intake_request,
 )
 from ..rights.kinds import KINDS
-from ..rights.services import InvalidRequest, RequestClosed, external_links
 from ..workflow import RequestState
-from .access import current_staff, has_role, staff_required
+from .auth.access import current_staff, has_role, staff_required
 from .blueprint import bp
 from .intake_forms import IntakeForm, ScanForm
 from .queue import find_request

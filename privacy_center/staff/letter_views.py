@@ -11,8 +11,8 @@ from ..letters import outbox
 from ..letters import services as letters
 from ..letters.download import sent_letter_response
 from ..models import PrivacyRequest
-from .access import has_role, staff_required
 from .action_views import flash_undelivered
+from .auth.access import has_role, staff_required
 from .blueprint import bp
 from .console import operator_today, request_or_404, signed_in
 from .forms import LetterForm

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from .. import mail_queue
 from ..extensions import db
 from ..models import OutgoingMail, PrivacyRequest
-from .access import current_staff, has_role, staff_required
+from .auth.access import current_staff, has_role, staff_required
 from .blueprint import bp
 from .forms import RetryMailForm
 

@@ -11,8 +11,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import PrivacyRequest, StaffMember
+from ..rights.clock import due_date_on
 from ..rights.kinds import get_kind
-from ..rights.services import due_date_on, normalise_reference
+from ..rights.references import normalise_reference
 from ..workflow import CLOCK_SUSPENDED, FINAL_STATES, STATE_LABELS, RequestState
 
 # A request due within this many days is highlighted in the queue ("due this week").

@@ -23,11 +23,11 @@ from ..postmortem import handling as postmortem
 from ..postmortem.delivery import completion_lines
 from ..postmortem.handling import staff_view as postmortem_view
 from ..recipients.display import category_choices as recipient_category_choices
+from ..rights.clock import due_date_on
 from ..rights.kinds import get_kind
-from ..rights.services import due_date_on
 from ..workflow import CLOCK_SUSPENDED, STATE_LABELS, RequestState, allowed_targets
-from .access import has_role, staff_required
 from .actions.identity import IDENTITY_DOCUMENT_TYPES, IDENTITY_OUTCOME_LABELS, live_documents
+from .auth.access import has_role, staff_required
 from .blueprint import bp
 from .console import operator_today, request_or_404, signed_in
 from .forms import (

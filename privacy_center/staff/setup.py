@@ -7,7 +7,6 @@ from flask import Flask
 # Imported for their routes, which they add to the shared blueprint.
 from . import (  # noqa: F401
     action_views,
-    auth_views,
     document_views,
     intake_views,
     letter_views,
@@ -15,7 +14,9 @@ from . import (  # noqa: F401
     request_views,
     views,
 )
-from .auth_cli import staff_cli
+from .auth import member_views  # noqa: F401
+from .auth import views as auth_views  # noqa: F401
+from .auth.cli import staff_cli
 from .blueprint import bp
 from .reminders import reminders_cli
 

@@ -12,7 +12,7 @@ from ..ids import parse_id
 from ..rights.kinds import KINDS, POSTMORTEM_KINDS
 from ..workflow import FINAL_STATES, STATE_LABELS, RequestState
 from . import dashboard as figures
-from .access import has_role, staff_required
+from .auth.access import has_role, staff_required
 from .blueprint import bp
 from .console import operator_today, signed_in
 from .queue import ANY_CLOSED, UNASSIGNED, list_queue, staff_members

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ...models import PrivacyRequest, StaffMember
-from ...rights.services import transition
+from ...rights.transitions import transition
 from ...workflow import RequestState
 from .rules import ActionRefused, answer, ensure_open, required_text, targets
 

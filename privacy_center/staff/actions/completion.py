@@ -22,7 +22,7 @@ from ...operator import Operator
 from ...postmortem import delivery as postmortem_delivery
 from ...postmortem import handling as postmortem
 from ...recipients import delivery as recipient_delivery
-from ...rights.services import transition
+from ...rights.transitions import transition
 from ...workflow import RequestState
 from .rules import MAX_TEXT_LENGTH, ActionRefused, answer, current_operator, ensure_open, targets
 

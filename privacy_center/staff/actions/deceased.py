@@ -15,7 +15,7 @@ from ...models import PrivacyRequest, StaffMember
 from ...models.types import utcnow
 from ...postmortem import delivery as postmortem_delivery
 from ...postmortem import handling as postmortem
-from ...rights.services import transition
+from ...rights.transitions import transition
 from ...workflow import RequestState
 from .identity import IDENTITY_CONFIRMED
 from .rules import MAX_TEXT_LENGTH, ActionRefused, answer, ensure_open, targets

@@ -17,7 +17,8 @@ from ... import audit
 from ...config import document_key
 from ...models import IdentityDocument, PrivacyRequest, StaffMember
 from ...models.types import utcnow
-from ...rights.services import ask_for_identity, transition
+from ...rights.documents import ask_for_identity
+from ...rights.transitions import transition
 from ...uploads.storage import delete_document, read_document
 from ...workflow import RequestState
 from .rules import ActionRefused, answer, ensure_open, required_text

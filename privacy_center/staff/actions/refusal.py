@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ...models import PrivacyRequest, StaffMember
 from ...models.types import utcnow
-from ...rights.services import transition
+from ...rights.transitions import transition
 from ...workflow import RequestState
 from .identity import IDENTITY_NOT_PROVEN, destroy_documents
 from .rules import ActionRefused, answer, ensure_open, required_text, targets

@@ -9,9 +9,10 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from ..extensions import db
-from ..models import STAFF_ROLES
-from .auth import StaffError, check_new_password, create_member, find_member, reset_password
+from ...extensions import db
+from ...models import STAFF_ROLES
+from .members import StaffError, check_new_password, create_member, reset_password
+from .sign_in import find_member
 
 staff_cli = AppGroup("staff", help="Staff members of the console.")
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..models import STAFF_ROLES, StaffMember
+from ...models import STAFF_ROLES, StaffMember
 
 ROLE_RANK = {role: rank for rank, role in enumerate(STAFF_ROLES)}
 # Set in the staff session after the password: the member's id, waiting for the code.

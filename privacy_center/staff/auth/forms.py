@@ -8,9 +8,9 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from ..accounts.forms import SignInForm
-from ..models import STAFF_ROLES
-from .auth import MIN_PASSWORD_LENGTH
+from ...accounts.forms import SignInForm
+from ...models import STAFF_ROLES
+from .members import MIN_PASSWORD_LENGTH
 
 ROLE_LABELS = {"agent": _l("Agent"), "dpo": _l("Data protection officer"), "admin": _l("Admin")}
 

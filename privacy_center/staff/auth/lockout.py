@@ -30,10 +30,10 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from .. import audit, mail_queue
-from ..content import get_content
-from ..mail import build_mail
-from ..models import StaffMember, StaffSignInFailure
+from ... import audit, mail_queue
+from ...content import get_content
+from ...mail import build_mail
+from ...models import StaffMember, StaffSignInFailure
 
 # The longest lock of one source, however often it fails.
 MAX_LOCK = timedelta(hours=24)
