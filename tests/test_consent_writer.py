@@ -196,3 +196,98 @@ def test_on_sqlite_the_workers_write_their_batches_in_turn(make_app, tmp_path):
         app.extensions[WRITER].close()
         with app.app_context():
             database.engine.dispose()
+
+
+def rollup_total(app) -> int:
+    """Receipts of this file's build counted by the daily rollup."""
+    with app.app_context():
+        query = select(func.coalesce(func.sum(ConsentDay.total), 0)).where(
+            ConsentDay.widget_build == "0123456789ab"
+        )
+        return database.session.scalar(query)
+
+
+# A batch's rollup count refused by the database: the statement (PostgreSQL) or transaction
+# (SQLite) that writes the receipts with their count fails as a whole.
+REFUSE_COUNTS = {
+    "postgresql": [
+        "CREATE FUNCTION pc_test_refuse_count() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'count refused'; END $$",
+        "CREATE TRIGGER pc_test_refuse_count BEFORE INSERT OR UPDATE ON consent_day "
+        "FOR EACH ROW EXECUTE FUNCTION pc_test_refuse_count()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER pc_test_refuse_insert BEFORE INSERT ON consent_day "
+        "BEGIN SELECT RAISE(ABORT, 'count refused'); END",
+        "CREATE TRIGGER pc_test_refuse_update BEFORE UPDATE ON consent_day "
+        "BEGIN SELECT RAISE(ABORT, 'count refused'); END",
+    ],
+}
+ALLOW_COUNTS = {
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS pc_test_refuse_count ON consent_day",
+        "DROP FUNCTION IF EXISTS pc_test_refuse_count()",
+    ],
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS pc_test_refuse_insert",
+        "DROP TRIGGER IF EXISTS pc_test_refuse_update",
+    ],
+}
+
+
+def run_sql(app, statements: list[str]) -> None:
+    with app.app_context(), database.engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+
+
+def test_a_failed_group_commit_answers_no_2xx_and_stores_nothing(grouped_app):
+    """Concurrent receipts whose batches fail at their rollup count: every request answers 503,
+    no receipt and no count is stored; posted again once the database accepts, all are."""
+    app, posted = grouped_app
+    posted.append(str(uuid.uuid4()))
+    assert post(app, body(posted[0])) == 201  # the demo site has its row
+    ids = [str(uuid.uuid4()) for _ in range(48)]
+    posted += ids
+    with app.app_context():
+        dialect = database.engine.dialect.name
+    counted = rollup_total(app)
+    run_sql(app, REFUSE_COUNTS[dialect])
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(lambda rid: post(app, body(rid)), ids))
+    finally:
+        run_sql(app, ALLOW_COUNTS[dialect])
+    assert statuses == [503] * 48
+    assert stored(app, ids) == 0
+    assert rollup_total(app) == counted
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda rid: post(app, body(rid)), ids))
+    assert statuses == [201] * 48
+    assert stored(app, ids) == 48
+    assert rollup_total(app) == counted + 48
+
+
+def test_the_rollup_stays_exact_under_concurrent_writers(grouped_app, make_app):
+    """Two processes' writers (gunicorn's workers), each with concurrent requests, count the
+    same rollup keys at once: the counts equal the receipts stored and the 201 answered."""
+    app, posted = grouped_app
+    other = make_app(RECEIPT_GROUP_COMMIT=True, CONSENT_RATE_LIMIT="100000 per minute")
+    posted.append(str(uuid.uuid4()))
+    assert post(app, body(posted[0])) == 201  # the demo site has its row
+    counted = rollup_total(app)
+    ids = [str(uuid.uuid4()) for _ in range(400)]
+    posted += ids
+    # Retries of the same receipts race their first posts, through the other writer.
+    work = [(app if n % 2 else other, rid) for n, rid in enumerate(ids)]
+    work += [(other if n % 2 else app, rid) for n, rid in enumerate(ids[:60])]
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(lambda item: post(item[0], body(item[1])), work))
+    finally:
+        other.extensions[WRITER].close()
+        with other.app_context():
+            database.engine.dispose()
+    assert statuses.count(201) == 400 and statuses.count(200) == 60
+    assert stored(app, ids) == 400
+    assert rollup_total(app) == counted + 400
