@@ -45,6 +45,8 @@ ROLES = (PUBLIC, HOLDER, STAFF_SIGN_IN, STAFF)
 EXCLUDED: dict[str, str] = {
     "static": "static files (stylesheets, scripts, images) loaded by the pages",
     "favicon": "the icon file (checked by every page's console: a missing icon is an error)",
+    "theme_css": "the operator's brand colours (a stylesheet every page links)",
+    "theme_logo": "the operator's logo (an SVG every page's header shows)",
     "consent.widget_script": "the consent widget's JavaScript (public pages load it)",
     "consent.widget_asset": "a hashed build of the widget's JavaScript",
     "consent.widget_builds": "JSON list of the widget's builds and their SRI hashes",
