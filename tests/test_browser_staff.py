@@ -205,3 +205,27 @@ def test_a_request_worked_from_sign_in_to_the_letters(
     ).stdout
     assert filed in text
     assert due_in_german in " ".join(text.split())
+
+
+def test_the_console_navigation_folds_into_a_menu_on_a_phone(live_server, tab, member):
+    page = tab
+    sign_in_in_browser(page, live_server, member)
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(f"{live_server}/staff/?lang=de")
+    menu = page.locator("details.console-menu > summary")
+    assert menu.is_visible() and menu.inner_text() == "Menü"
+    queue = page.locator("nav.console-nav").get_by_role("link", name="Warteschlange", exact=True)
+    assert not queue.is_visible()
+    menu.focus()
+    page.keyboard.press("Enter")
+    assert queue.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    # The member and the sign-out button stay in the header, outside the menu.
+    assert page.locator("#staff-sign-out button").is_visible()
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server}/staff/?lang=de")
+    assert not menu.is_visible()
+    links = page.locator("nav.console-nav a")
+    assert links.first.is_visible()
+    assert len({round(links.nth(i).bounding_box()["y"]) for i in range(links.count())}) == 1
