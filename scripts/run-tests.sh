@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite, on SQLite and then on a throw-away PostgreSQL database.
+# The whole suite, on SQLite and on a throw-away PostgreSQL database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +19,20 @@ echo "== ruff"
 "$venv/ruff" check .
 "$venv/ruff" format --check .
 
+# The two databases' runs go side by side (each has its own databases, servers and ports), so
+# the suite takes the time of the longer one; each run's output is printed whole when it ends.
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+PC_TEST_DATABASE=sqlite "$venv/pytest" "$@" >"$logs/sqlite.log" 2>&1 &
+sqlite_run=$!
+PC_TEST_DATABASE=postgresql PC_TEST_POSTGRES_ADMIN_URL="$postgres_url" "$venv/pytest" "$@" \
+  >"$logs/postgresql.log" 2>&1 &
+postgres_run=$!
+status=0
+wait "$sqlite_run" || status=1
 echo "== tests on SQLite"
-PC_TEST_DATABASE=sqlite "$venv/pytest" "$@"
-
+cat "$logs/sqlite.log"
+wait "$postgres_run" || status=1
 echo "== tests on PostgreSQL ($postgres_url)"
-PC_TEST_DATABASE=postgresql PC_TEST_POSTGRES_ADMIN_URL="$postgres_url" "$venv/pytest" "$@"
+cat "$logs/postgresql.log"
+exit "$status"
