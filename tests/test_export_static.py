@@ -59,3 +59,13 @@ def test_export_into_unwritable_place_is_a_clear_error(app, bad_target):
     result = app.test_cli_runner().invoke(args=["policy", "export-static", bad_target])
     assert result.exit_code != 0
     assert "could not write the export" in result.output
+
+
+def test_export_works_with_trusted_hosts_set_as_in_production(app, tmp_path, monkeypatch):
+    # Outside a request the pages are rendered for the first trusted host; the default
+    # "localhost" would be refused and no address could be built.
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", [".privacy.example.com"])
+    target = tmp_path / "site"
+    result = app.test_cli_runner().invoke(args=["policy", "export-static", str(target)])
+    assert result.exit_code == 0, result.output
+    assert 'href="/policy/de/"' in (target / "policy/en/index.html").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from ..content import get_content
 from ..content.policy_versions import PolicyVersion
 from ..theme import asset_body
 from .services import ExportedFile, export_files, write_static_export
-from .views import render_policy
+from .views import offline_request, render_policy
 
 policy_cli = AppGroup("policy", help="The published policy.")
 
@@ -20,7 +20,7 @@ policy_cli = AppGroup("policy", help="The published policy.")
 def _render_for_export(kind: str, version: PolicyVersion, language: str) -> bytes:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # A fresh application context per page: ``g`` keeps the negotiated language.
-    with app.app_context(), app.test_request_context(f"/policy?lang={language}"):
+    with app.app_context(), offline_request(app, f"/policy?lang={language}"):
         g.static_export = True
         return render_policy(kind, version, language)
 

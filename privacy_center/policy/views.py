@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.ctx import RequestContext
 from flask_babel import get_locale
 from jinja2 import pass_context
 
@@ -135,6 +136,15 @@ def _policy_pdf(html: str) -> bytes:
     return render_pdf(html, accessible=True)
 
 
+def offline_request(app: Flask, path: str) -> RequestContext:
+    """A request context for rendering outside any request (the PDFs made ahead of time, the
+    static export), addressed to the first trusted host: with TRUSTED_HOSTS set, as in
+    production, the default ``localhost`` would be refused and no address could be built."""
+    hosts = app.config.get("TRUSTED_HOSTS") or ["localhost"]
+    scheme = app.config.get("PREFERRED_URL_SCHEME", "http")
+    return app.test_request_context(path, base_url=f"{scheme}://{hosts[0].removeprefix('.')}")
+
+
 def prerender_pdfs(app: Flask) -> Iterator[tuple[int, str]]:
     """Makes the PDF of every version in every language, the current version first, into the
     PDF cache (versions not in force yet included: they are ready the day they take effect)."""
@@ -144,7 +154,7 @@ def prerender_pdfs(app: Flask) -> Iterator[tuple[int, str]]:
     versions = [current, *(item for item in reversed(content.versions) if item is not current)]
     for version in versions:
         for language in content.operator.languages:
-            with app.test_request_context(f"/policy/pdf?lang={language}"):
+            with offline_request(app, f"/policy/pdf?lang={language}"):
                 render_policy("pdf", version, language)
             yield version.number, language
 
