@@ -39,7 +39,7 @@ def main() -> int:
 
     os.environ.setdefault("PC_ENV", "development")
     from privacy_center import create_app
-    from privacy_center.consent.services import DIALOG_TEXTS
+    from privacy_center.consent.configuration import DIALOG_TEXTS
 
     client = create_app().test_client()
     served, dialog = {}, {}

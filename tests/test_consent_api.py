@@ -12,7 +12,8 @@ from conftest import current_policy_version, valid_receipt
 from sqlalchemy import func, select
 from test_policy_content import CONTENT_DIR
 
-from privacy_center.consent.services import browser_family, max_age_seconds
+from privacy_center.consent.configuration import max_age_seconds
+from privacy_center.consent.services import browser_family
 from privacy_center.content import load_content
 from privacy_center.models import ConsentReceipt
 from privacy_center.operator import ContentError

@@ -18,7 +18,7 @@ import yaml
 
 from privacy_center import deadlines
 from privacy_center.config import PROJECT_ROOT
-from privacy_center.consent.services import max_age_seconds
+from privacy_center.consent.configuration import max_age_seconds
 from privacy_center.content import OperatorContent, get_content, load_content
 from privacy_center.content.cookies import MAX_LIFETIME_MONTHS, Lifetime
 from privacy_center.content.policy_facts import escape_markdown, list_fact, spell_period

@@ -26,13 +26,12 @@ from .services import (
     MAX_RECEIPT_BYTES,
     InvalidReceipt,
     ReceiptConflict,
-    ReceiptNotRecorded,
     browser_family,
     iso_utc,
     record_receipt,
     validate_receipt,
 )
-from .writer import ReceiptWriter
+from .writer import ReceiptNotRecorded, ReceiptWriter
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

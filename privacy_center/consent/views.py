@@ -20,14 +20,9 @@ from ..i18n import best_accepted, negotiate_language
 from ..operator import Site
 from ..templating import format_lifetime
 from .choices import optional_services, receipt_services_schema
+from .configuration import site_config, widget_boot
 from .intake import PostedReceipt, answer_receipt, error_document, origin_allowed
-from .services import (
-    MAX_RECEIPT_BYTES,
-    find_receipt,
-    receipt_document,
-    site_config,
-    widget_boot,
-)
+from .services import MAX_RECEIPT_BYTES, find_receipt, receipt_document
 from .texts import WIDGET_TEXTS
 from .widget import Builds, build_file, load_builds
 
