@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from .hosts import UNKNOWN_HOST
+
+LAYOUTS_KEY = "privacy_center.error_layouts"
+
+
+def use_error_layout(app: Flask, blueprint: str, layout: str) -> None:
+    """Errors raised in ``blueprint``'s pages are drawn in ``layout`` (the staff console's
+    pages keep the console's header and show no visitors' banner)."""
+    app.extensions.setdefault(LAYOUTS_KEY, {})[blueprint] = layout
+
+
+def _layout() -> str:
+    return current_app.extensions.get(LAYOUTS_KEY, {}).get(request.blueprint, "base.html")
 
 
 def refuse_untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str]]:
@@ -32,14 +44,18 @@ def render_error(error: HTTPException) -> tuple[Any, int, list[tuple[str, str]]]
     if request.path.startswith("/api/"):
         return jsonify(error=error.description), code, headers
     title = titles.get(code, _("Something went wrong on our side"))
-    return render_template("errors/error.html", code=code, title=title), code, headers
+    page = render_template("errors/error.html", code=code, title=title, layout=_layout())
+    return page, code, headers
 
 
 def render_server_error(error: Exception) -> tuple[str, int]:
     if request.path.startswith("/api/"):
         return jsonify(error="internal error; nothing was recorded"), 500
     return render_template(
-        "errors/error.html", code=500, title=_("Something went wrong on our side")
+        "errors/error.html",
+        code=500,
+        title=_("Something went wrong on our side"),
+        layout=_layout(),
     ), 500
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 
 from ..connectors import EXTENSION_KEY as CONNECTORS_KEY
 from ..content import EXTENSION_KEY as CONTENT_KEY
+from ..errors import use_error_layout
 from ..extensions import csrf
 from .activity import activity_kinds, check_connectors
 from .activity_views import api as activity_api
@@ -18,6 +19,7 @@ from .views import bp
 
 
 def init_app(app: Flask) -> None:
+    use_error_layout(app, "retention", "staff/_layout.html")
     content = app.extensions[CONTENT_KEY]
     path = Path(app.config["CONTENT_DIR"]) / "retention.yaml"
     rules = load_enforcement(path, content.retention, content.operator.languages)

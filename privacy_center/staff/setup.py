@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..errors import use_error_layout
+
 # Imported for their routes, which they add to the shared blueprint.
 from . import (  # noqa: F401
     action_views,
@@ -22,6 +24,7 @@ from .reminders import reminders_cli
 
 
 def init_app(app: Flask) -> None:
+    use_error_layout(app, "staff", "staff/_layout.html")
     app.register_blueprint(bp)
     app.cli.add_command(staff_cli)
     app.cli.add_command(reminders_cli)

@@ -104,6 +104,10 @@ export function keepRoom(banner) {
       const height = banner.offsetHeight + "px";
       room.replaceSync(`.pc-banner-open{padding-bottom:${height};scroll-padding-bottom:${height}}`);
     }).observe(banner);
+    // A focused textarea is scrolled only as far as its caret: bring all of it above the banner.
+    addEventListener("focusin", (event) =>
+      banner.isConnected && !banner.contains(event.target) && event.target.scrollIntoView({ block: "nearest" }),
+    );
   }
 }
 
