@@ -184,9 +184,12 @@ def test_enrolment_on_first_sign_in(client, db, make_staff, app):
     page = client.get("/staff/sign-in/enrol")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    # The QR code is drawn here, inline: no image from anywhere, no inline style or script.
+    # The QR code is drawn here, inline: no image from anywhere (the only <img> is the console
+    # header's operator logo, served by the center itself), no inline style or script.
     assert '<svg role="img"' in html
-    assert "<img" not in html and "style=" not in html and "<script>" not in html
+    images = re.findall(r"<img [^>]*>", html)
+    assert [re.search(r'src="([^"?]+)', image).group(1) for image in images] == ["/logo.svg"]
+    assert "style=" not in html and "<script>" not in html
     secret = re.search(r'<code class="staff-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1)
     secret = secret.replace(" ", "")
     # Reloading shows the same secret, kept encrypted (bound to this member) until confirmed.
