@@ -278,6 +278,8 @@ def build_examples(app: Flask) -> Examples:
     letter, a note, an undelivered mail, a recipient to tell and data of a deceased mailed; a
     request awaiting its email confirmation; a post-mortem request; a consent receipt; a
     cookie scan."""
+    from subject_data import ready_copy
+
     from privacy_center.accounts.passwords import hash_password
     from privacy_center.accounts.preferences import EVERY
     from privacy_center.accounts.unsubscribe import unsubscribe_token
@@ -287,7 +289,6 @@ def build_examples(app: Flask) -> Examples:
     from privacy_center.extensions import db
     from privacy_center.models import (
         Account,
-        DataExport,
         OutgoingMail,
         PostmortemDelivery,
         RecipientNotification,
@@ -425,21 +426,8 @@ def build_examples(app: Flask) -> Examples:
                 ack_token_hash=recipient_token_hash(recipient_ack),
             )
         )
-        export_bytes = b"PK\x03\x04 a copy of the holder's data"
-        export = DataExport(
-            account_id=holder.id,
-            copy_number=1,
-            language="fr",
-            state="ready",
-            rows_done=1,
-            rows_total=1,
-            stored_name=store_document(
-                export_bytes, directory=Path(app.config["EXPORT_DIR"]), key=app.config["EXPORT_KEY"]
-            ),
-            size_bytes=len(export_bytes),
-            sha256=hashlib.sha256(export_bytes).hexdigest(),
-            ready_at=utcnow(),
-            expires_at=utcnow() + timedelta(days=7),
+        export = ready_copy(
+            app.config, holder.id, b"PK\x03\x04 a copy of the holder's data", language="fr"
         )
         session.add(export)
         delivered = b"PK\x03\x04 data of a deceased"

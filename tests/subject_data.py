@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +20,7 @@ from privacy_center.models import (
     Complaint,
     ConsentLink,
     ConsentReceipt,
+    DataExport,
     Interest,
     Invoice,
     PreferenceChange,
@@ -23,8 +28,31 @@ from privacy_center.models import (
     Subscription,
     SupportConversation,
 )
+from privacy_center.models.types import utcnow
+from privacy_center.uploads.storage import store_document
 
 START = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def ready_copy(
+    config: Mapping[str, Any], account_id: int, content: bytes, *, language: str
+) -> DataExport:
+    """A copy of a holder's data ready to download for a week (not yet added to a session)."""
+    return DataExport(
+        account_id=account_id,
+        copy_number=1,
+        language=language,
+        state="ready",
+        rows_done=1,
+        rows_total=1,
+        stored_name=store_document(
+            content, directory=Path(config["EXPORT_DIR"]), key=config["EXPORT_KEY"]
+        ),
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        ready_at=utcnow(),
+        expires_at=utcnow() + timedelta(days=7),
+    )
 
 
 def site(session: Session) -> Site:

@@ -47,6 +47,7 @@ from conftest import sign_in, staff_sign_in, valid_receipt
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from subject_data import ready_copy
 
 from privacy_center.accounts.preferences import EVERY
 from privacy_center.accounts.unsubscribe import unsubscribe_token
@@ -306,21 +307,7 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
     db.add(document)
 
     export_bytes = f"PK\x03\x04 copy of A's data {tag}".encode()
-    export = DataExport(
-        account_id=holder_a.id,
-        copy_number=1,
-        language="en",
-        state="ready",
-        rows_done=1,
-        rows_total=1,
-        stored_name=store_document(
-            export_bytes, directory=Path(app.config["EXPORT_DIR"]), key=app.config["EXPORT_KEY"]
-        ),
-        size_bytes=len(export_bytes),
-        sha256=hashlib.sha256(export_bytes).hexdigest(),
-        ready_at=utcnow(),
-        expires_at=utcnow() + timedelta(days=7),
-    )
+    export = ready_copy(app.config, holder_a.id, export_bytes, language="en")
     db.add(export)
     # A recipient told of A's request (art. 19), which could not be reached.
     recipient_ack = secrets.token_urlsafe(32)

@@ -70,6 +70,9 @@ class Visit:
         return answer.value.json()
 
     def close(self) -> None:
+        # A route handler still relaying a request when the page closes would raise in whatever
+        # Playwright call comes next, in another test.
+        self.page.unroute_all(behavior="ignoreErrors")
         self.context.close()
 
 

@@ -499,7 +499,7 @@ def test_the_command_says_when_chromium_is_missing(
 ) -> None:
     monkeypatch.setenv("PC_CHROMIUM", str(tmp_path / "no-chromium"))
     result = app.test_cli_runner().invoke(args=["cookies", "scan", "http://127.0.0.2/"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Chromium is missing" in result.output and "apt-get install chromium" in result.output
 
 

@@ -97,7 +97,9 @@ def scan_command(
         with ThreadPoolExecutor(max_workers=1) as worker:
             report = worker.submit(_scan, list(urls), content.registry, site, limits).result()
     except ScanError as error:
-        raise click.ClickException(str(error)) from error
+        cannot_scan = click.ClickException(str(error))
+        cannot_scan.exit_code = 2  # it saw nothing: never mistaken for findings (1)
+        raise cannot_scan from error
     record_scan(db.session, report)
     if json_path is not None:
         write_json(report, json_path)

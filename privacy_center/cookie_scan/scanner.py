@@ -165,6 +165,8 @@ def _run_pass(browser: Any, name: str, scan: Scan, limits: Limits, deadline: flo
                     queued.add(link)
                     queue.append(link)
     finally:
+        # A guard still answering a request would otherwise raise in the next Playwright call.
+        context.unroute_all(behavior="ignoreErrors")
         context.close()
     result.cookies = list(cookies.values())
     return result
