@@ -33,14 +33,16 @@ from privacy_center.mail import read_outbox
 from privacy_center.models import Account, AccountActivity, BrowsingEvent
 from privacy_center.models.types import utcnow
 from privacy_center.operator import ContentError
-from privacy_center.retention import activity
-from privacy_center.retention.activity import (
+from privacy_center.retention import activity, activity_sources
+from privacy_center.retention.activity_links import (
     LINK_SALT,
-    ActivitySource,
     LinkRefused,
     allowed_target,
-    check_connectors,
     link_token,
+)
+from privacy_center.retention.activity_sources import (
+    ActivitySource,
+    check_connectors,
     parse_activity,
 )
 from privacy_center.retention.rules import EnforcedRule, enforced_rules
@@ -73,7 +75,7 @@ def mails_to(outbox, account: Account) -> list[Any]:
 
 
 def email_source() -> ActivitySource:
-    found = activity.email_source(account_rule().activity)
+    found = activity_sources.email_source(account_rule().activity)
     assert found is not None
     return found
 

@@ -22,18 +22,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 
 from ..extensions import db
 from ..models.types import utcnow
-from .activity import (
-    MAX_FEED_ENTRIES,
-    ActivityRejected,
-    ActivitySource,
-    LinkRefused,
-    account_ids,
-    email_source,
-    follow_link,
-    link_token,
-    record_feed,
-    token_matches,
-)
+from .activity import MAX_FEED_ENTRIES, ActivityRejected, account_ids, record_feed, token_matches
+from .activity_links import LinkRefused, follow_link, link_token
+from .activity_sources import ActivitySource, email_source
 from .rules import DEACTIVATE_ACCOUNTS, enforced_rules
 
 links = Blueprint("activity_links", __name__)

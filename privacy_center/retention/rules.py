@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 
 from ..operator import ContentError, Period, RetentionRule, read_yaml
-from .activity import ActivitySource, parse_activity
+from .activity_sources import ActivitySource, parse_activity
 
 EXTENSION_KEY = "privacy_center.retention"
 
@@ -65,7 +65,7 @@ class EnforcedRule:
     # Tables (with an ``account_id`` column) whose rows about an erased account are kept as
     # evidence for the period, counted from the erasure, then deleted.
     evidence: tuple[str, ...] = ()
-    # Where activity besides a sign-in here is seen (deactivate-accounts; activity.py).
+    # Where activity besides a sign-in here is seen (deactivate-accounts; activity_sources.py).
     activity: tuple[ActivitySource, ...] = ()
     targets: tuple[Target, ...] = ()
     # (month, day) on which the operator's financial year ends.

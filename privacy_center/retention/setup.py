@@ -10,7 +10,7 @@ from ..connectors import EXTENSION_KEY as CONNECTORS_KEY
 from ..content import EXTENSION_KEY as CONTENT_KEY
 from ..errors import use_error_layout
 from ..extensions import csrf
-from .activity import activity_kinds, check_connectors
+from .activity_sources import activity_kinds, check_connectors
 from .activity_views import api as activity_api
 from .activity_views import links as activity_links
 from .cli import retention_cli
