@@ -40,10 +40,10 @@ def start_application(folder: Path):
     """The application on a throw-away database, migrated, with the demo operator and the
     examples; served on a free loopback port. Returns (app, base URL, examples)."""
     from flask_migrate import upgrade
-    from privacy_center.demo import seed_demo
     from werkzeug.serving import make_server
 
     from privacy_center import create_app
+    from privacy_center.accounts.demo_cli import seed_demo
     from privacy_center.content import get_content
     from privacy_center.extensions import db
 

@@ -380,6 +380,39 @@ def test_widget_has_no_accessibility_violation(browser, operator_page, width):
     context.close()
 
 
+# Each word of a choice on one line (a word split across lines gives two rectangles).
+WORDS_SPLIT = """() => [...document.querySelectorAll('.pc-banner .pc-btn')].flatMap((button) => {
+    const text = button.firstChild;
+    const split = [];
+    for (const match of text.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(text, match.index);
+        range.setEnd(text, match.index + match[0].length);
+        if (range.getClientRects().length > 1) split.push(match[0]);
+    }
+    return split;
+})"""
+
+
+@pytest.mark.parametrize("language", ["fr", "en", "es", "de"])
+@pytest.mark.parametrize("size", [(320, 568), (360, 640), (390, 844), (1280, 800)])
+def test_the_three_choices_are_in_sight_and_their_words_whole(browser, live_server, language, size):
+    width, height = size
+    # Without the slide-in, so that the banner is measured where it stays.
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, reduced_motion="reduce"
+    )
+    tab = context.new_page()
+    tab.goto(f"{live_server}/policy?lang={language}")
+    tab.locator(".pc-banner .pc-btn").first.wait_for()
+    # On a small screen the text scrolls inside the banner; the choices never leave the screen.
+    for action in ("accept-all", "reject-all", "customize"):
+        box = tab.locator(f'.pc-banner [data-pc-action="{action}"]').bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, action
+    assert tab.evaluate(WORDS_SPLIT) == []
+    context.close()
+
+
 def test_policy_page_shows_the_current_choice_with_its_receipt(browser, live_server):
     context = browser.new_context()
     tab = context.new_page()

@@ -37,7 +37,7 @@ export function showBanner() {
       button("reject-all", texts.rejectAll),
       button("customize", texts.customize),
     ),
-    h("p", { class: "pc-links" }, policyLink(texts)),
+    h("p", {}, policyLink(texts)),
     h("button", { type: "button", class: "pc-close", "data-pc-action": "close" }, texts.close),
   );
   document.body.prepend(banner);
