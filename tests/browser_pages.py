@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -278,7 +277,7 @@ def build_examples(app: Flask) -> Examples:
     letter, a note, an undelivered mail, a recipient to tell and data of a deceased mailed; a
     request awaiting its email confirmation; a post-mortem request; a consent receipt; a
     cookie scan."""
-    from subject_data import ready_copy
+    from subject_data import mailed_delivery, ready_copy
 
     from privacy_center.accounts.passwords import hash_password
     from privacy_center.accounts.preferences import EVERY
@@ -290,7 +289,6 @@ def build_examples(app: Flask) -> Examples:
     from privacy_center.models import (
         Account,
         OutgoingMail,
-        PostmortemDelivery,
         RecipientNotification,
     )
     from privacy_center.models.letter import Letter, RequestNote
@@ -300,7 +298,6 @@ def build_examples(app: Flask) -> Examples:
     from privacy_center.rights.confirmation import confirm_request
     from privacy_center.rights.filing import file_request
     from privacy_center.tokens import issue_token, token_hash
-    from privacy_center.uploads.storage import store_document
 
     tag = secrets.token_hex(4)
     with app.app_context():
@@ -433,22 +430,14 @@ def build_examples(app: Flask) -> Examples:
         delivered = b"PK\x03\x04 data of a deceased"
         postmortem_link = secrets.token_urlsafe(32)
         session.add(
-            PostmortemDelivery(
-                request_id=confirmed_postmortem.request.id,
-                account_id=holder.id,
-                categories=keys[:1],
-                email=confirmed_postmortem.request.email,
+            mailed_delivery(
+                app.config,
+                confirmed_postmortem.request,
+                holder.id,
+                keys[:1],
+                delivered,
+                token_hash(postmortem_link),
                 language="fr",
-                stored_name=store_document(
-                    delivered,
-                    directory=Path(app.config["EXPORT_DIR"]),
-                    key=app.config["EXPORT_KEY"],
-                ),
-                size_bytes=len(delivered),
-                sha256=hashlib.sha256(delivered).hexdigest(),
-                token_hash=token_hash(postmortem_link),
-                expires_at=utcnow() + timedelta(days=7),
-                mailed_at=utcnow(),
             )
         )
         session.flush()

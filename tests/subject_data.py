@@ -23,6 +23,7 @@ from privacy_center.models import (
     DataExport,
     Interest,
     Invoice,
+    PostmortemDelivery,
     PreferenceChange,
     Site,
     Subscription,
@@ -52,6 +53,35 @@ def ready_copy(
         sha256=hashlib.sha256(content).hexdigest(),
         ready_at=utcnow(),
         expires_at=utcnow() + timedelta(days=7),
+    )
+
+
+def mailed_delivery(
+    config: Mapping[str, Any],
+    request: Any,
+    account_id: int,
+    categories: list[str],
+    content: bytes,
+    link_hash: str,
+    *,
+    language: str,
+) -> PostmortemDelivery:
+    """The data of a deceased holder delivered to an heir of ``request``, mailed with the link
+    whose hash is ``link_hash`` and downloadable for a week (not yet added to a session)."""
+    return PostmortemDelivery(
+        request_id=request.id,
+        account_id=account_id,
+        categories=categories,
+        email=request.email,
+        language=language,
+        stored_name=store_document(
+            content, directory=Path(config["EXPORT_DIR"]), key=config["EXPORT_KEY"]
+        ),
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        token_hash=link_hash,
+        expires_at=utcnow() + timedelta(days=7),
+        mailed_at=utcnow(),
     )
 
 

@@ -47,7 +47,7 @@ from conftest import sign_in, staff_sign_in, valid_receipt
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from subject_data import ready_copy
+from subject_data import mailed_delivery, ready_copy
 
 from privacy_center.accounts.preferences import EVERY
 from privacy_center.accounts.unsubscribe import unsubscribe_token
@@ -60,7 +60,6 @@ from privacy_center.models import (
     DataExport,
     IdentityDocument,
     OutgoingMail,
-    PostmortemDelivery,
     PostmortemDirective,
     PrivacyRequest,
     RecipientNotification,
@@ -346,22 +345,14 @@ def build_world(app, db, make_account, make_staff, tmp_path, monkeypatch) -> Wor
     delivered_bytes = f"PK\x03\x04 data of a deceased for A {tag}".encode()
     pm_link = secrets.token_urlsafe(32)
     db.add(
-        PostmortemDelivery(
-            request_id=request_a.id,
-            account_id=holder_a.id,
-            categories=["invoices"],
-            email=request_a.email,
+        mailed_delivery(
+            app.config,
+            request_a,
+            holder_a.id,
+            ["invoices"],
+            delivered_bytes,
+            token_hash(pm_link),
             language="en",
-            stored_name=store_document(
-                delivered_bytes,
-                directory=Path(app.config["EXPORT_DIR"]),
-                key=app.config["EXPORT_KEY"],
-            ),
-            size_bytes=len(delivered_bytes),
-            sha256=hashlib.sha256(delivered_bytes).hexdigest(),
-            token_hash=token_hash(pm_link),
-            expires_at=utcnow() + timedelta(days=7),
-            mailed_at=utcnow(),
         )
     )
     db.flush()
